@@ -1,0 +1,5 @@
+import sys
+
+from kerasspec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,448 @@
+"""Generate the catalog of Keras names that a spec may use.
+
+Run ``python -m kerasspec.catalog_gen`` after changing the pinned Keras version: it rewrites
+``schema/catalog.json`` and its packaged copy ``kerasspec/catalog.json`` (identical), which
+``kerasspec.catalog`` reads so that validation never imports Keras. ``generate()`` returns
+the same data, so a drift test can compare it with the committed files.
+
+Keras constructors carry no type annotations, so each argument's ``type`` comes from a small
+hand-written table by argument name, else from the JSON type of its default, else "any".
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import math
+import re
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import keras
+
+# The JSON files this module writes. Both copies are byte-identical: ``schema/`` is for
+# editors and outside tools, ``kerasspec/`` ships inside the wheel.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OUTPUTS = (
+    REPO_ROOT / "schema" / "catalog.json",
+    Path(__file__).resolve().parent / "catalog.json",
+)
+
+# kind -> (public module, base class). Activations have no classes: the activation
+# *layers* (ReLU, Softmax, ...) live in keras.layers.
+KINDS: dict[str, tuple[str, type | None]] = {
+    "layers": ("keras.layers", keras.layers.Layer),
+    "activations": ("keras.activations", None),
+    "initializers": ("keras.initializers", keras.initializers.Initializer),
+    "regularizers": ("keras.regularizers", keras.regularizers.Regularizer),
+    "constraints": ("keras.constraints", keras.constraints.Constraint),
+    "optimizers": ("keras.optimizers", keras.optimizers.Optimizer),
+    "schedules": (
+        "keras.optimizers.schedules",
+        keras.optimizers.schedules.LearningRateSchedule,
+    ),
+    "losses": ("keras.losses", keras.losses.Loss),
+    "metrics": ("keras.metrics", keras.metrics.Metric),
+    "callbacks": ("keras.callbacks", keras.callbacks.Callback),
+}
+
+# Public types whose constructors would let a spec run arbitrary code (or load a foreign
+# graph). They are left out of "classes", so only an explicit refusal can mention them.
+REFUSED: dict[str, str] = {
+    "Lambda": "runs Python code from the spec",
+    "TFSMLayer": "loads and runs a TensorFlow SavedModel graph",
+    "TorchModuleWrapper": "wraps a PyTorch module (Python code)",
+    "JaxLayer": "wraps a JAX function (Python code)",
+    "FlaxLayer": "wraps a Flax module (Python code)",
+    "LambdaCallback": "runs Python functions as callbacks",
+}
+
+# Keras's own non-public layers that keras.applications models contain, known by their plain
+# names so that every application model exports (spec-format.md, rule 10.11).
+PRIVATE_LAYERS: dict[str, str] = {
+    "LayerScale": "keras.src.applications.convnext",
+    "CustomScaleLayer": "keras.src.applications.inception_resnet_v2",
+}
+
+# Names that Model.compile resolves itself, by the shapes of the data (compile_utils.py:
+# get_metric / get_loss), before asking keras.metrics.get / keras.losses.get.
+COMPILE_METRIC_NAMES = ("accuracy", "acc")
+COMPILE_LOSS_NAMES = ("crossentropy", "ce")
+
+# Argument type by argument name; only where a default cannot tell (None, required, or an
+# int default for a value that may be a float). Suffix rules follow in ``_name_type``.
+NAME_TYPES: dict[str, str] = {
+    # nested typed objects
+    "activation": "activation",
+    "recurrent_activation": "activation",
+    "activity_regularizer": "regularizer",
+    "learning_rate": "number_or_schedule",
+    "inner_optimizer": "optimizer",
+    "layer": "layer",  # Wrapper, Bidirectional, TimeDistributed
+    "backward_layer": "layer",
+    "dtype": "dtype",
+    # integers
+    "units": "int",
+    "filters": "int",
+    "output_dim": "int",
+    "input_dim": "int",
+    "num_heads": "int",
+    "num_query_heads": "int",
+    "num_key_value_heads": "int",
+    "key_dim": "int",
+    "value_dim": "int",
+    "depth_multiplier": "int",
+    "groups": "int",
+    "n": "int",  # RepeatVector
+    "num_tokens": "int",
+    "num_classes": "int",
+    "max_tokens": "int",
+    "seed": "int",
+    "patience": "int",
+    "height": "int",
+    "width": "int",
+    "decay_steps": "int",
+    "first_decay_steps": "int",
+    "batch_size": "int",
+    "sequence_length": "int",
+    "projection_dim": "int",
+    "top_k": "int",
+    "class_id": "int",
+    "num_bins": "int",
+    "ema_overwrite_frequency": "int",
+    "gradient_accumulation_steps": "int",
+    # int or a list of ints
+    "kernel_size": "int_or_ints",
+    "strides": "int_or_ints",
+    "dilation_rate": "int_or_ints",
+    "pool_size": "int_or_ints",
+    "size": "int_or_ints",  # UpSampling*D
+    "axis": "int_or_ints",
+    "profile_batch": "int_or_ints",  # TensorBoard: a step or a (start, stop) pair
+    # shapes (a list of int or null)
+    "target_shape": "shape",
+    "input_shape": "shape",
+    "shape": "shape",
+    "batch_shape": "shape",
+    "noise_shape": "shape",
+    # an int, a pair, or pairs of pairs: no single type fits
+    "cropping": "any",
+    # floats that may be written as ints, or whose default is an int or None
+    "rate": "number",
+    "momentum": "number",
+    "epsilon": "number",
+    "l1": "number",
+    "l2": "number",
+    "stddev": "number",
+    "min_delta": "number",
+    "baseline": "number",
+    "max_value": "number",
+    "min_value": "number",
+    "initial_learning_rate": "number",
+    "decay_rate": "number",
+    "clipnorm": "number",
+    "clipvalue": "number",
+    "global_clipnorm": "number",
+    "weight_decay": "number",
+    "loss_scale_factor": "number",
+    "label_smoothing": "number",
+    "fill_value": "number",
+    "adam_lr_ratio": "number",
+    "warmup_target": "number",
+    "initial_value_threshold": "number",
+    # strings
+    "name": "string",
+    "padding": "string",
+    "data_format": "string",
+    "filepath": "string",
+    "log_dir": "string",
+    "backup_dir": "string",
+    "filename": "string",
+    "monitor": "string",
+    "mode": "string",
+}
+SUFFIX_TYPES: tuple[tuple[str, str], ...] = (
+    ("_initializer", "initializer"),
+    ("_regularizer", "regularizer"),
+    ("_constraint", "constraint"),
+)
+# Where Keras lower-cases (padding) or checks a fixed set; added only for string defaults,
+# because ZeroPadding/Cropping take numbers under the same argument names.
+ENUMS: dict[str, list[str]] = {
+    "padding": ["valid", "same"],
+    "data_format": ["channels_last", "channels_first"],
+}
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _first_doc_line(obj: object) -> str:
+    # cls.__doc__ is not inherited, so a class without a docstring gets "" (not its base's).
+    doc = obj.__doc__ if isinstance(obj.__doc__, str) else ""
+    for line in inspect.cleandoc(doc).splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _to_json(value: Any) -> tuple[bool, Any]:
+    """(ok, value as JSON) for a default; tuples become lists, non-finite floats fail."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return True, value
+    if isinstance(value, float):
+        return math.isfinite(value), value
+    if isinstance(value, (list, tuple)):
+        items = [_to_json(v) for v in value]
+        return all(ok for ok, _ in items), [v for _, v in items]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        pairs = {k: _to_json(v) for k, v in value.items()}
+        return all(ok for ok, _ in pairs.values()), {
+            k: v for k, (_, v) in pairs.items()
+        }
+    return False, None
+
+
+def _stable_repr(value: Any) -> str:
+    # Object reprs carry memory addresses; drop them so the file is deterministic.
+    if inspect.isfunction(value) or inspect.isclass(value):
+        return f"<{type(value).__name__} {value.__module__}.{value.__qualname__}>"
+    return _ADDRESS.sub("", repr(value))
+
+
+def _json_type(value: Any) -> str | None:
+    if isinstance(value, bool):  # bool before int: bool is an int subclass
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "dict"
+    if isinstance(value, (list, tuple)):
+        # Not "ints" even for (0, 255): value_range takes floats too. Items go unchecked.
+        return "list"
+    return None
+
+
+def _name_type(name: str) -> str | None:
+    if name in NAME_TYPES:
+        return NAME_TYPES[name]
+    for suffix, type_name in SUFFIX_TYPES:
+        if name.endswith(suffix):
+            return type_name
+    return None
+
+
+def describe_param(
+    name: str, param: inspect.Parameter, cls_doc: str = ""
+) -> dict[str, Any]:
+    """One constructor argument: default (or required), type, nullable, enum."""
+    entry: dict[str, Any] = {}
+    default = param.default
+    has_default = default is not inspect.Parameter.empty
+    if not has_default:
+        entry["required"] = True
+    else:
+        ok, value = _to_json(default)
+        if ok:
+            entry["default"] = value
+        else:
+            entry["default_repr"] = _stable_repr(default)
+        if default is None:
+            entry["nullable"] = True
+    type_name = _name_type(name)
+    if (
+        type_name == "string"
+        and has_default
+        and not isinstance(default, (str, type(None)))
+    ):
+        # ZeroPadding2D(padding=(1, 1)) also takes an int or pairs: no single type fits.
+        return {**entry, "type": "any"}
+    if type_name is None and has_default:
+        type_name = _json_type(default)
+    entry["type"] = type_name or "any"
+    if name in ENUMS and isinstance(default, str):
+        values = list(ENUMS[name])
+        # Only rank-1 BaseConv layers accept "causal"; their docstrings say so.
+        if name == "padding" and '"causal"' in cls_doc:
+            values.append("causal")
+        entry["enum"] = values
+    return entry
+
+
+def describe_class(cls: type, module: str) -> dict[str, Any]:
+    """A class entry: first doc line, constructor params, **kwargs flag, module."""
+    params: dict[str, Any] = {}
+    var_kwargs = False
+    doc = cls.__doc__ if isinstance(cls.__doc__, str) else ""
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or param.kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            var_kwargs = True
+            continue
+        params[name] = describe_param(name, param, doc)
+    return {
+        "doc": _first_doc_line(cls),
+        "params": params,
+        "var_kwargs": var_kwargs,
+        "module": module,
+    }
+
+
+def _public_names(module: types.ModuleType) -> list[str]:
+    return sorted(n for n in dir(module) if not n.startswith("_"))
+
+
+def _classes_and_class_aliases(
+    module_name: str, base: type | None
+) -> tuple[dict[str, Any], dict[str, str | None]]:
+    """Public subclasses of ``base`` by public name, and the other public names of them.
+
+    A public name bound to a class whose own ``__name__`` is public too (Convolution2D ->
+    Conv2D, glorot_uniform -> GlorotUniform) is an alias of that class, not a second entry,
+    so export always writes the class's own name.
+    """
+    module = importlib.import_module(module_name)
+    classes: dict[str, Any] = {}
+    aliases: dict[str, str | None] = {}
+    if base is None:
+        return classes, aliases
+    for name in _public_names(module):
+        obj = getattr(module, name)
+        if not (inspect.isclass(obj) and issubclass(obj, base)) or obj is base:
+            continue
+        if name in REFUSED or obj.__name__ in REFUSED:
+            continue
+        if name != obj.__name__ and getattr(module, obj.__name__, None) is obj:
+            aliases[name] = obj.__name__
+        else:
+            classes[name] = describe_class(obj, module_name)
+    return classes, aliases
+
+
+def _get_aliases(kind: str, classes: dict[str, Any]) -> dict[str, str | None]:
+    """String names Keras's own ``get()`` accepts for a kind (its ALL_OBJECTS_DICT).
+
+    Value: the public class name, or None for a function (or a name compile resolves).
+    Exact class names are left out: they are already accepted as classes.
+    """
+    if kind not in (
+        "activations",
+        "initializers",
+        "regularizers",
+        "constraints",
+        "optimizers",
+        "losses",
+        "metrics",
+    ):
+        return {}  # layers, schedules and callbacks: no string names besides class names
+    source = importlib.import_module(f"keras.src.{kind}")
+    public = importlib.import_module(KINDS[kind][0])
+    by_identity = {id(getattr(public, n)): n for n in _public_names(public)}
+    out: dict[str, str | None] = {}
+    for key, obj in source.ALL_OBJECTS_DICT.items():
+        if key in classes:
+            continue
+        if inspect.isclass(obj):
+            target = (
+                obj.__name__ if obj.__name__ in classes else by_identity.get(id(obj))
+            )
+            if target not in classes:
+                continue  # a base class or a non-public one (Loss, LossFunctionWrapper)
+            out[key] = target
+        elif id(obj) in by_identity:
+            out[key] = None
+    if kind == "metrics":
+        out.update(dict.fromkeys(COMPILE_METRIC_NAMES))
+    if kind == "losses":
+        out.update(dict.fromkeys(COMPILE_LOSS_NAMES))
+    return out
+
+
+def _base_layer_params() -> dict[str, Any]:
+    """Keyword arguments every Layer accepts through **kwargs.
+
+    Layer.__init__'s own keywords, plus the ones it pops from **kwargs (input_shape,
+    input_dim); anything else raises "Unrecognized keyword arguments" in Keras 3.
+    """
+    init = keras.layers.Layer.__init__
+    params = {
+        name: describe_param(name, p)
+        for name, p in inspect.signature(init).parameters.items()
+        if name != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD
+    }
+    popped = re.findall(r"kwargs\.pop\(\s*[\"'](\w+)[\"']", inspect.getsource(init))
+    for name in popped:
+        params[name] = {
+            "default": None,
+            "nullable": True,
+            "type": NAME_TYPES.get(name, "any"),
+        }
+    return params
+
+
+def _ops() -> list[str]:
+    """Public functions under keras.ops; submodules dotted. keras.ops.numpy repeats the top."""
+    names: set[str] = set()
+
+    def walk(module: types.ModuleType, prefix: str) -> None:
+        for name in _public_names(module):
+            obj = getattr(module, name)
+            if isinstance(obj, types.ModuleType):
+                if obj.__name__.startswith("keras.") and name != "numpy" and not prefix:
+                    walk(obj, f"{name}.")
+            elif callable(obj):
+                names.add(prefix + name)
+
+    walk(keras.ops, "")
+    return sorted(names)
+
+
+def generate() -> dict[str, Any]:
+    kinds: dict[str, Any] = {}
+    for kind, (module_name, base) in KINDS.items():
+        classes, class_aliases = _classes_and_class_aliases(module_name, base)
+        # Other kinds take strings through Keras's get()/deserialize(), which know only
+        # ALL_OBJECTS_DICT: keras.regularizers.l1_l2 is public, yet get("l1_l2") fails.
+        # Layer types are resolved as attributes of keras.layers, so its aliases count.
+        aliases = class_aliases if kind == "layers" else _get_aliases(kind, classes)
+        kinds[kind] = {"classes": classes, "aliases": aliases}
+
+    for name, module_name in PRIVATE_LAYERS.items():
+        cls = getattr(importlib.import_module(module_name), name)
+        entry = describe_class(cls, module_name)
+        entry["private"] = module_name
+        kinds["layers"]["classes"][name] = entry
+
+    return {
+        "keras_version": keras.__version__,
+        "base_layer_params": _base_layer_params(),
+        "kinds": kinds,
+        "ops": _ops(),
+        "refused": dict(REFUSED),
+        "private_layers": dict(PRIVATE_LAYERS),
+    }
+
+
+def dumps(catalog: dict[str, Any]) -> str:
+    """The exact text of catalog.json (deterministic: sorted keys, trailing newline)."""
+    return json.dumps(catalog, indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+
+def main() -> int:
+    text = dumps(generate())
+    for path in OUTPUTS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path} ({len(text.encode())} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The command line: `kerasspec validate | build | schema`. Parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kerasspec import report
+from kerasspec.errors import KerasspecError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up chatter hides our own output; the user may still override."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from kerasspec.validate import spec_files, validate_file
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"kerasspec validate: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    files = spec_files(args.paths)
+    found = [diag for path in files for diag in validate_file(path).diagnostics]
+    sys.stdout.write(report.render(args.format, [str(f) for f in files], found))
+    if args.format == "text":
+        print(report.summary(len(files), found), file=sys.stderr)
+    return EXIT_FINDINGS if any(d.severity == "error" for d in found) else EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    _quiet_tensorflow()
+    from kerasspec.compiler import build
+
+    model = build(args.spec)
+    model.summary()
+    if args.output:
+        target = Path(args.output)
+        if target.exists() and not args.force:
+            print(f"kerasspec build: {target} exists; pass --force to replace it", file=sys.stderr)
+            return EXIT_USAGE
+        model.save(target)
+        print(f"saved {target}")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from kerasspec.schema import PACKAGE_SCHEMA
+
+    text = PACKAGE_SCHEMA.read_text(encoding="utf-8")
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="kerasspec", description="Declarative Keras models from YAML specs.")
+    commands = top.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="check specs without importing TensorFlow")
+    validate.add_argument("paths", nargs="+", help="spec files and folders of specs")
+    validate.add_argument("--format", choices=report.FORMATS, default="text")
+    validate.set_defaults(func=cmd_validate)
+    build = commands.add_parser("build", help="build and compile a spec's model and print its summary")
+    build.add_argument("spec")
+    build.add_argument("-o", "--output", help="save the model (.keras)")
+    build.add_argument("--force", action="store_true", help="replace an existing output file")
+    build.set_defaults(func=cmd_build)
+    schema = commands.add_parser("schema", help="print the JSON Schema of a spec")
+    schema.add_argument("-o", "--output", help="write it to a file")
+    schema.set_defaults(func=cmd_schema)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KerasspecError as error:
+        print(error, file=sys.stderr)
+        return EXIT_FINDINGS
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""compile: a validated spec -> a keras.Model (the first stage that imports Keras)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kerasspec.compiler.models import ModelCompiler
+from kerasspec.compiler.objects import ObjectFactory
+from kerasspec.errors import BuildError, KerasspecError
+from kerasspec.loader import LoadedSpec, SourceMap, load_file
+from kerasspec.validate import Validated, validate_loaded
+
+SpecLike = Any  # a path, LoadedSpec, Validated, or a plain mapping
+
+
+def as_validated(spec: SpecLike) -> Validated:
+    """Any accepted spec form -> a validated spec; raises SpecInvalid on errors."""
+    if isinstance(spec, Validated):
+        validated = spec
+    elif isinstance(spec, LoadedSpec):
+        validated = validate_loaded(spec)
+    elif isinstance(spec, (str, Path)):
+        loaded, found = load_file(spec)
+        validated = validate_loaded(loaded, found)
+    elif isinstance(spec, dict):
+        validated = validate_loaded(LoadedSpec(spec, SourceMap("<dict>")))
+    else:
+        raise TypeError(f"build() takes a spec path, a loaded or validated spec, or a mapping; got {type(spec).__name__}")
+    validated.raise_for_errors()
+    return validated
+
+
+def build(spec: SpecLike, *, compile: bool = True) -> Any:
+    """Build (and compile, when the spec says how) the spec's keras.Model."""
+    validated = as_validated(spec)
+    try:
+        return _build(validated, compile=compile)
+    except KerasspecError as error:
+        validated.loaded.source_map.add_positions(error.diagnostics)
+        raise
+
+
+def _build(validated: Validated, *, compile: bool) -> Any:
+    import keras
+
+    data = validated.data
+    if data.get("seed") is not None:
+        keras.utils.set_random_seed(data["seed"])
+    factory = ObjectFactory()
+    assert validated.graph is not None
+    model = ModelCompiler(factory).model(validated.graph, validated.graph.name or data.get("name"))
+    if data.get("weights"):
+        weights = validated.loaded.folder / data["weights"]
+        try:
+            model.load_weights(weights)
+        except Exception as exc:
+            raise BuildError(f"cannot load weights from {weights}: {' '.join(str(exc).split())[:400]}", code="KS604",
+                             path="weights") from exc
+    if compile and data.get("compile"):
+        compile_model(model, data["compile"], factory)
+    return model
+
+
+def compile_model(model: Any, settings: dict[str, Any], factory: ObjectFactory) -> None:
+    kwargs = dict(settings)
+    for key, kind in (("optimizer", "optimizers"), ("loss", "losses"), ("metrics", "metrics"), ("weighted_metrics", "metrics")):
+        if key in kwargs:
+            kwargs[key] = factory.make(kind, kwargs[key], f"compile.{key}")
+    try:
+        model.compile(**kwargs)
+    except Exception as exc:
+        raise BuildError(f"Keras rejected the compile settings: {' '.join(str(exc).split())[:600]}", code="KS602",
+                         path="compile") from exc

@@ -1,0 +1,267 @@
+"""YAML text -> plain data + a source map (spec path -> file:line:col of key and value).
+
+Loading is safe: libyaml's parser composes nodes, and we construct values ourselves with
+YAML 1.2 core resolution (``1e-3`` is a float, ``yes`` a string, ``042`` is 42), refusing
+duplicate keys and every tag outside the core schema. Aliases are followed with a node
+budget, so "billion laughs" documents stop early with a diagnostic.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kerasspec.errors import Diagnostic, KerasspecError, Position, SpecInvalid
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+DEFAULT_MAX_BYTES = 2_000_000
+DEFAULT_MAX_NODES = 200_000
+DEFAULT_MAX_DEPTH = 64
+
+_PLAIN = "tag:kerasspec:plain"  # marks a plain scalar whose type we resolve ourselves
+_CORE = "tag:yaml.org,2002:"
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT10 = re.compile(r"^[-+]?[0-9]+$")
+_INT8 = re.compile(r"^0o[0-7]+$")
+_INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+_IDENT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+class _SpecLoader(_Loader):  # type: ignore[misc, valid-type]
+    """libyaml's parser; resolution of plain scalars is left to ``_resolve_plain``."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _PLAIN
+        if kind is yaml.ScalarNode:
+            return _CORE + "str"
+        return _CORE + ("seq" if kind is yaml.SequenceNode else "map")
+
+
+def _resolve_plain(text: str) -> Any:
+    """YAML 1.2 core schema resolution of a plain scalar."""
+    if _NULL.match(text):
+        return None
+    if text in _BOOL:
+        return _BOOL[text]
+    if _INT10.match(text):
+        return int(text)
+    if _INT8.match(text):
+        return int(text[2:], 8)
+    if _INT16.match(text):
+        return int(text[2:], 16)
+    if _FLOAT.match(text):
+        return float(text)
+    if _INF.match(text):
+        return -math.inf if text.startswith("-") else math.inf
+    if _NAN.match(text):
+        return math.nan
+    return text
+
+
+def join_path(parent: str, key: str | int) -> str:
+    """The spec path of a child: ``model.layers[2].units``."""
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    part = key if _IDENT_KEY.match(key) else f"[{key!r}]"
+    if part.startswith("["):
+        return f"{parent}{part}"
+    return f"{parent}.{part}" if parent else part
+
+
+def split_path(path: str) -> list[str | int]:
+    """The inverse of ``join_path`` for paths it produced."""
+    parts: list[str | int] = []
+    for match in re.finditer(r"\[(\d+)\]|\[(['\"])(.*?)\2\]|([^.\[\]]+)", path):
+        index, _, quoted, plain = match.groups()
+        parts.append(int(index) if index is not None else (quoted if quoted is not None else plain))
+    return parts
+
+
+@dataclass
+class SourceMap:
+    """Spec path -> (position of the key, position of the value)."""
+
+    file: str
+    entries: dict[str, tuple[Position, Position]] = field(default_factory=dict)
+
+    def locate(self, path: str, *, key: bool = False) -> Position | None:
+        """The position of ``path``, or of its nearest ancestor that has one."""
+        probe = path
+        while True:
+            if probe in self.entries:
+                key_pos, value_pos = self.entries[probe]
+                return key_pos if key else value_pos
+            if not probe:
+                return None
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else ""
+
+    def add_positions(self, diagnostics: list[Diagnostic], *, key_codes: frozenset[str] = frozenset()) -> None:
+        """Fill in missing positions from spec paths (key position for ``key_codes``)."""
+        for diag in diagnostics:
+            if diag.position is None:
+                diag.position = self.locate(diag.path, key=diag.code in key_codes)
+
+
+@dataclass
+class LoadedSpec:
+    """A spec as loaded: plain data, where each value came from, and its folder."""
+
+    data: Any
+    source_map: SourceMap
+    path: Path | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    @property
+    def file(self) -> str:
+        return self.source_map.file
+
+
+class _Builder:
+    """Turns composed nodes into plain data, recording positions and findings."""
+
+    def __init__(self, file: str, max_nodes: int, max_depth: int) -> None:
+        self.source_map = SourceMap(file)
+        self.diagnostics: list[Diagnostic] = []
+        self.max_nodes = max_nodes
+        self.max_depth = max_depth
+        self.nodes = 0
+
+    def pos(self, mark: yaml.Mark) -> Position:
+        return Position(self.source_map.file, mark.line + 1, mark.column + 1)
+
+    def fail(self, code: str, message: str, path: str, mark: yaml.Mark, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, path=path, position=self.pos(mark), hint=hint))
+
+    def build(self, node: yaml.Node, path: str, key_mark: yaml.Mark, depth: int = 0) -> Any:
+        self.nodes += 1
+        if self.nodes > self.max_nodes or depth > self.max_depth:
+            what = f"more than {self.max_nodes} nodes" if self.nodes > self.max_nodes else f"nesting deeper than {self.max_depth}"
+            raise KerasspecError(
+                f"the document has {what} (aliases count each time they are used)",
+                code="KS006", path=path, position=self.pos(node.start_mark),
+                hint="split the spec, or use repeat groups and blocks instead of YAML aliases",
+            )
+        if path not in self.source_map.entries:
+            self.source_map.entries[path] = (self.pos(key_mark), self.pos(node.start_mark))
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if tag not in (_CORE + "seq", _CORE + "map"):
+            self.fail("KS004", f"tag {tag!r} is not allowed", path, node.start_mark, "remove the tag: a spec is plain data")
+            return None  # the value is dropped, and findings under it are not reported
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, join_path(path, i), item.start_mark, depth + 1) for i, item in enumerate(node.value)]
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                self.fail("KS103", "mapping keys must be plain strings", path, key_node.start_mark)
+                continue
+            key = str(key) if not isinstance(key, str) else key
+            child = join_path(path, key)
+            if key in result:
+                first = self.source_map.entries.get(child, (None, None))[0]
+                self.fail("KS003", f"duplicate key {key!r} (first at line {first.line if first else '?'})",
+                          child, key_node.start_mark, "remove one of them: YAML would silently keep the last")
+                continue
+            result[key] = self.build(value_node, child, key_node.start_mark, depth + 1)
+        return result
+
+    def scalar(self, node: yaml.ScalarNode, path: str) -> Any:
+        tag, text = node.tag, node.value
+        if tag == _PLAIN:
+            return _resolve_plain(text)
+        core = tag[len(_CORE):] if tag.startswith(_CORE) else None
+        if core == "str":
+            return text
+        if core in ("int", "float", "bool", "null"):
+            value = _resolve_plain(text)
+            expected = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[core]
+            if isinstance(value, expected) and not (core != "bool" and isinstance(value, bool)):
+                return float(value) if core == "float" else value
+            self.fail("KS103", f"{text!r} is not a valid !!{core}", path, node.start_mark)
+            return text
+        self.fail("KS004", f"tag {tag!r} is not allowed", path, node.start_mark,
+                  "remove the tag: specs never construct Python objects")
+        return None
+
+
+def load_text(
+    text: str,
+    file: str = "<string>",
+    *,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> tuple[LoadedSpec, list[Diagnostic]]:
+    """Parse YAML text. Returns the loaded spec and the loading findings (not raised)."""
+    builder = _Builder(file, max_nodes, max_depth)
+    try:
+        loader = _SpecLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        position = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file, 1, 1)
+        context = exc.context or ""
+        if exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+            context += f" (started at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
+        message = ": ".join(str(part) for part in (context, exc.problem) if part)
+        if "expected a single document" in message:
+            message = "a spec file holds exactly one YAML document"
+        return LoadedSpec(None, builder.source_map), [Diagnostic("KS002", message, position=position)]
+    except yaml.YAMLError as exc:
+        return LoadedSpec(None, builder.source_map), [Diagnostic("KS002", str(exc), position=Position(file, 1, 1))]
+    if node is None:
+        diag = Diagnostic("KS005", "the file is empty; a spec is a mapping with at least `kerasspec: 1`, `name` and `model`",
+                          position=Position(file, 1, 1))
+        return LoadedSpec(None, builder.source_map), [diag]
+    try:
+        data = builder.build(node, "", node.start_mark)
+    except KerasspecError as exc:
+        return LoadedSpec(None, builder.source_map), builder.diagnostics + exc.diagnostics
+    if not isinstance(data, dict):
+        builder.fail("KS005", f"a spec is a mapping of keys, not a {type(data).__name__}", "", node.start_mark)
+    return LoadedSpec(data, builder.source_map), builder.diagnostics
+
+
+def load_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: str | None = None) -> tuple[LoadedSpec, list[Diagnostic]]:
+    """Read and parse a spec file; the findings are returned, not raised."""
+    path = Path(path)
+    name = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            diag = Diagnostic("KS006", f"the file is {size} bytes, over the {max_bytes}-byte limit",
+                              position=Position(name, 1, 1), hint="raise the limit with --max-bytes if the spec is trusted")
+            return LoadedSpec(None, SourceMap(name), path), [diag]
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return LoadedSpec(None, SourceMap(name), path), [Diagnostic("KS001", f"cannot read the file: {exc}", position=Position(name, 1, 1))]
+    loaded, diagnostics = load_text(text, name)
+    loaded.path = path
+    return loaded, diagnostics
+
+
+def load(path: str | Path) -> LoadedSpec:
+    """Load a spec file, raising ``SpecInvalid`` on any loading finding."""
+    loaded, diagnostics = load_file(path)
+    if diagnostics:
+        raise SpecInvalid(diagnostics[0].message, diagnostics=diagnostics)
+    return loaded

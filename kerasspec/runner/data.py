@@ -1,0 +1,637 @@
+"""The `data:` section: load a source, split it, transform x, route columns to inputs.
+
+Every step repeats what the seed's handwritten scripts do (the same sklearn calls, in
+the same order, on arrays of the dtypes the source returns), so a spec run and the
+handwritten script see bit-identical arrays and, with the same seed, train identical
+weights. Keras is imported only inside the keras source loader: the rest of this
+module must stay usable (and testable) without paying for TensorFlow's import.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn.datasets
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from kerasspec.errors import RunError, did_you_mean
+
+SOURCE_TYPES = ("keras", "sklearn", "csv", "npz")
+TRANSFORM_TYPES = ("rescale", "standardize")
+SKLEARN_PREFIXES = ("fetch_", "load_", "make_")
+# These sklearn.datasets functions exist but give no (x, y) pair, or read arbitrary
+# files and URLs that would escape the spec-folder rule that csv and npz follow.
+SKLEARN_REFUSED = {
+    "fetch_file",
+    "load_files",
+    "load_sample_image",
+    "load_sample_images",
+    "load_svmlight_file",
+    "load_svmlight_files",
+}
+SPLIT_KEYS = ("fraction", "random_state", "shuffle")
+
+Array = np.ndarray
+XData = np.ndarray | dict[str, np.ndarray]
+
+
+@dataclass
+class Split:
+    """The arrays of one split; x is a dict of input name to array once `features` routes it."""
+
+    x: XData
+    y: np.ndarray
+
+
+@dataclass
+class Dataset:
+    train: Split
+    validation: Split | None
+    test: Split | None
+    # JSON-able record of each transform after fitting; the runner saves it as
+    # transforms.json so that `apply_transforms` can prepare new data the same way.
+    fitted_transforms: list[dict]
+
+
+def _hint(received: Any, candidates: Any) -> str | None:
+    return did_you_mean(str(received), candidates)
+
+
+def _fail(code: str, path: str, message: str, hint: str | None = None) -> RunError:
+    return RunError(message, code=code, path=path, hint=hint)
+
+
+# ----------------------------------------------------------------------------- load_data
+
+
+def load_data(data: dict, spec_dir: Path, *, input_names: list[str] | None = None) -> Dataset:
+    """Load, split, transform and route the data that the spec's `data:` mapping describes.
+
+    `spec_dir` anchors relative paths; `input_names` (the model's inputs, in order)
+    lets `features` be checked against the model. Raises RunError with a spec path.
+    """
+    if not isinstance(data, dict):
+        raise _fail("KS701", "data", f"data must be a mapping, got {type(data).__name__}")
+    for key in data:
+        if key not in ("source", "split", "transforms", "features"):
+            raise _fail(
+                "KS101", f"data.{key}", f"unknown key {key!r} in data", _hint(key, ["source", "split", "transforms", "features"])
+            )
+    source = _source_config(data.get("source"))
+    # Check every setting before loading, so a typo fails before a long download.
+    splits = _split_config(data.get("split"))
+    transforms = _transform_config(data.get("transforms"))
+    features = _features_config(data.get("features"), input_names)
+    if source["type"] == "keras" and "test" in splits:
+        raise _fail(
+            "KS703",
+            "data.split.test",
+            f"keras.datasets.{source.get('name')} has its own test split, so data.split.test cannot make another",
+            "remove data.split.test; use data.split.validation to hold out rows",
+        )
+
+    x, y, test = _load_source(source, Path(spec_dir))
+    if "test" in splits:
+        x, y, x_test, y_test = _split(x, y, splits["test"], "data.split.test")
+        test = (x_test, y_test)
+    validation = None
+    if "validation" in splits:
+        x, y, x_val, y_val = _split(x, y, splits["validation"], "data.split.validation")
+        validation = (x_val, y_val)
+
+    parts = {"train": (x, y), "validation": validation, "test": test}
+    fitted: list[dict] = []
+    for i, spec in enumerate(transforms):
+        # Fit on the training split only, then apply that one fit to every split, as the
+        # seed does with StandardScaler (fit_transform on train, transform on the others).
+        fitted.append(_fit_transform(spec, parts["train"][0], f"data.transforms[{i}]"))
+        parts = {k: None if p is None else (_apply_one(p[0], fitted[-1]), p[1]) for k, p in parts.items()}
+    out = {k: None if p is None else Split(route_features(p[0], features) if features else p[0], p[1]) for k, p in parts.items()}
+    return Dataset(out["train"], out["validation"], out["test"], fitted)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+def _source_config(source: Any) -> dict:
+    if source is None:
+        raise _fail(
+            "KS701",
+            "data.source",
+            "data has no source",
+            "add data.source, e.g. {type: keras, name: fashion_mnist} or {type: csv, path: data.csv, target: y}",
+        )
+    if isinstance(source, str):  # typed-object shorthand: the name alone
+        source = {"type": "sklearn" if source.startswith(SKLEARN_PREFIXES) else "keras", "name": source}
+    if not isinstance(source, dict):
+        raise _fail("KS701", "data.source", f"data.source must be a mapping with `type`, got {source!r}")
+    kind = source.get("type")
+    if kind not in SOURCE_TYPES:
+        raise _fail(
+            "KS201",
+            "data.source.type",
+            f"unknown data source type {kind!r}; known types: {', '.join(SOURCE_TYPES)}",
+            _hint(kind, SOURCE_TYPES),
+        )
+    return source
+
+
+def _load_source(source: dict, spec_dir: Path) -> tuple[Array, Array, tuple[Array, Array] | None]:
+    """(x, y, own test split or None) as the source gives them, dtypes untouched."""
+    kind = source["type"]
+    if kind == "keras":
+        return _load_keras(source)
+    if kind == "sklearn":
+        x, y = _load_sklearn(source, spec_dir)
+    elif kind == "csv":
+        x, y = _load_csv(source, spec_dir)
+    else:
+        x, y = _load_npz(source, spec_dir)
+    if len(x) != len(y):
+        raise _fail("KS701", "data.source", f"the source gives {len(x)} rows of x but {len(y)} of y")
+    return x, y, None
+
+
+def _check_kwargs(fn: Any, kwargs: dict, label: str) -> None:
+    # Compare with the signature first: Python's TypeError names neither the spec key nor the fix.
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    for key in kwargs:
+        if key not in params:
+            raise _fail(
+                "KS202",
+                f"data.source.{key}",
+                f"{label} takes no argument {key!r}; it takes: {', '.join(params) or 'none'}",
+                _hint(key, params),
+            )
+
+
+def _call(fn: Any, kwargs: dict, label: str, hint: str) -> Any:
+    _check_kwargs(fn, kwargs, label)
+    try:
+        return fn(**kwargs)
+    except Exception as exc:  # downloads, corrupt caches, bad argument values: all KS701
+        raise _fail("KS701", "data.source", f"{label} failed: {type(exc).__name__}: {exc}", hint) from exc
+
+
+def _load_keras(source: dict) -> tuple[Array, Array, tuple[Array, Array]]:
+    import keras  # lazily: importing Keras imports TensorFlow (seconds)
+
+    name = source.get("name")
+    names = sorted(n for n in dir(keras.datasets) if not n.startswith("_") and hasattr(getattr(keras.datasets, n), "load_data"))
+    if name not in names:
+        raise _fail(
+            "KS701", "data.source.name", f"keras.datasets has no dataset {name!r}; it has: {', '.join(names)}", _hint(name, names)
+        )
+    kwargs = {k: v for k, v in source.items() if k not in ("type", "name")}
+    label = f"keras.datasets.{name}.load_data()"
+    result = _call(
+        getattr(keras.datasets, name).load_data,
+        kwargs,
+        label,
+        "Keras downloads datasets into $KERAS_HOME/datasets (default ~/.keras/datasets); "
+        "without network access, put the files there",
+    )
+    (x, y), (x_test, y_test) = result
+    return x, y, (x_test, y_test)
+
+
+def _load_sklearn(source: dict, spec_dir: Path) -> tuple[Array, Array]:
+    name = source.get("name")
+    allowed = sorted(n for n in dir(sklearn.datasets) if n.startswith(SKLEARN_PREFIXES) and n not in SKLEARN_REFUSED)
+    if name not in allowed:
+        why = (
+            "gives no (x, y) pair or reads files outside the spec's folder; use type csv or npz"
+            if name in SKLEARN_REFUSED
+            else f"sklearn sources are the datasets {', '.join(SKLEARN_PREFIXES)}*"
+        )
+        raise _fail("KS701", "data.source.name", f"sklearn.datasets.{name} cannot be a data source: {why}", _hint(name, allowed))
+    kwargs = {k: v for k, v in source.items() if k not in ("type", "name")}
+    if isinstance(kwargs.get("data_home"), str):
+        # A cache folder, so not confined to the spec's folder; relative still means "from the spec".
+        kwargs["data_home"] = str(spec_dir / Path(kwargs["data_home"]).expanduser())
+    label = f"sklearn.datasets.{name}()"
+    result = _call(
+        getattr(sklearn.datasets, name),
+        kwargs,
+        label,
+        "fetch_* datasets download into data_home ($SCIKIT_LEARN_DATA, default ~/scikit_learn_data); "
+        "without network access, put the file there",
+    )
+    # fetch_*/load_* give a Bunch (or (X, y) with return_X_y); make_* a tuple (X, y[, coef]).
+    if hasattr(result, "data") and hasattr(result, "target"):
+        x, y = result.data, result.target
+    elif isinstance(result, tuple) and len(result) >= 2:
+        x, y = result[0], result[1]
+    else:
+        raise _fail(
+            "KS701",
+            "data.source.name",
+            f"{label} returned no (x, y) pair to train on",
+            "use a dataset with a target, e.g. make_regression or load_digits",
+        )
+    # asarray is a no-op on ndarrays; it only turns as_frame DataFrames into arrays.
+    return np.asarray(x), np.asarray(y)
+
+
+def _resolve(spec_dir: Path, value: Any, path: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise _fail("KS701", path, f"{path} must be a file path relative to the spec's folder, got {value!r}")
+    base = spec_dir.resolve()
+    resolved = (base / value).resolve()  # follows symlinks, so a link cannot smuggle a file in
+    if not resolved.is_relative_to(base):
+        raise _fail(
+            "KS704",
+            path,
+            f"{path} {value!r} resolves to {resolved}, outside the spec's folder {base}",
+            "move or link the file into the spec's folder and give a path relative to it",
+        )
+    if not resolved.is_file():
+        raise _fail(
+            "KS701", path, f"data file not found: {resolved} (from {path} {value!r})", "paths are relative to the spec's folder"
+        )
+    return resolved
+
+
+def _check_keys(source: dict, allowed: tuple[str, ...]) -> None:
+    for key in source:
+        if key not in allowed:
+            raise _fail(
+                "KS202",
+                f"data.source.{key}",
+                f"a {source['type']} source takes no key {key!r}; it takes: {', '.join(allowed)}",
+                _hint(key, allowed),
+            )
+
+
+def _numeric(cells: np.ndarray, columns: list[str]) -> Array:
+    # int64 when every cell is an integer, else float64: what pandas.read_csv would give.
+    try:
+        return cells.astype(np.int64)
+    except ValueError:
+        pass
+    try:
+        return cells.astype(np.float64)
+    except ValueError as exc:
+        for (r, c), cell in np.ndenumerate(cells):
+            try:
+                float(cell)
+            except ValueError:
+                raise _fail(
+                    "KS701",
+                    "data.source.path",
+                    f"data row {r + 1} column {columns[c]!r} holds {cell!r}, not a number",
+                    "csv sources hold numbers only; encode categories as numbers",
+                ) from None
+        raise _fail("KS701", "data.source.path", f"cannot read the csv as numbers: {exc}") from exc
+
+
+def _load_csv(source: dict, spec_dir: Path) -> tuple[Array, Array]:
+    _check_keys(source, ("type", "path", "target", "features", "header", "delimiter"))
+    file = _resolve(spec_dir, source.get("path"), "data.source.path")
+    header, delimiter = source.get("header", True), source.get("delimiter", ",")
+    if "target" not in source:
+        raise _fail(
+            "KS204", "data.source", "a csv source needs `target`: the column (or columns) to predict", "add target: <column name>"
+        )
+    with open(file, newline="", encoding="utf-8-sig") as f:  # -sig: drop Excel's BOM
+        rows = [row for row in csv.reader(f, delimiter=delimiter) if row]
+    if header and rows:
+        names = [n.strip() for n in rows.pop(0)]
+    else:  # no header: columns are known by number
+        names = [str(i) for i in range(len(rows[0]))] if rows else []
+    if not rows:
+        raise _fail("KS701", "data.source.path", f"{file} has no data rows")
+    for i, row in enumerate(rows):
+        if len(row) != len(names):
+            raise _fail(
+                "KS701",
+                "data.source.path",
+                f"{file} data row {i + 1} has {len(row)} fields, expected {len(names)}",
+                "check data.source.delimiter and quoting",
+            )
+
+    def column(ref: Any, path: str) -> int:
+        if isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref < len(names):
+            return ref
+        if header and isinstance(ref, str) and ref in names:
+            return names.index(ref)
+        shown = ", ".join(names) if header else f"0..{len(names) - 1} (header: false, so by number)"
+        raise _fail("KS701", path, f"{file} has no column {ref!r}; its columns: {shown}", _hint(ref, names))
+
+    target = source["target"]
+    t_cols = (
+        [column(t, f"data.source.target[{i}]") for i, t in enumerate(target)]
+        if isinstance(target, list)
+        else [column(target, "data.source.target")]
+    )
+    if source.get("features") is None:
+        f_cols = [i for i in range(len(names)) if i not in t_cols]
+    else:
+        f_cols = [column(c, f"data.source.features[{i}]") for i, c in enumerate(source["features"])]
+    cells = np.array(rows, dtype=str)
+    x = _numeric(cells[:, f_cols], [names[i] for i in f_cols])
+    y = _numeric(cells[:, t_cols], [names[i] for i in t_cols])
+    return x, (y[:, 0] if not isinstance(target, list) else y)
+
+
+def _load_npz(source: dict, spec_dir: Path) -> tuple[Array, Array]:
+    _check_keys(source, ("type", "path", "x", "y"))
+    file = _resolve(spec_dir, source.get("path"), "data.source.path")
+    try:
+        with np.load(file, allow_pickle=False) as arrays:  # pickle could run code: refused
+            available = list(arrays.files)
+            out = []
+            for key in ("x", "y"):
+                name = source.get(key, key)
+                if name not in available:
+                    raise _fail(
+                        "KS701",
+                        f"data.source.{key}",
+                        f"{file} has no array {name!r}; it has: {', '.join(available)}",
+                        _hint(name, available) or f"set data.source.{key} to one of them",
+                    )
+                out.append(arrays[name])
+    except RunError:
+        raise
+    except Exception as exc:  # not a zip, or object arrays that need pickle
+        raise _fail(
+            "KS701", "data.source.path", f"cannot read {file} as .npz: {exc}", "write it with numpy.savez of numeric arrays"
+        ) from exc
+    return out[0], out[1]
+
+
+# ----------------------------------------------------------------------------- splits
+
+
+def _split_config(split: Any) -> dict[str, dict]:
+    if split is None:
+        return {}
+    if not isinstance(split, dict):
+        raise _fail("KS703", "data.split", f"data.split must be a mapping of test/validation, got {split!r}")
+    out = {}
+    for key, value in split.items():
+        path = f"data.split.{key}"
+        if key not in ("test", "validation"):
+            raise _fail(
+                "KS703", path, f"unknown split {key!r}; splits are test and validation", _hint(key, ["test", "validation"])
+            )
+        out[key] = _one_split(value, path)
+    return out
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _one_split(value: Any, path: str) -> dict:
+    forms = "a fraction (0.2), {fraction: 0.2, random_state: 7} or {first: 5000}"
+    bare = _is_number(value)
+    if bare:
+        value = {"fraction": value}
+    if not isinstance(value, dict):
+        raise _fail("KS703", path, f"{path} must be {forms}, got {value!r}")
+    if "first" in value:
+        n = value["first"]
+        if len(value) > 1:
+            raise _fail(
+                "KS703",
+                path,
+                f"{path}.first stands alone; got also {', '.join(k for k in value if k != 'first')}",
+                "remove the other keys, or use the fraction form",
+            )
+        if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
+            raise _fail("KS703", f"{path}.first", f"{path}.first must be a whole number of rows >= 1, got {n!r}")
+        return value
+    for key in value:
+        if key not in SPLIT_KEYS:
+            raise _fail(
+                "KS703",
+                f"{path}.{key}",
+                f"unknown key {key!r} in {path}; it takes {', '.join(SPLIT_KEYS)} or first",
+                _hint(key, (*SPLIT_KEYS, "first")),
+            )
+    f = value.get("fraction")  # None: sklearn's default test_size (0.25), as the seed relies on
+    if f is not None and not (_is_number(f) and 0 < f < 1):
+        raise _fail(
+            "KS703",
+            path if bare else f"{path}.fraction",
+            f"a split fraction must lie between 0 and 1, got {f!r}",
+            "for a count of rows use {first: N}",
+        )
+    rs = value.get("random_state")
+    if rs is not None and not (isinstance(rs, int) and not isinstance(rs, bool)):
+        raise _fail("KS703", f"{path}.random_state", f"random_state must be an integer, got {rs!r}")
+    if not isinstance(value.get("shuffle", True), bool):
+        raise _fail("KS703", f"{path}.shuffle", f"shuffle must be true or false, got {value['shuffle']!r}")
+    return value
+
+
+def _split(x: Array, y: Array, cfg: dict, path: str) -> tuple[Array, Array, Array, Array]:
+    """(x_rest, y_rest, x_part, y_part): the part is held out (test or validation)."""
+    if "first" in cfg:
+        n = cfg["first"]
+        if n >= len(x):
+            raise _fail(
+                "KS703",
+                f"{path}.first",
+                f"{path}.first is {n} but only {len(x)} rows are there to split",
+                f"use a number below {len(x)}, so rows remain for training",
+            )
+        return x[n:], y[n:], x[:n], y[:n]  # seed: x_valid = train[:5000]; x_train = train[5000:]
+    try:
+        x_rest, x_part, y_rest, y_part = train_test_split(
+            x, y, test_size=cfg.get("fraction"), random_state=cfg.get("random_state"), shuffle=cfg.get("shuffle", True)
+        )
+    except ValueError as exc:  # e.g. a fraction that leaves a side empty
+        raise _fail(
+            "KS703",
+            path,
+            f"cannot split {len(x)} rows: {exc}",
+            "choose a fraction that leaves rows on both sides, or use more data",
+        ) from exc
+    return x_rest, y_rest, x_part, y_part
+
+
+# ----------------------------------------------------------------------------- transforms
+
+
+def _transform_config(transforms: Any) -> list[dict]:
+    if transforms is None:
+        return []
+    if not isinstance(transforms, list):
+        raise _fail("KS701", "data.transforms", f"data.transforms must be a list, got {transforms!r}")
+    out = []
+    for i, t in enumerate(transforms):
+        path = f"data.transforms[{i}]"
+        t = {"type": t} if isinstance(t, str) else t  # typed-object shorthand: `standardize`
+        kind = t.get("type") if isinstance(t, dict) else None
+        if kind not in TRANSFORM_TYPES:
+            raise _fail(
+                "KS201",
+                f"{path}.type" if isinstance(t, dict) else path,
+                f"unknown transform {kind if kind is not None else t!r}; transforms: {', '.join(TRANSFORM_TYPES)}",
+                _hint(kind, TRANSFORM_TYPES),
+            )
+        allowed = {"rescale": ("type", "scale", "offset"), "standardize": ("type", "with_mean", "with_std")}[kind]
+        for key in t:
+            if key not in allowed:
+                raise _fail(
+                    "KS202",
+                    f"{path}.{key}",
+                    f"{kind} takes no argument {key!r}; it takes {', '.join(allowed[1:])}",
+                    _hint(key, allowed),
+                )
+        if kind == "rescale":
+            if "scale" not in t:
+                raise _fail("KS204", path, "rescale needs `scale`", "e.g. {type: rescale, scale: 0.00392156862745098} for 1/255")
+            for key in ("scale", "offset"):
+                if not _is_number(t.get(key, 0.0)):
+                    raise _fail("KS203", f"{path}.{key}", f"rescale {key} must be a number, got {t[key]!r}")
+        out.append(t)
+    return out
+
+
+def _fit_transform(spec: dict, x: Array, path: str) -> dict:
+    """The JSON-able record of one transform, fitted on the training x."""
+    if spec["type"] == "rescale":
+        return {"type": "rescale", "scale": float(spec["scale"]), "offset": float(spec.get("offset", 0.0))}
+    scaler = StandardScaler(with_mean=spec.get("with_mean", True), with_std=spec.get("with_std", True))
+    try:
+        scaler.fit(x.reshape(len(x), -1))  # images: one mean and scale per pixel
+    except (ValueError, TypeError) as exc:
+        raise _fail("KS702", path, f"standardize cannot fit x of shape {x.shape}: {exc}") from exc
+    return {
+        "type": "standardize",
+        "with_mean": scaler.with_mean,
+        "with_std": scaler.with_std,
+        "mean": _as_list(scaler.mean_),
+        "scale": _as_list(scaler.scale_),
+    }
+
+
+def _as_list(a: Array | None) -> list[float] | None:
+    # Python floats print and parse back exactly, so JSON keeps every bit of a float64.
+    return None if a is None else [float(v) for v in a]
+
+
+def _apply_one(x: Array, record: dict) -> Array:
+    if record["type"] == "rescale":
+        # In float32 like keras.layers.Rescaling, which this transform stands for.
+        out = x.astype(np.float32) * np.float32(record["scale"])
+        return out + np.float32(record["offset"]) if record["offset"] else out
+    scaler = StandardScaler(with_mean=record["with_mean"], with_std=record["with_std"])
+    # Rebuilt from the record and applied by sklearn itself, so the arithmetic is the seed's.
+    scaler.mean_ = None if record["mean"] is None else np.asarray(record["mean"], dtype=np.float64)
+    scaler.scale_ = None if record["scale"] is None else np.asarray(record["scale"], dtype=np.float64)
+    flat = x.reshape(len(x), -1)
+    scaler.n_features_in_ = flat.shape[1] if record["mean"] is None else len(record["mean"])
+    try:
+        return scaler.transform(flat).reshape(x.shape)
+    except ValueError as exc:
+        raise _fail("KS702", "data.transforms", f"saved standardize does not fit x of shape {x.shape}: {exc}") from exc
+
+
+def apply_transforms(x: np.ndarray, fitted: list[dict]) -> np.ndarray:
+    """Re-apply fitted transforms (Dataset.fitted_transforms, or transforms.json) to new x."""
+    for record in fitted:
+        x = _apply_one(np.asarray(x), record)
+    return x
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def _features_config(features: Any, input_names: list[str] | None) -> dict[str, list[int]] | None:
+    if features is None:
+        return None
+    if not isinstance(features, dict) or not features:
+        raise _fail(
+            "KS702",
+            "data.features",
+            f"data.features must map model input names to column lists, got {features!r}",
+            "e.g. features: {wide: [0, 1, 2], deep: [2, 3, 4]}",
+        )
+    for name, cols in features.items():
+        path = f"data.features.{name}"
+        if input_names is not None and name not in input_names:
+            raise _fail(
+                "KS702", path, f"the model has no input {name!r}; its inputs: {', '.join(input_names)}", _hint(name, input_names)
+            )
+        if not isinstance(cols, list) or not cols:
+            raise _fail("KS702", path, f"{path} must be a non-empty list of column numbers, got {cols!r}")
+        for k, c in enumerate(cols):
+            if not (isinstance(c, int) and not isinstance(c, bool) and c >= 0):
+                raise _fail("KS702", f"{path}[{k}]", f"a column number must be a whole number >= 0, got {c!r}")
+    missing = [n for n in input_names or [] if n not in features]
+    if missing:
+        raise _fail(
+            "KS702",
+            "data.features",
+            f"model input {missing[0]!r} gets no columns from data.features",
+            f"add data.features.{missing[0]}: [column numbers]",
+        )
+    # The model's input order, so that a list-input model could take list(x.values()).
+    return {n: features[n] for n in input_names} if input_names else dict(features)
+
+
+def route_features(x: np.ndarray, features: dict[str, list[int]]) -> dict[str, np.ndarray]:
+    """Split the columns of 2-D x into one array per model input (data.features)."""
+    if x.ndim != 2:
+        raise _fail(
+            "KS702",
+            "data.features",
+            f"features routes the columns of 2-D x, but x has shape {x.shape}",
+            "remove data.features, or use a source with one row of columns per sample",
+        )
+    for name, cols in features.items():
+        for k, c in enumerate(cols):
+            if c >= x.shape[1]:
+                raise _fail(
+                    "KS702",
+                    f"data.features.{name}[{k}]",
+                    f"column {c} is out of range: x has {x.shape[1]} columns (0..{x.shape[1] - 1})",
+                )
+    return {name: x[:, cols] for name, cols in features.items()}
+
+
+def check_fits(dataset: Dataset, input_shapes: dict[str, tuple]) -> None:
+    """Raise KS702 when x does not fit the model's inputs.
+
+    `input_shapes` maps each model input name, in order, to its shape with the batch
+    dimension first (`{"wide": (None, 5)}`, as `keras.Input(...).shape`); a None
+    dimension matches anything. y is not checked: whether (N,) fits an output of
+    (None, 10) depends on the loss, and Keras says so clearly itself.
+    """
+    for split_name in ("train", "validation", "test"):
+        split = getattr(dataset, split_name)
+        if split is None:
+            continue
+        if isinstance(split.x, dict):
+            pairs = [(n, a, f"data.features.{n}") for n, a in split.x.items()]
+        elif len(input_shapes) != 1:
+            raise _fail(
+                "KS702",
+                "data",
+                f"data gives one array x but the model has inputs {', '.join(input_shapes)}",
+                "add data.features to route columns to each input",
+            )
+        else:
+            pairs = [(next(iter(input_shapes)), split.x, "data.source")]
+        for name, arr, path in pairs:
+            want = tuple(input_shapes[name])
+            have = arr.shape[1:]
+            if len(have) != len(want) - 1 or any(w is not None and w != h for w, h in zip(want[1:], have, strict=True)):
+                raise _fail(
+                    "KS702",
+                    path,
+                    f"data gives {split_name} x of shape {arr.shape} but model input {name!r} expects {want}",
+                    "change the model input's shape, or data.features / the source to match it",
+                )

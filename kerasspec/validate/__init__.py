@@ -1,0 +1,115 @@
+"""validate: a loaded spec -> diagnostics, plus the resolved data and layer graph.
+
+Passes, in order: loading findings, structure (JSON Schema), substitution and the layer
+graph (``graph.py``), then names and arguments (``arguments.py``). Every pass runs, so all
+findings are reported at once. Nothing here imports TensorFlow or Keras, and `imports:`
+are never run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kerasspec.errors import Diagnostic, SpecInvalid, has_errors
+from kerasspec.graph import NAME, GraphBuilder, ModelGraph
+from kerasspec.loader import LoadedSpec, load_file
+from kerasspec.substitute import substitute
+from kerasspec.validate.arguments import ArgumentChecker, check_callbacks, check_compile
+from kerasspec.validate.structure import check_structure
+
+# Findings about a key point at the key; the rest point at the value.
+KEY_CODES = frozenset({"KS101", "KS003", "KS202", "KS402", "KS106"})
+SPEC_SUFFIXES = (".yaml", ".yml")
+_LITERAL_SECTIONS = ("kerasspec", "vars", "blocks", "model")
+
+
+@dataclass
+class Validated:
+    """The result of validation: findings, and what later stages build from."""
+
+    loaded: LoadedSpec
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    graph: ModelGraph | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+    def raise_for_errors(self) -> None:
+        if not self.ok:
+            errors = [d for d in self.diagnostics if d.severity == "error"]
+            raise SpecInvalid(errors[0].message, diagnostics=errors)
+
+
+def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] = ()) -> Validated:
+    result = Validated(loaded, list(load_diagnostics))
+    data = loaded.data
+    if not isinstance(data, dict):
+        return result
+    found = result.diagnostics
+    found.extend(check_structure(data))
+    env = data.get("vars") if isinstance(data.get("vars"), dict) else {}
+    for name in env:
+        if not NAME.match(str(name)) or name == "i":
+            found.append(Diagnostic("KS106", f"var name {name!r} is not a valid name", path=f"vars.{name}",
+                                    hint="names match [A-Za-z_][A-Za-z0-9_.-]* and `i` is reserved"))
+    result.data = {
+        key: value if key in _LITERAL_SECTIONS else substitute(value, env, key, found) for key, value in data.items()
+    }
+    builder = GraphBuilder(found)
+    model = data.get("model")
+    if isinstance(model, dict):
+        result.graph = builder.model(model, "model", env)
+        if result.data.get("name") and not result.graph.name:
+            result.graph.name = result.data["name"]
+    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
+    checker = ArgumentChecker(found, blocks=blocks, has_imports=bool(data.get("imports")))
+    if result.graph is not None:
+        checker.graph(result.graph)
+    check_compile(checker, result.data.get("compile"))
+    check_callbacks(checker, result.data.get("fit"))
+    result.diagnostics = _tidy(found, loaded)
+    return result
+
+
+def _tidy(diagnostics: list[Diagnostic], loaded: LoadedSpec) -> list[Diagnostic]:
+    """Positions from the source map, duplicates and follow-on findings dropped, sorted by place."""
+    loaded.source_map.add_positions(diagnostics, key_codes=KEY_CODES)
+    refused = [d.path for d in diagnostics if d.code == "KS004"]  # a refused value was dropped: say so once
+    seen: set[tuple[str, str, str]] = set()
+    unique = []
+    for diag in diagnostics:
+        if diag.code != "KS004" and any(diag.path == p or diag.path.startswith((p + ".", p + "[")) for p in refused):
+            continue
+        key = (diag.code, diag.path, diag.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(diag)
+    return sorted(unique, key=lambda d: (d.position.line, d.position.col) if d.position else (0, 0))
+
+
+def validate_file(path: str | Path) -> Validated:
+    loaded, load_diagnostics = load_file(path)
+    return validate_loaded(loaded, load_diagnostics)
+
+
+def spec_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and the spec files in folders named (hidden folders skipped)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            )
+        else:
+            files.append(path)
+    return files
+
+
+__all__ = ["KEY_CODES", "Validated", "spec_files", "validate_file", "validate_loaded"]

@@ -1,0 +1,212 @@
+"""Names and arguments: every `type` and constructor argument against the catalog.
+
+Dispatches on `type` to the catalog entry of that class (never one big schema), so a
+finding names the argument, the value received, and what would fit there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kerasspec import catalog
+from kerasspec.errors import Diagnostic, did_you_mean
+from kerasspec.graph import ModelGraph, Node
+from kerasspec.loader import join_path
+from kerasspec.registry import PARAM_KINDS, registered_name
+from kerasspec.substitute import has_expression
+
+_SINGULAR = {
+    "layers": "layer", "activations": "activation", "initializers": "initializer", "regularizers": "regularizer",
+    "constraints": "constraint", "optimizers": "optimizer", "schedules": "learning-rate schedule", "losses": "loss",
+    "metrics": "metric", "callbacks": "callback",
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_SIMPLE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "int": (_is_int, "an integer"),
+    "number": (_is_number, "a number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "string": (lambda v: isinstance(v, str), "a string"),
+    "dtype": (lambda v: isinstance(v, str), "a dtype name such as float32"),
+    "int_or_ints": (lambda v: _is_int(v) or (isinstance(v, list) and all(_is_int(x) for x in v)), "an integer or a list of integers"),
+    "ints": (lambda v: isinstance(v, list) and all(_is_int(x) for x in v), "a list of integers"),
+    "shape": (lambda v: isinstance(v, list) and all(x is None or _is_int(x) for x in v), "a shape: a list of integers or null"),
+    "list": (lambda v: isinstance(v, list), "a list"),
+    "dict": (lambda v: isinstance(v, dict), "a mapping"),
+}
+
+
+class ArgumentChecker:
+    """Checks typed objects and layer entries; findings go to ``diagnostics``."""
+
+    def __init__(self, diagnostics: list[Diagnostic], *, blocks: Iterable[str] = (), has_imports: bool = False) -> None:
+        self.diagnostics = diagnostics
+        self.blocks = set(blocks)
+        self.has_imports = has_imports
+
+    def error(self, code: str, message: str, path: str, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, path=path, hint=hint))
+
+    # -- layers ---------------------------------------------------------------------------
+    def graph(self, graph: ModelGraph) -> None:
+        for node in graph.nodes:
+            self.node(node, graph)
+
+    def node(self, node: Node, graph: ModelGraph) -> None:
+        if node.model is not None:
+            self.graph(node.model)
+            for key in node.config:
+                self.error("KS202", f"a nested model entry takes no argument {key!r}", join_path(node.path, key),
+                           "put model settings inside `model:`")
+            return
+        if node.type is None:
+            return
+        type_path = join_path(node.path, "type")
+        if node.type.startswith("ops."):
+            if graph.kind == "sequential":
+                self.error("KS405", f"{node.type} is an operation, not a layer; a sequential model holds only layers",
+                           type_path, "set `type: functional` on the model")
+            elif not catalog.is_op(node.type):
+                ops = ["ops." + name for name in catalog.load_catalog()["ops"]]
+                self.error("KS201", f"keras.ops has no function {node.type[4:]!r}", type_path, did_you_mean(node.type, ops))
+            for key in node.config:
+                self.error("KS202", f"an ops node takes its arguments in `args` and `call`, not {key!r}", join_path(node.path, key),
+                           f"write `call: {{{key}: ...}}`")
+            return
+        self.typed_object("layers", {"type": node.type, **node.config}, node.path, type_path=type_path)
+
+    # -- typed objects ----------------------------------------------------------------------
+    def typed_object(self, kind: str | None, value: Any, path: str, *, type_path: str | None = None) -> None:
+        """A string name or a `{type: ..., **args}` mapping of ``kind`` (None: any kind)."""
+        if has_expression(value if isinstance(value, str) else value.get("type") if isinstance(value, dict) else None):
+            return  # a block parameter: checked once the block is used with values
+        if isinstance(value, str):
+            if kind is None:
+                return
+            if kind == "layers" or value in catalog.kind_names(kind) or registered_name(value):
+                if kind == "layers":
+                    self.typed_object(kind, {"type": value}, path, type_path=path)
+                return
+            self.error("KS201", f"unknown {_SINGULAR[kind]} {value!r}", path,
+                       did_you_mean(value, self._string_names(kind)) or f"see keras.{kind}")
+            return
+        if not isinstance(value, dict):
+            expected = f"a {_SINGULAR[kind]} name or" if kind else "a"
+            self.error("KS103", f"expected {expected} mapping with `type`, got {value!r}", path)
+            return
+        type_name = value.get("type")
+        type_path = type_path or join_path(path, "type")
+        if not isinstance(type_name, str):
+            self.error("KS102", "a typed object needs `type: ClassName`", path, f"for example {{type: {self._example(kind)}}}")
+            return
+        if registered_name(type_name):
+            if not self.has_imports:
+                self.error("KS206", f"{type_name!r} is a registered class, but the spec has no `imports:`", type_path,
+                           "add `imports: [your_module]`, the module that registers it")
+            return
+        if kind == "layers" and type_name in self.blocks:
+            return  # block arguments are checked by the block pass
+        reason = catalog.refused_reason(type_name)
+        if reason:
+            self.error("KS205", f"{type_name} is refused: {reason}", type_path,
+                       "write the computation as layers or ops nodes, or as a registered class imported with `imports:`")
+            return
+        kind = kind or self._kind_of(type_name, type_path)
+        if kind is None:
+            return
+        entry = catalog.layer_class(type_name) if kind == "layers" else catalog.class_entry(kind, type_name)
+        if entry is None:
+            candidates = sorted(catalog.kind_names(kind)) + (sorted(self.blocks) if kind == "layers" else [])
+            if kind != "layers":
+                candidates = [c for c in candidates if c[:1].isupper()]
+            self.error("KS201", f"unknown {_SINGULAR[kind]} type {type_name!r}", type_path,
+                       did_you_mean(type_name, candidates) or f"see keras.{kind}")
+            return
+        params = catalog.layer_params(type_name) if kind == "layers" else entry.get("params", {})
+        self.arguments(type_name, params, {k: v for k, v in value.items() if k != "type"}, path)
+
+    def arguments(self, owner: str, params: dict[str, Any], args: dict[str, Any], path: str) -> None:
+        for key, arg in args.items():
+            arg_path = join_path(path, key)
+            if key not in params:
+                self.error("KS202", f"{owner} has no argument {key!r}", arg_path,
+                           did_you_mean(key, params) or f"its arguments: {', '.join(sorted(params))}")
+                continue
+            self.value(params[key], arg, arg_path, owner, key)
+        for key, param in params.items():
+            if param.get("required") and key not in args:
+                self.error("KS204", f"{owner} needs the argument {key!r}", path, f"add `{key}: ...`")
+
+    def value(self, param: dict[str, Any], value: Any, path: str, owner: str, key: str) -> None:
+        if has_expression(value) or (value is None and (param.get("nullable") or param.get("default", 0) is None)):
+            return
+        kind = param.get("type", "any")
+        if "enum" in param and value not in param["enum"]:
+            self.error("KS104", f"{owner}'s {key} is {value!r}, which is not allowed", path,
+                       did_you_mean(str(value), [str(e) for e in param["enum"]]) or f"allowed: {', '.join(map(str, param['enum']))}")
+            return
+        if kind == "number_or_schedule" and _is_number(value):
+            return
+        if kind in PARAM_KINDS:
+            self.typed_object(PARAM_KINDS[kind], value, path)
+            return
+        if kind in _SIMPLE_CHECKS:
+            check, expected = _SIMPLE_CHECKS[kind]
+            if not check(value):
+                self.error("KS203", f"{owner}'s {key} must be {expected}, got {value!r}", path)
+            return
+        if isinstance(value, dict) and "type" in value:
+            self.typed_object(None, value, path)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _kind_of(self, type_name: str, path: str) -> str | None:
+        kinds = catalog.find_kinds(type_name)
+        if len(kinds) == 1:
+            return kinds[0]
+        if not kinds:
+            every = sorted({n for k in catalog.KINDS for n in catalog.kind_names(k) if n[:1].isupper()})
+            self.error("KS201", f"unknown type {type_name!r}", path, did_you_mean(type_name, every))
+        return None
+
+    def _string_names(self, kind: str) -> list[str]:
+        return sorted(catalog.aliases(kind)) or sorted(catalog.kind_names(kind))
+
+    @staticmethod
+    def _example(kind: str | None) -> str:
+        return {"regularizers": "L2, l2: 0.001", "optimizers": "Adam, learning_rate: 0.001"}.get(kind or "", "ClassName, ...")
+
+
+def check_compile(checker: ArgumentChecker, compile_data: Any, path: str = "compile") -> None:
+    if not isinstance(compile_data, dict):
+        return
+    if "optimizer" in compile_data:
+        checker.typed_object("optimizers", compile_data["optimizer"], join_path(path, "optimizer"))
+    for key, kind in (("loss", "losses"), ("metrics", "metrics"), ("weighted_metrics", "metrics")):
+        if key in compile_data:
+            _each(checker, kind, compile_data[key], join_path(path, key))
+
+
+def _each(checker: ArgumentChecker, kind: str, value: Any, path: str) -> None:
+    """A name, a typed object, or lists/mappings of them (per-output losses and metrics)."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _each(checker, kind, item, join_path(path, i))
+    elif isinstance(value, dict) and "type" not in value:
+        for key, item in value.items():
+            _each(checker, kind, item, join_path(path, key))
+    elif value is not None:
+        checker.typed_object(kind, value, path)
+
+
+def check_callbacks(checker: ArgumentChecker, fit_data: Any, path: str = "fit") -> None:
+    if isinstance(fit_data, dict) and isinstance(fit_data.get("callbacks"), list):
+        _each(checker, "callbacks", fit_data["callbacks"], join_path(path, "callbacks"))

@@ -1,0 +1,93 @@
+"""The seed's models written by hand in Keras, as its notes write them (Keras 3 spelling).
+
+Each function is the reference that the spec of the same name in specs/ is held to.
+"""
+
+from __future__ import annotations
+
+import keras
+
+
+def fashion_mnist_mlp() -> keras.Model:
+    model = keras.Sequential([
+        keras.layers.Flatten(input_shape=(28, 28)),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+fashion_mnist_callbacks = fashion_mnist_mlp
+
+
+def _deep(variant: str) -> keras.Model:
+    model = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28))])
+    for _ in range(20):
+        if variant == "selu":
+            model.add(keras.layers.Dense(100, activation="selu"))
+        elif variant == "bn_after_activation":
+            model.add(keras.layers.Dense(100, activation="relu"))
+            model.add(keras.layers.BatchNormalization())
+        else:
+            model.add(keras.layers.Dense(100))
+            model.add(keras.layers.BatchNormalization())
+            model.add(keras.layers.Activation("relu"))
+    model.add(keras.layers.Dense(10, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def deep_selu() -> keras.Model:
+    return _deep("selu")
+
+
+def deep_bn_before_activation() -> keras.Model:
+    return _deep("bn_before_activation")
+
+
+def deep_bn_after_activation() -> keras.Model:
+    return _deep("bn_after_activation")
+
+
+def regularized_mlp() -> keras.Model:
+    model = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28))])
+    model.add(keras.layers.Dense(100, activation="elu", kernel_regularizer=keras.regularizers.l2(0.001)))
+    model.add(keras.layers.Dropout(rate=0.5))
+    model.add(keras.layers.Dense(100, activation="selu"))
+    model.add(keras.layers.AlphaDropout(rate=0.5))
+    model.add(keras.layers.Dense(10, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def wide_deep_housing() -> keras.Model:
+    input = keras.layers.Input(shape=(8,))
+    hidden1 = keras.layers.Dense(30, activation="relu")(input)
+    hidden2 = keras.layers.Dense(30, activation="relu")(hidden1)
+    concat = keras.layers.concatenate([input, hidden2])
+    output = keras.layers.Dense(1)(concat)
+    model = keras.models.Model(inputs=[input], outputs=[output])
+    model.compile(optimizer="adam", loss="mean_squared_error")
+    return model
+
+
+def wide_deep_two_inputs() -> keras.Model:
+    input_wide = keras.layers.Input(shape=[5])
+    input_deep = keras.layers.Input(shape=[6])
+    hidden1 = keras.layers.Dense(30, activation="relu")(input_deep)
+    hidden2 = keras.layers.Dense(30, activation="relu")(hidden1)
+    concat = keras.layers.concatenate([input_wide, hidden2])
+    output = keras.layers.Dense(1)(concat)
+    model = keras.models.Model(inputs=[input_wide, input_deep], outputs=[output])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def regression() -> keras.Model:
+    model = keras.Sequential()
+    model.add(keras.layers.Dense(64, activation="relu", input_shape=(5,)))
+    model.add(keras.layers.Dense(64, activation="relu"))
+    model.add(keras.layers.Dense(1))
+    model.compile(optimizer=keras.optimizers.RMSprop(0.001), loss="mse", metrics=["mae", "mse"])
+    return model

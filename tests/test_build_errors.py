@@ -1,0 +1,36 @@
+"""Keras's own build errors come back as kerasspec errors at the layer's spec line."""
+
+from __future__ import annotations
+
+import pytest
+
+from kerasspec.errors import BuildError, SpecInvalid
+
+
+def _write(tmp_path, body: str):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("kerasspec: 1\nname: t\n" + body)
+    return spec
+
+
+def test_shape_mismatch_names_the_layer_line(tmp_path, keras_module) -> None:
+    import kerasspec
+
+    spec = _write(tmp_path, (
+        "model:\n  type: functional\n  inputs: {a: [4], b: [3]}\n  layers:\n"
+        "    - {name: sum, type: Add, inputs: [a, b]}\n"
+    ))
+    with pytest.raises(BuildError) as info:
+        kerasspec.build(spec)
+    message = str(info.value)
+    assert message.startswith(f"{spec}:7:7: error[KS601] Keras rejected layer 'sum' (Add):")
+    assert "(4,)" in message and "(3,)" in message
+
+
+def test_invalid_spec_is_refused_before_keras(tmp_path) -> None:
+    import kerasspec
+
+    spec = _write(tmp_path, "model:\n  layers: [{type: Dense, units: x}]\n")
+    with pytest.raises(SpecInvalid) as info:
+        kerasspec.build(spec)
+    assert info.value.diagnostics[0].code == "KS203"

@@ -1,0 +1,423 @@
+"""kerasspec.runner.data against the seed's handwritten data code, offline (fake caches)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import fetch_california_housing, load_digits, make_regression
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from kerasspec.errors import RunError
+from kerasspec.runner.data import apply_transforms, check_fits, load_data
+from tests.fake_datasets import use_keras_home, write_california_housing, write_fashion_mnist
+
+FASHION = {"type": "keras", "name": "fashion_mnist"}
+HOUSING = {"type": "sklearn", "name": "fetch_california_housing"}
+
+
+def fails(data: dict, spec_dir: Path, code: str, path: str, *words: str, **kw) -> RunError:
+    """load_data must raise `code` at spec path `path`, with each word in message or hint."""
+    with pytest.raises(RunError) as info:
+        load_data(data, spec_dir, **kw)
+    err = info.value
+    assert (err.code, err.path) == (code, path), str(err)
+    for word in words:
+        assert word in str(err), f"{word!r} not in {err}"
+    return err
+
+
+@pytest.fixture
+def housing_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "sklearn_data"
+    write_california_housing(home, n=40)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(home))
+    return home
+
+
+# ----------------------------------------------------------------------------- keras
+
+
+def test_fashion_mnist_first_rows_validation_and_rescale(tmp_path, monkeypatch):
+    use_keras_home(monkeypatch, tmp_path / "keras")
+    (x, y), (x_test, y_test) = write_fashion_mnist(tmp_path / "keras", n_train=60, n_test=10)
+    ds = load_data(
+        {"source": FASHION, "split": {"validation": {"first": 5}}, "transforms": [{"type": "rescale", "scale": 1 / 255}]},
+        tmp_path,
+    )
+    assert ds.train.x.shape == (55, 28, 28) and ds.validation.x.shape == (5, 28, 28)
+    assert ds.test.x.shape == (10, 28, 28) and ds.train.x.dtype == np.float32
+    scale = np.float32(1 / 255)
+    np.testing.assert_array_equal(ds.validation.x, x[:5].astype(np.float32) * scale)
+    np.testing.assert_array_equal(ds.train.x, x[5:].astype(np.float32) * scale)
+    np.testing.assert_array_equal(ds.test.x, x_test.astype(np.float32) * scale)
+    # y untouched: the source's own dtype and order (seed: train_labels[:5000]).
+    assert ds.validation.y.dtype == np.uint8
+    np.testing.assert_array_equal(ds.validation.y, y[:5])
+    np.testing.assert_array_equal(ds.test.y, y_test)
+    assert ds.fitted_transforms == [{"type": "rescale", "scale": 1 / 255, "offset": 0.0}]
+    check_fits(ds, {"input": (None, 28, 28)})
+    with pytest.raises(RunError, match=r"shape \(55, 28, 28\) but model input 'input' expects \(None, 784\)"):
+        check_fits(ds, {"input": (None, 784)})
+
+
+def test_fashion_mnist_standardize_keeps_image_shape(tmp_path, monkeypatch):
+    use_keras_home(monkeypatch, tmp_path / "keras")
+    (x, _), (x_test, _) = write_fashion_mnist(tmp_path / "keras", n_train=30, n_test=6)
+    ds = load_data({"source": FASHION, "transforms": ["standardize"]}, tmp_path)
+    scaler = StandardScaler().fit(x.reshape(30, -1))
+    assert ds.validation is None and ds.train.x.shape == (30, 28, 28)
+    assert np.array_equal(ds.test.x, scaler.transform(x_test.reshape(6, -1)).reshape(6, 28, 28))
+    assert len(ds.fitted_transforms[0]["mean"]) == 784
+
+
+def test_keras_errors(tmp_path, monkeypatch):
+    use_keras_home(monkeypatch, tmp_path / "keras")
+    fails(
+        {"source": FASHION, "split": {"test": 0.2}},
+        tmp_path,
+        "KS703",
+        "data.split.test",
+        "own test split",
+        "data.split.validation",
+    )
+    fails(
+        {"source": {"type": "keras", "name": "fashion_mnst"}},
+        tmp_path,
+        "KS701",
+        "data.source.name",
+        "did you mean 'fashion_mnist'",
+    )
+    fails({"source": {**FASHION, "path": "x.npz"}}, tmp_path, "KS202", "data.source.path", "takes no argument")
+    # Nothing in the cache and no network: the download fails, reported as KS701 with the cache hint.
+    # (urlretrieve is patched where get_file looks it up, so a machine with network stays offline too.)
+    monkeypatch.setattr("keras.src.utils.file_utils.urlretrieve", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    fails({"source": FASHION}, tmp_path, "KS701", "data.source", "offline", "KERAS_HOME")
+
+
+# ----------------------------------------------------------------------------- sklearn
+
+
+def seed_housing_split():
+    """The seed's California-housing code (wide & deep), verbatim."""
+    housing = fetch_california_housing()
+    x_train_all, x_test, y_train_all, y_test = train_test_split(housing.data, housing.target, random_state=7)
+    x_train, x_valid, y_train, y_valid = train_test_split(x_train_all, y_train_all, random_state=11)
+    scaler = StandardScaler()
+    return (scaler.fit_transform(x_train), y_train, scaler.transform(x_valid), y_valid, scaler.transform(x_test), y_test, x_test)
+
+
+HOUSING_DATA = {
+    "source": HOUSING,
+    "split": {"test": {"random_state": 7}, "validation": {"random_state": 11}},
+    "transforms": [{"type": "standardize"}],
+}
+
+
+def test_california_housing_matches_seed_bit_for_bit(tmp_path, housing_home):
+    x_train, y_train, x_valid, y_valid, x_test, y_test, raw_x_test = seed_housing_split()
+    ds = load_data(HOUSING_DATA, tmp_path)
+    assert (len(ds.train.y), len(ds.validation.y), len(ds.test.y)) == (22, 8, 10)
+    for got, want in [
+        (ds.train.x, x_train),
+        (ds.train.y, y_train),
+        (ds.validation.x, x_valid),
+        (ds.validation.y, y_valid),
+        (ds.test.x, x_test),
+        (ds.test.y, y_test),
+    ]:
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    # transforms.json round trip: the saved record re-creates the test split exactly.
+    fitted = json.loads(json.dumps(ds.fitted_transforms))
+    assert np.array_equal(apply_transforms(raw_x_test, fitted), ds.test.x)
+
+
+def test_california_housing_data_home_relative_to_spec(tmp_path, monkeypatch):
+    monkeypatch.delenv("SCIKIT_LEARN_DATA", raising=False)
+    raw = write_california_housing(tmp_path / "cache", n=12)
+    ds = load_data({"source": {**HOUSING, "data_home": "cache"}}, tmp_path)
+    assert ds.train.x.shape == (12, 8) and np.array_equal(ds.train.y, raw[:, 0] / 100000.0)
+
+
+def test_features_route_columns_to_named_inputs(tmp_path, housing_home):
+    x_train, *_ = seed_housing_split()
+    features = {"deep": [2, 3, 4, 5, 6, 7], "wide": [0, 1, 2, 3, 4]}
+    ds = load_data({**HOUSING_DATA, "features": features}, tmp_path, input_names=["wide", "deep"])
+    assert list(ds.train.x) == ["wide", "deep"]  # the model's input order
+    assert np.array_equal(ds.train.x["wide"], x_train[:, :5]) and np.array_equal(ds.train.x["deep"], x_train[:, 2:])
+    assert set(ds.test.x) == {"wide", "deep"}
+    check_fits(ds, {"wide": (None, 5), "deep": (None, 6)})
+    with pytest.raises(RunError) as info:
+        check_fits(ds, {"wide": (None, 8), "deep": (None, 6)})
+    assert info.value.path == "data.features.wide" and "expects (None, 8)" in str(info.value)
+    with pytest.raises(RunError, match="add data.features"):
+        check_fits(load_data(HOUSING_DATA, tmp_path), {"wide": (None, 5), "deep": (None, 6)})
+
+
+def test_features_errors(tmp_path, housing_home):
+    wide, deep = [0, 1, 2, 3, 4], [2, 3]
+    fails(
+        {**HOUSING_DATA, "features": {"wide": [0, 1, 2, 8], "deep": deep}},
+        tmp_path,
+        "KS702",
+        "data.features.wide[3]",
+        "column 8 is out of range",
+        "0..7",
+    )
+    fails(
+        {**HOUSING_DATA, "features": {"wide": wide, "deeep": deep}},
+        tmp_path,
+        "KS702",
+        "data.features.deeep",
+        "did you mean 'deep'",
+        input_names=["wide", "deep"],
+    )
+    fails(
+        {**HOUSING_DATA, "features": {"wide": wide}},
+        tmp_path,
+        "KS702",
+        "data.features",
+        "add data.features.deep",
+        input_names=["wide", "deep"],
+    )
+    fails({**HOUSING_DATA, "features": {"wide": [0, -1]}}, tmp_path, "KS702", "data.features.wide[1]", ">= 0")
+
+
+def test_make_regression_matches_seed(tmp_path):
+    kwargs = {
+        "n_samples": 300,
+        "n_features": 5,
+        "n_informative": 3,
+        "n_targets": 1,
+        "bias": 1,
+        "coef": True,
+        "noise": 1,
+        "random_state": 3,
+    }
+    x, y, _coef = make_regression(**kwargs)
+    x_all, x_test, y_all, y_test = train_test_split(x, y, test_size=0.3, random_state=1)
+    x_train, x_valid, y_train, y_valid = train_test_split(x_all, y_all, test_size=0.1, random_state=2)
+    ds = load_data(
+        {
+            "source": {"type": "sklearn", "name": "make_regression", **kwargs},
+            "split": {"test": {"fraction": 0.3, "random_state": 1}, "validation": {"fraction": 0.1, "random_state": 2}},
+        },
+        tmp_path,
+    )
+    assert ds.fitted_transforms == []
+    for got, want in [
+        (ds.train.x, x_train),
+        (ds.train.y, y_train),
+        (ds.validation.x, x_valid),
+        (ds.validation.y, y_valid),
+        (ds.test.x, x_test),
+        (ds.test.y, y_test),
+    ]:
+        assert np.array_equal(got, want)
+
+
+def test_load_digits_bare_fraction_and_first(tmp_path):
+    digits = load_digits()
+    ds = load_data({"source": "load_digits", "split": {"test": {"first": 97}, "validation": 0.5}}, tmp_path)
+    assert np.array_equal(ds.test.x, digits.data[:97]) and ds.train.y.dtype == digits.target.dtype
+    assert len(ds.train.y) + len(ds.validation.y) == len(digits.target) - 97
+    assert len(ds.validation.y) == round(0.5 * (len(digits.target) - 97))
+
+
+def test_sklearn_errors(tmp_path):
+    fails(
+        {"source": {"type": "sklearn", "name": "california_housing"}},
+        tmp_path,
+        "KS701",
+        "data.source.name",
+        "did you mean 'fetch_california_housing'",
+    )
+    fails(
+        {"source": {"type": "sklearn", "name": "load_files", "container_path": "/"}},
+        tmp_path,
+        "KS701",
+        "data.source.name",
+        "use type csv or npz",
+    )
+    fails(
+        {"source": {"type": "sklearn", "name": "make_regression", "n_sample": 10}},
+        tmp_path,
+        "KS202",
+        "data.source.n_sample",
+        "did you mean 'n_samples'",
+    )
+    fails(
+        {"source": {"type": "sklearn", "name": "make_regression", "n_samples": -1}},
+        tmp_path,
+        "KS701",
+        "data.source",
+        "make_regression() failed",
+    )
+    fails({"source": {"type": "sklearn", "name": "load_sample_image"}}, tmp_path, "KS701", "data.source.name")
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_csv_with_header(tmp_path):
+    write_csv(tmp_path / "houses.csv", "rooms,area,age,price\n3,70.5,10,200\n4,99,3,310.5\n2,40,30,120\n\n")
+    ds = load_data({"source": {"type": "csv", "path": "houses.csv", "target": "price"}}, tmp_path)
+    assert ds.train.x.dtype == np.float64 and ds.train.x.tolist() == [[3, 70.5, 10], [4, 99, 3], [2, 40, 30]]
+    assert ds.train.y.tolist() == [200, 310.5, 120] and ds.train.y.shape == (3,)
+    ds = load_data({"source": {"type": "csv", "path": "houses.csv", "target": "rooms", "features": ["age", 1]}}, tmp_path)
+    assert ds.train.x.tolist() == [[10, 70.5], [3, 99], [30, 40]] and ds.train.y.dtype == np.int64
+
+
+def test_csv_without_header_and_other_delimiter(tmp_path):
+    write_csv(tmp_path / "d.csv", "1;2;0\n3;4;1\n5;6;1\n")
+    ds = load_data({"source": {"type": "csv", "path": "d.csv", "target": 2, "header": False, "delimiter": ";"}}, tmp_path)
+    assert ds.train.x.dtype == np.int64 and ds.train.x.tolist() == [[1, 2], [3, 4], [5, 6]]
+    assert ds.train.y.tolist() == [0, 1, 1]
+
+
+def test_csv_errors(tmp_path):
+    write_csv(tmp_path / "houses.csv", "rooms,area,price\n3,70,200\n4,x,310\n")
+    src = {"type": "csv", "path": "houses.csv"}
+    fails(
+        {"source": {**src, "target": "prize"}},
+        tmp_path,
+        "KS701",
+        "data.source.target",
+        "rooms, area, price",
+        "did you mean 'price'",
+    )
+    fails(
+        {"source": {**src, "target": "price", "features": ["rooms", "aera"]}},
+        tmp_path,
+        "KS701",
+        "data.source.features[1]",
+        "did you mean 'area'",
+    )
+    fails({"source": src}, tmp_path, "KS204", "data.source", "target")
+    fails({"source": {**src, "target": "price"}}, tmp_path, "KS701", "data.source.path", "data row 2", "'x'")
+    fails({"source": {**src, "target": "price", "sep": ";"}}, tmp_path, "KS202", "data.source.sep")
+    missing = (tmp_path / "nope.csv").resolve()
+    fails({"source": {"type": "csv", "path": "nope.csv", "target": "y"}}, tmp_path, "KS701", "data.source.path", str(missing))
+
+
+def test_paths_may_not_leave_the_spec_folder(tmp_path):
+    spec_dir = tmp_path / "spec"
+    (spec_dir / "sub").mkdir(parents=True)
+    outside = write_csv(tmp_path / "secret.csv", "a,b\n1,2\n")
+    for path in ("../secret.csv", "sub/../../secret.csv", str(outside)):
+        fails(
+            {"source": {"type": "csv", "path": path, "target": "b"}},
+            spec_dir,
+            "KS704",
+            "data.source.path",
+            "outside the spec's folder",
+            "move or link the file into the spec's folder",
+        )
+    (spec_dir / "link.csv").symlink_to(outside)  # a symlink is followed, then judged
+    fails({"source": {"type": "npz", "path": "link.csv"}}, spec_dir, "KS704", "data.source.path")
+    # Inside the folder, an absolute path and a subfolder are fine.
+    write_csv(spec_dir / "sub" / "ok.csv", "a,b\n1,2\n")
+    for path in ("sub/ok.csv", str(spec_dir / "sub" / "ok.csv")):
+        assert load_data({"source": {"type": "csv", "path": path, "target": "b"}}, spec_dir).train.y.tolist() == [2]
+
+
+def test_npz_and_image_standardize(tmp_path):
+    rng = np.random.default_rng(1)
+    images, labels = rng.integers(0, 256, (20, 4, 4, 3), dtype=np.uint8), np.arange(20, dtype=np.int32)
+    np.savez(tmp_path / "arrays.npz", images=images, labels=labels)
+    src = {"type": "npz", "path": "arrays.npz", "x": "images", "y": "labels"}
+    ds = load_data(
+        {
+            "source": src,
+            "split": {"test": {"first": 4}},
+            "transforms": [{"type": "rescale", "scale": 0.5, "offset": -1}, "standardize"],
+        },
+        tmp_path,
+    )
+    x = images[4:].astype(np.float32) * np.float32(0.5) + np.float32(-1)
+    scaler = StandardScaler().fit(x.reshape(16, -1))
+    assert ds.train.x.shape == (16, 4, 4, 3) and ds.train.y.dtype == np.int32
+    assert np.array_equal(ds.train.x, scaler.transform(x.reshape(16, -1)).reshape(x.shape))
+    assert np.array_equal(apply_transforms(images[:4], ds.fitted_transforms), ds.test.x)
+    fails({"source": {**src, "y": "label"}}, tmp_path, "KS701", "data.source.y", "images, labels", "did you mean 'labels'")
+    fails({"source": {"type": "npz", "path": "arrays.npz"}}, tmp_path, "KS701", "data.source.x", "has no array 'x'")
+    write_csv(tmp_path / "bad.npz", "not a zip")
+    fails({"source": {"type": "npz", "path": "bad.npz"}}, tmp_path, "KS701", "data.source.path", "numpy.savez")
+
+
+# ----------------------------------------------------------------------------- spec errors
+
+
+def test_source_transform_and_split_errors(tmp_path):
+    digits = {"type": "sklearn", "name": "load_digits"}
+    fails(
+        {"source": {"type": "sklern", "name": "load_digits"}},
+        tmp_path,
+        "KS201",
+        "data.source.type",
+        "did you mean 'sklearn'",
+        "keras, sklearn, csv, npz",
+    )
+    fails({}, tmp_path, "KS701", "data.source", "add data.source")
+    fails(
+        {"source": digits, "transforms": [{"type": "standardise"}]},
+        tmp_path,
+        "KS201",
+        "data.transforms[0].type",
+        "did you mean 'standardize'",
+    )
+    fails({"source": digits, "transforms": ["rescale"]}, tmp_path, "KS204", "data.transforms[0]", "scale")
+    fails(
+        {"source": digits, "transforms": [{"type": "rescale", "scale": 2, "ofset": 1}]},
+        tmp_path,
+        "KS202",
+        "data.transforms[0].ofset",
+        "did you mean 'offset'",
+    )
+    fails(
+        {"source": digits, "split": {"validation": {"first": 5000}}},
+        tmp_path,
+        "KS703",
+        "data.split.validation.first",
+        "only 1797 rows",
+        "below 1797",
+    )
+    fails(
+        {"source": digits, "split": {"test": {"first": 1000}, "validation": {"first": 797}}},
+        tmp_path,
+        "KS703",
+        "data.split.validation.first",
+        "only 797 rows",
+    )
+    fails({"source": digits, "split": {"test": 30}}, tmp_path, "KS703", "data.split.test", "between 0 and 1", "{first: N}")
+    fails(
+        {"source": digits, "split": {"test": {"fraction": 0.2, "random_sate": 1}}},
+        tmp_path,
+        "KS703",
+        "data.split.test.random_sate",
+        "did you mean 'random_state'",
+    )
+    fails({"source": digits, "split": {"valid": 0.1}}, tmp_path, "KS703", "data.split.valid", "did you mean 'validation'")
+    fails(
+        {"source": digits, "split": {"test": {"first": 5, "random_state": 1}}},
+        tmp_path,
+        "KS703",
+        "data.split.test",
+        "stands alone",
+    )
+    fails(
+        {"source": digits, "split": {"test": {"first": 1796}, "validation": 0.5}},
+        tmp_path,
+        "KS703",
+        "data.split.validation",
+        "cannot split 1 rows",
+    )
+    fails({"source": digits, "tranforms": []}, tmp_path, "KS101", "data.tranforms", "did you mean 'transforms'")

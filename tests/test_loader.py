@@ -1,0 +1,62 @@
+"""The loader: YAML 1.2 core resolution, positions, and what it refuses."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from kerasspec.errors import SpecInvalid
+from kerasspec.loader import join_path, load, load_text, split_path
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1e-3", 0.001), ("yes", "yes"), ("on", "on"), ("no", "no"), ("042", 42), ("0o17", 15), ("0x1F", 31),
+     ("true", True), ("False", False), ("~", None), ("null", None), ("'1e-3'", "1e-3"), (".inf", math.inf),
+     ("-2", -2), ("3.", 3.0), ("!!str 5", "5"), ("!!float 2", 2.0), ("2024-01-01", "2024-01-01")],
+)
+def test_yaml_12_core_resolution(text: str, value: object) -> None:
+    loaded, found = load_text(f"a: {text}\n")
+    assert found == []
+    assert loaded.data["a"] == value and type(loaded.data["a"]) is type(value)
+
+
+def test_positions_of_keys_and_values() -> None:
+    loaded, _ = load_text("model:\n  layers:\n    - {type: Dense, units: 3}\n", "f.yaml")
+    key, value = loaded.source_map.entries["model.layers[0].units"]
+    assert (key.line, key.col, value.line, value.col) == (3, 21, 3, 28)
+    assert str(loaded.source_map.locate("model.layers[0].units.deeper")) == "f.yaml:3:28"
+
+
+def test_duplicate_keys_and_python_tags_are_refused() -> None:
+    _, found = load_text("a: 1\na: 2\nb: !!python/name:os.system x\nc: !custom 1\n")
+    assert [(d.code, d.position.line) for d in found] == [("KS003", 2), ("KS004", 3), ("KS004", 4)]
+
+
+def test_alias_bomb_stops_with_a_diagnostic() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]" for i in range(1, 9)]
+    _, found = load_text("\n".join(lines) + "\n")
+    assert [d.code for d in found] == ["KS006"]
+
+
+def test_paths_round_trip() -> None:
+    path = join_path(join_path(join_path("model", "layers"), 2), "odd key")
+    assert path == "model.layers[2]['odd key']"
+    assert split_path(path) == ["model", "layers", 2, "odd key"]
+
+
+def test_load_raises_with_every_finding(tmp_path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("a: 1\na: 2\nb: 1\nb: 2\n")
+    with pytest.raises(SpecInvalid) as info:
+        load(spec)
+    assert [d.code for d in info.value.diagnostics] == ["KS003", "KS003"]
+    assert f"{spec}:2:1: error[KS003]" in str(info.value)
+
+
+def test_empty_and_non_mapping_documents() -> None:
+    assert [d.code for d in load_text("")[1]] == ["KS005"]
+    assert [d.code for d in load_text("- 1\n")[1]] == ["KS005"]
+    assert [d.code for d in load_text("a: 1\n---\nb: 2\n")[1]] == ["KS002"]
