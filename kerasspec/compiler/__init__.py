@@ -31,21 +31,25 @@ def as_validated(spec: SpecLike) -> Validated:
     return validated
 
 
-def build(spec: SpecLike, *, compile: bool = True) -> Any:
-    """Build (and compile, when the spec says how) the spec's keras.Model."""
+def build(spec: SpecLike, *, compile: bool = True, apply_seed: bool = True) -> Any:
+    """Build (and compile, when the spec says how) the spec's keras.Model.
+
+    ``apply_seed=False`` is for the runner, which applies `seed:` once before loading data
+    (spec-format rule 10.13), as a handwritten script does.
+    """
     validated = as_validated(spec)
     try:
-        return _build(validated, compile=compile)
+        return _build(validated, compile=compile, apply_seed=apply_seed)
     except KerasspecError as error:
         validated.loaded.source_map.add_positions(error.diagnostics)
         raise
 
 
-def _build(validated: Validated, *, compile: bool) -> Any:
+def _build(validated: Validated, *, compile: bool, apply_seed: bool) -> Any:
     import keras
 
     data = validated.data
-    if data.get("seed") is not None:
+    if apply_seed and data.get("seed") is not None:
         keras.utils.set_random_seed(data["seed"])
     factory = ObjectFactory()
     assert validated.graph is not None
