@@ -36,6 +36,13 @@ def build(spec: Any, *, compile: bool = True) -> Any:
     return _build(spec, compile=compile)
 
 
+def load_model(path: str | Path, *, compile: bool = True) -> Any:
+    """Load a `.keras` file, including models whose blocks were defined in a spec."""
+    from kerasspec.compiler import load_model as _load_model
+
+    return _load_model(path, compile=compile)
+
+
 __all__ = [
     "BuildError",
     "Diagnostic",
@@ -46,5 +53,6 @@ __all__ = [
     "SpecInvalid",
     "build",
     "load",
+    "load_model",
     "validate",
 ]

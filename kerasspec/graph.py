@@ -219,6 +219,8 @@ class GraphBuilder:
             if name is None:
                 continue
             name_path = join_path(entry.path, "name")
+            if has_expression(name):
+                continue  # a block parameter decides it; checked when the block is built
             if not isinstance(name, str) or not NAME.match(name) or name == "i":
                 self.error("KS106", f"layer name {name!r} is not a valid name", name_path,
                            "names match [A-Za-z_][A-Za-z0-9_.-]* and `i` is reserved")
@@ -233,7 +235,9 @@ class GraphBuilder:
             node = self.node(entry, graph, env)
             if node is None:
                 continue
-            if not node.name and node.reuse is None:
+            if not node.name and node.reuse is not None:
+                node.name = f"{node.reuse}@{len(graph.nodes)}"  # an unnamed call: chainable, never referenced
+            elif not node.name:
                 stem = base_name(node.type) if node.type else (node.model.kind if node.model else "layer")
                 while True:
                     counters[stem] = counters.get(stem, 0) + 1
@@ -339,18 +343,19 @@ class GraphBuilder:
 
     def check_references(self, graph: ModelGraph) -> None:
         known = {i.name for i in graph.inputs} | {n.name for n in graph.nodes if n.name}
+        where = "this block" if graph.kind == "block" else "this model"
         layer_names = {n.name for n in graph.nodes if n.name and n.reuse is None}
         for node in graph.nodes:
             for ref in node.refs():
                 if ref.name not in known:
-                    self.error("KS401", f"{ref.name!r} is not defined in this model", ref.path,
+                    self.error("KS401", f"{ref.name!r} is not defined in {where}", ref.path,
                                did_you_mean(ref.name, known) or f"defined here: {', '.join(sorted(known)) or 'nothing'}")
             if node.reuse is not None and node.reuse not in layer_names:
-                self.error("KS401", f"`reuse: {node.reuse}` names no layer of this model", join_path(node.path, "reuse"),
+                self.error("KS401", f"`reuse: {node.reuse}` names no layer of {where}", join_path(node.path, "reuse"),
                            did_you_mean(node.reuse, layer_names) or "reuse names an earlier layer entry")
         for ref in _refs_in(graph.outputs):
             if ref.name not in known:
-                self.error("KS401", f"output {ref.name!r} is not defined in this model", ref.path,
+                self.error("KS401", f"output {ref.name!r} is not defined in {where}", ref.path,
                            did_you_mean(ref.name, known) or None)
         order = self.topological_order(graph)
         if order is None:

@@ -201,6 +201,22 @@ class _Builder:
         return None
 
 
+def _expanded_size(node: yaml.Node, memo: dict[int, float], depth: int, max_depth: int) -> float:
+    """How many nodes the document has once aliases are expanded, without expanding them."""
+    if id(node) in memo:
+        return memo[id(node)]
+    if depth > max_depth:
+        return 1  # the builder reports the depth, at the right place
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(item, memo, depth + 1, max_depth) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(v, memo, depth + 1, max_depth) for _, v in node.value)
+    else:
+        size = 1
+    memo[id(node)] = size
+    return size
+
+
 def load_text(
     text: str,
     file: str = "<string>",
@@ -231,6 +247,12 @@ def load_text(
     if node is None:
         diag = Diagnostic("KS005", "the file is empty; a spec is a mapping with at least `kerasspec: 1`, `name` and `model`",
                           position=Position(file, 1, 1))
+        return LoadedSpec(None, builder.source_map), [diag]
+    size = _expanded_size(node, {}, 0, max_depth)
+    if size > max_nodes:
+        diag = Diagnostic("KS006", f"the document expands to more than {max_nodes} nodes (aliases count each time they are used)",
+                          position=Position(file, node.start_mark.line + 1, node.start_mark.column + 1),
+                          hint="split the spec, or use repeat groups and blocks instead of YAML aliases")
         return LoadedSpec(None, builder.source_map), [diag]
     try:
         data = builder.build(node, "", node.start_mark)

@@ -31,6 +31,31 @@ _MAX_EXPRESSION = 200
 _MAX_RESULT = 10_000  # a string or list built by * stays small: no memory bombs
 
 
+class Unknown:
+    """A block parameter's value while the block is validated on its own: unknown until used.
+
+    Any operation on it is unknown too, so argument checks skip what depends on it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"${{{self.name}}}"
+
+
+class RecordingEnv(dict):  # type: ignore[type-arg]
+    """An environment that records which names were read (for unused block parameters)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.used: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.used.add(key)
+        return super().__getitem__(key)
+
+
 class ExpressionError(Exception):
     def __init__(self, code: str, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -57,6 +82,10 @@ def _eval(node: ast.AST, env: Mapping[str, Any], text: str) -> Any:
             raise ExpressionError("KS301", f"'{node.id}' is not defined in '${{{text}}}'", did_you_mean(node.id, env)
                                   or (f"defined here: {', '.join(sorted(env))}" if env else "nothing is defined here"))
         return env[node.id]
+    if isinstance(node, (ast.Attribute, ast.Subscript, ast.UnaryOp, ast.BinOp)):
+        parts = [_eval(child, env, text) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr)]
+        if any(isinstance(part, Unknown) for part in parts):
+            return Unknown(text)
     if isinstance(node, ast.Attribute):  # `sizes.small` reads a key, never a Python attribute
         return _index(_eval(node.value, env, text), node.attr, text)
     if isinstance(node, ast.Subscript):
@@ -110,6 +139,8 @@ def substitute_string(text: str, env: Mapping[str, Any]) -> Any:
         if match.group(0) == "$${":
             return "${"
         value = evaluate(match.group(1), env)
+        if isinstance(value, Unknown):
+            return match.group(0)  # stays an expression, so checks skip it
         return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
 
     return _PART.sub(replace, text)
@@ -134,6 +165,8 @@ def substitute(value: Any, env: Mapping[str, Any], path: str, diagnostics: list[
 
 def has_expression(value: Any) -> bool:
     """Whether a value still holds a `${...}` (a block parameter not yet known)."""
+    if isinstance(value, Unknown):
+        return True
     if isinstance(value, str):
         return "${" in value.replace("$${", "")
     if isinstance(value, list):

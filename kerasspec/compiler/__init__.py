@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kerasspec.compiler.models import ModelCompiler
+from kerasspec.compiler.blocks import make_block_classes, package_for, register_carried_blocks
+from kerasspec.compiler.models import GraphRunner
 from kerasspec.compiler.objects import ObjectFactory
 from kerasspec.errors import BuildError, KerasspecError
 from kerasspec.loader import LoadedSpec, SourceMap, load_file
@@ -51,9 +52,12 @@ def _build(validated: Validated, *, compile: bool, apply_seed: bool) -> Any:
     data = validated.data
     if apply_seed and data.get("seed") is not None:
         keras.utils.set_random_seed(data["seed"])
-    factory = ObjectFactory()
+    if data.get("imports"):
+        import_modules(data["imports"], validated.loaded.folder)
+    blocks = make_block_classes(data["blocks"], package_for(data["name"])) if data.get("blocks") else {}
+    factory = ObjectFactory(blocks)
     assert validated.graph is not None
-    model = ModelCompiler(factory).model(validated.graph, validated.graph.name or data.get("name"))
+    model = GraphRunner(factory).model(validated.graph, validated.graph.name or data.get("name"))
     if data.get("weights"):
         weights = validated.loaded.folder / data["weights"]
         try:
@@ -64,6 +68,37 @@ def _build(validated: Validated, *, compile: bool, apply_seed: bool) -> Any:
     if compile and data.get("compile"):
         compile_model(model, data["compile"], factory)
     return model
+
+
+def import_modules(modules: list[str], folder: Path) -> None:
+    """`imports:`: import each module, the spec's folder first on sys.path (never during validate)."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(folder))
+    try:
+        for index, module in enumerate(modules):
+            try:
+                importlib.import_module(module)
+            except Exception as exc:
+                raise BuildError(f"cannot import {module!r} (looked first in {folder}): {type(exc).__name__}: {exc}",
+                                 code="KS605", path=f"imports[{index}]") from exc
+    finally:
+        sys.path.remove(str(folder))
+
+
+def load_model(path: str | Path, *, compile: bool = True) -> Any:
+    """Load a `.keras` file, re-creating the block classes it carries; safe_mode stays on."""
+    import keras
+
+    path = Path(path)
+    if path.suffix == ".keras":
+        register_carried_blocks(path)
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as exc:
+        raise KerasspecError(f"cannot load {path}: {' '.join(str(exc).split())[:600]}", code="KS603",
+                             hint="a model with registered Python classes needs their module imported first") from exc
 
 
 def compile_model(model: Any, settings: dict[str, Any], factory: ObjectFactory) -> None:

@@ -1,8 +1,11 @@
-"""Layer graphs -> Keras models: Sequential, Functional, and nested models.
+"""Layer graphs -> Keras models: Sequential, Functional, nested models, and block bodies.
 
 Each node becomes one Keras layer named as the graph says (so names never depend on
-Keras's process-wide counter), called in dependency order. Errors Keras raises while
-constructing or calling a layer come back as BuildError at that layer's spec path.
+Keras's process-wide counter). ``GraphRunner`` creates a graph's layers in dependency
+order (the order a handwritten script creates them, which fixes the initializers'
+seeds) and calls them; the Functional model runs it once on symbolic inputs, and a
+block's ``call`` runs it on every call. Errors Keras raises come back as BuildError at
+the node's spec path.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from kerasspec.errors import BuildError, KerasspecError
 from kerasspec.graph import Const, InputDef, ModelGraph, Node, Ref, _refs_in
 from kerasspec.loader import join_path
 
+_NOT_GIVEN = object()
+
 
 def _keras() -> Any:
     import keras
@@ -21,10 +26,13 @@ def _keras() -> Any:
     return keras
 
 
-class ModelCompiler:
+class GraphRunner:
+    """Makes a graph's layers and calls them on tensors."""
+
     def __init__(self, factory: ObjectFactory) -> None:
         self.factory = factory
 
+    # -- models -----------------------------------------------------------------------
     def model(self, graph: ModelGraph, name: str | None = None) -> Any:
         name = name or graph.name
         if graph.kind == "sequential":
@@ -37,78 +45,92 @@ class ModelCompiler:
         for key in ("dtype", "sparse", "batch_size"):
             if getattr(spec, key) is not None:
                 kwargs[key] = getattr(spec, key)
-        return _guard(lambda: keras.Input(**kwargs), spec.path, f"input {spec.name!r}")
+        return guard(lambda: keras.Input(**kwargs), spec.path, f"input {spec.name!r}")
 
-    def layer(self, node: Node) -> Any:
+    def sequential(self, graph: ModelGraph, name: str | None) -> Any:
+        keras = _keras()
+        layers = [self.make_input(i) for i in graph.inputs[:1]] + [self.make_layer(node) for node in graph.nodes]
+        return guard(lambda: keras.Sequential(layers, name=name), graph.path, "the sequential model")
+
+    def functional(self, graph: ModelGraph, name: str | None) -> Any:
+        keras = _keras()
+        tensors: dict[str, Any] = {i.name: self.make_input(i) for i in graph.inputs}
+        inputs = [tensors[i.name] for i in graph.inputs]
+        self.run(graph, self.make_layers(graph), tensors)
+        outputs = resolve(graph.outputs, tensors)
+        return guard(lambda: keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs, outputs=outputs, name=name),
+                     join_path(graph.path, "outputs"), "the functional model")
+
+    # -- layers and calls ---------------------------------------------------------------
+    def make_layer(self, node: Node) -> Any:
         if node.model is not None:
             return self.model(node.model, node.name)
         assert node.type is not None
         return self.factory.make("layers", {"type": node.type, "name": node.name, **node.config}, node.path)
 
-    def sequential(self, graph: ModelGraph, name: str | None) -> Any:
-        keras = _keras()
-        layers = [self.make_input(i) for i in graph.inputs[:1]] + [self.layer(node) for node in graph.nodes]
-        model = _guard(lambda: keras.Sequential(layers, name=name), graph.path, "the sequential model")
-        return model
+    def make_layers(self, graph: ModelGraph) -> dict[str, Any]:
+        """Every new layer of the graph (not reuses, not ops), created in dependency order."""
+        return {
+            node.name: self.make_layer(node)
+            for node in dependency_order(graph)
+            if node.reuse is None and not (node.type or "").startswith("ops.")
+        }
 
-    def functional(self, graph: ModelGraph, name: str | None) -> Any:
-        keras = _keras()
-        tensors: dict[str, Any] = {i.name: self.make_input(i) for i in graph.inputs}
-        made: dict[str, Any] = {}
-        for node in _dependency_order(graph):
-            if node.reuse is not None:
-                layer = made[node.reuse]
-            elif node.type is not None and node.type.startswith("ops."):
-                layer = _op(node.type)
+    def run(self, graph: ModelGraph, layers: dict[str, Any], tensors: dict[str, Any], training: Any = _NOT_GIVEN) -> dict[str, Any]:
+        """Call every node on ``tensors`` (updated in place); ``training`` is passed to layers that take it."""
+        for node in dependency_order(graph):
+            if node.type is not None and node.type.startswith("ops."):
+                target = op(node.type)
             else:
-                layer = self.layer(node)
-                made[node.name] = layer
-            args, kwargs = self.call_arguments(node, tensors)
+                target = layers[node.reuse or node.name]
+            args, kwargs = call_arguments(node, tensors)
+            if training is not _NOT_GIVEN and "training" not in kwargs and getattr(target, "_call_has_training_arg", False):
+                kwargs["training"] = training
             kind = node.type or (f"reuse of {node.reuse}" if node.reuse else "nested model")
             what = f"layer {node.name!r} ({kind})" if node.name else kind
-            output = _guard(lambda layer=layer, args=args, kwargs=kwargs: layer(*args, **kwargs), node.path, what)
+            output = guard(lambda target=target, args=args, kwargs=kwargs: target(*args, **kwargs), node.path, what)
             if node.name:
                 tensors[node.name] = output
-        inputs = [tensors[i.name] for i in graph.inputs]
-        outputs = _resolve(graph.outputs, tensors)
-        return _guard(lambda: keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs, outputs=outputs, name=name),
-                      join_path(graph.path, "outputs"), "the functional model")
-
-    def call_arguments(self, node: Node, tensors: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        if node.inputs is not None:
-            args = [_resolve(node.inputs, tensors)]
-        elif node.args is not None:
-            args = _resolve(node.args, tensors)
-        elif node.chained is not None:
-            args = [_resolve(node.chained, tensors)]
-        else:
-            args = []
-        kwargs = _resolve(node.call, tensors) if node.call else {}
-        return args, kwargs
+        return tensors
 
 
-def _op(type_name: str) -> Any:
-    """`ops.image.resize` -> keras.ops.image.resize (names come from the catalog's list)."""
+def call_arguments(node: Node, tensors: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """Positional and keyword call arguments of a node (rule 10.4)."""
+    if node.inputs is not None:
+        args = [resolve(node.inputs, tensors)]
+    elif node.args is not None:
+        args = resolve(node.args, tensors)
+    elif node.chained is not None:
+        args = [resolve(node.chained, tensors)]
+    else:
+        args = []
+    kwargs = resolve(node.call, tensors) if node.call else {}
+    return args, kwargs
+
+
+def op(type_name: str) -> Any:
+    """`ops.image.resize` -> keras.ops.image.resize (names were checked against the catalog)."""
     target: Any = _keras().ops
     for part in type_name.split(".")[1:]:
         target = getattr(target, part)
     return target
 
 
-def _resolve(value: Any, tensors: dict[str, Any]) -> Any:
+def resolve(value: Any, tensors: dict[str, Any]) -> Any:
+    """References -> tensors; constants stay; lists and mappings are resolved inside."""
     if isinstance(value, Ref):
         output = tensors[value.name]
         return output if value.index is None else output[value.index]
     if isinstance(value, Const):
         return value.value
     if isinstance(value, list):
-        return [_resolve(v, tensors) for v in value]
+        return [resolve(v, tensors) for v in value]
     if isinstance(value, dict):
-        return {k: _resolve(v, tensors) for k, v in value.items()}
+        return {k: resolve(v, tensors) for k, v in value.items()}
     return value
 
 
-def _dependency_order(graph: ModelGraph) -> list[Node]:
+def dependency_order(graph: ModelGraph) -> list[Node]:
     """Spec order, except that a node waits for every node it consumes (validated acyclic)."""
     done = {i.name for i in graph.inputs}
     pending = list(graph.nodes)
@@ -128,7 +150,7 @@ def _dependency_order(graph: ModelGraph) -> list[Node]:
     return order
 
 
-def _guard(action: Any, path: str, what: str) -> Any:
+def guard(action: Any, path: str, what: str) -> Any:
     """Run a Keras call; turn its exception into a BuildError at the spec path."""
     try:
         return action()

@@ -18,6 +18,7 @@ from kerasspec.graph import NAME, GraphBuilder, ModelGraph
 from kerasspec.loader import LoadedSpec, load_file
 from kerasspec.substitute import substitute
 from kerasspec.validate.arguments import ArgumentChecker, check_callbacks, check_compile
+from kerasspec.validate.blocks import check_blocks
 from kerasspec.validate.structure import check_structure
 
 # Findings about a key point at the key; the rest point at the value.
@@ -61,13 +62,16 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
         key: value if key in _LITERAL_SECTIONS else substitute(value, env, key, found) for key, value in data.items()
     }
     builder = GraphBuilder(found)
+    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
+    block_graphs = check_blocks(blocks, builder, found)
     model = data.get("model")
     if isinstance(model, dict):
         result.graph = builder.model(model, "model", env)
         if result.data.get("name") and not result.graph.name:
             result.graph.name = result.data["name"]
-    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
     checker = ArgumentChecker(found, blocks=blocks, has_imports=bool(data.get("imports")))
+    for graph in block_graphs.values():
+        checker.graph(graph)
     if result.graph is not None:
         checker.graph(result.graph)
     check_compile(checker, result.data.get("compile"))

@@ -6,7 +6,7 @@ finding names the argument, the value received, and what would fit there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from kerasspec import catalog
@@ -15,6 +15,7 @@ from kerasspec.graph import ModelGraph, Node
 from kerasspec.loader import join_path
 from kerasspec.registry import PARAM_KINDS, registered_name
 from kerasspec.substitute import has_expression
+from kerasspec.validate.blocks import check_block_use
 
 _SINGULAR = {
     "layers": "layer", "activations": "activation", "initializers": "initializer", "regularizers": "regularizer",
@@ -48,9 +49,9 @@ _SIMPLE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 class ArgumentChecker:
     """Checks typed objects and layer entries; findings go to ``diagnostics``."""
 
-    def __init__(self, diagnostics: list[Diagnostic], *, blocks: Iterable[str] = (), has_imports: bool = False) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], *, blocks: dict[str, Any] | None = None, has_imports: bool = False) -> None:
         self.diagnostics = diagnostics
-        self.blocks = set(blocks)
+        self.blocks = blocks or {}
         self.has_imports = has_imports
 
     def error(self, code: str, message: str, path: str, hint: str | None = None) -> None:
@@ -114,7 +115,8 @@ class ArgumentChecker:
                            "add `imports: [your_module]`, the module that registers it")
             return
         if kind == "layers" and type_name in self.blocks:
-            return  # block arguments are checked by the block pass
+            check_block_use(type_name, self.blocks[type_name], {k: v for k, v in value.items() if k != "type"}, path, self.diagnostics)
+            return
         reason = catalog.refused_reason(type_name)
         if reason:
             self.error("KS205", f"{type_name} is refused: {reason}", type_path,

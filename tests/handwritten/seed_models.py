@@ -91,3 +91,43 @@ def regression() -> keras.Model:
     model.add(keras.layers.Dense(1))
     model.compile(optimizer=keras.optimizers.RMSprop(0.001), loss="mse", metrics=["mae", "mse"])
     return model
+
+
+class MyDenseLayer(keras.layers.Layer):
+    """The seed's custom layer (Keras 3: add_weight takes name= as a keyword)."""
+
+    def __init__(self, num_outputs: int, **kwargs):
+        super().__init__(**kwargs)
+        self.num_outputs = num_outputs
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(name="kernel", shape=[int(input_shape[-1]), self.num_outputs])
+
+    def call(self, inputs):
+        return keras.ops.matmul(inputs, self.kernel)
+
+
+class ResnetIdentityBlock(keras.Model):
+    """The seed's residual block (Keras 3: keras.ops instead of tf.nn)."""
+
+    def __init__(self, kernel_size, filters):
+        super().__init__()
+        filters1, filters2, filters3 = filters
+        self.conv2a = keras.layers.Conv2D(filters1, (1, 1))
+        self.bn2a = keras.layers.BatchNormalization()
+        self.conv2b = keras.layers.Conv2D(filters2, kernel_size, padding="same")
+        self.bn2b = keras.layers.BatchNormalization()
+        self.conv2c = keras.layers.Conv2D(filters3, (1, 1))
+        self.bn2c = keras.layers.BatchNormalization()
+
+    def call(self, input_tensor, training=False):
+        x = self.conv2a(input_tensor)
+        x = self.bn2a(x, training=training)
+        x = keras.ops.relu(x)
+        x = self.conv2b(x)
+        x = self.bn2b(x, training=training)
+        x = keras.ops.relu(x)
+        x = self.conv2c(x)
+        x = self.bn2c(x, training=training)
+        x += input_tensor
+        return keras.ops.relu(x)

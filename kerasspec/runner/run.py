@@ -1,0 +1,382 @@
+"""`kerasspec run`: a spec -> a trained, evaluated model and a run folder that records it.
+
+The order is a handwritten script's (spec-format rule 10.13): validate (after `--set`
+overrides), `keras.utils.set_random_seed(seed)` once, load and split the data, build and
+compile, check that the data fits the model, fit, evaluate. Settings are checked before
+the seed is applied and callbacks are made before the data loads, so mistakes in the spec
+fail before a long download; the run folder is made only once the data fits the model,
+so a run that fails early leaves nothing behind.
+
+A run folder (default ``runs/<name>/<UTC timestamp>``) holds ``spec.yaml`` (the spec
+after overrides), ``run.json`` (where it came from, its status), ``transforms.json``,
+``model.keras``, ``history.json``/``.csv``/``.png``, ``metrics.json`` and ``model.png``
+(or ``model.dot`` without Graphviz), plus whatever the spec's callbacks write. While the
+run trains it also holds ``backup/`` (BackupAndRestore) and ``history.partial.json``;
+``run(resume=RUN_DIR)`` continues from them at the last whole epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kerasspec.errors import KerasspecError, RunError, did_you_mean
+from kerasspec.loader import LoadedSpec, SourceMap, load_file
+from kerasspec.overrides import apply_overrides
+from kerasspec.runner import artifacts
+from kerasspec.runner.artifacts import atomic_path, write_json, write_text
+from kerasspec.runner.data import Dataset, check_fits, load_data
+from kerasspec.validate import Validated, validate_loaded
+
+RUN_INFO = "run.json"
+SPEC_FILE = "spec.yaml"
+# keras.Model.fit arguments that the runner sets itself from `data:` and `fit.callbacks`.
+FIT_FROM_DATA = ("x", "y", "validation_data", "sample_weight")
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    model: Any
+    history: dict[str, list[Any]]
+    metrics: dict[str, Any]
+
+
+@dataclass
+class ResumedSpec(LoadedSpec):
+    """A run folder's spec.yaml; relative data and weights paths still mean the original spec's folder."""
+
+    spec_folder: Path | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.spec_folder or super().folder
+
+
+def run(
+    spec: Any = None,
+    *,
+    out: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    resume: str | Path | None = None,
+    verbose: int | str = "auto",
+    callbacks: Sequence[Any] = (),
+) -> RunResult:
+    """Train, evaluate and record a spec (a path, LoadedSpec, Validated or mapping).
+
+    ``out`` is the run folder (it must not exist; default ``runs/<name>/<timestamp>``);
+    ``overrides`` are ``--set KEY=VALUE`` strings; ``resume`` continues an interrupted run
+    in its folder (then ``spec``, ``out`` and ``overrides`` stay unset); ``verbose`` is
+    keras.Model.fit's (a spec's own ``fit.verbose`` wins); ``callbacks`` are extra Keras
+    callbacks, after the spec's.
+    """
+    if resume is not None:
+        if spec is not None or out is not None:
+            raise ValueError("resume continues the run folder's own spec.yaml: pass neither spec nor out")
+        if overrides:
+            raise RunError(
+                "--set cannot be combined with --resume: a run continues the spec it started with",
+                code="KS706",
+                hint="start a new run to change settings, e.g. kerasspec run RUN_DIR/spec.yaml --set fit.epochs=50",
+            )
+        run_dir = Path(resume)
+        validated, info = _load_run(run_dir)
+    else:
+        validated = _validated(spec, list(overrides))
+        info = {}
+        run_dir = Path(out) if out is not None else artifacts.default_run_dir(validated.data["name"])
+        if out is not None:
+            artifacts.check_new_run_dir(run_dir)
+    with _positions(validated):
+        return _run(validated, run_dir, info, list(overrides), resume is not None, verbose, list(callbacks))
+
+
+def _run(
+    validated: Validated,
+    run_dir: Path,
+    info: dict[str, Any],
+    overrides: list[str],
+    resuming: bool,
+    verbose: int | str,
+    extra_callbacks: list[Any],
+) -> RunResult:
+    spec = validated.data
+    fit = _check_settings(validated)
+    scope = strategy_scope(spec.get("distribute"))
+
+    import keras
+
+    from kerasspec.compiler import build
+    from kerasspec.runner import callbacks as cb
+
+    if spec.get("seed") is not None:
+        keras.utils.set_random_seed(spec["seed"])  # once, first: then data, build, fit (rule 10.13)
+    spec_callbacks = cb.make_callbacks(cb.prepare_entries(fit.get("callbacks"), run_dir))
+
+    graph_inputs = [i.name for i in validated.graph.inputs] if validated.graph is not None else []
+    dataset = load_data(spec["data"], validated.loaded.folder, input_names=graph_inputs or None)
+    evaluate = spec.get("evaluate")
+    if evaluate is True and dataset.test is None:
+        raise RunError(
+            "evaluate: true, but the data has no test split to evaluate on",
+            code="KS703",
+            path="evaluate",
+            hint="add data.split.test, e.g. {fraction: 0.2, random_state: 0}, or remove `evaluate`",
+        )
+
+    with scope:  # the hook for tf.distribute: build, compile and fit inside the strategy's scope
+        model = build(validated, apply_seed=False)
+        _check_fits(model, dataset)
+
+        if resuming:
+            info.setdefault("resumed", []).append(_now())
+            write_json(run_dir / RUN_INFO, info)
+        else:
+            artifacts.create_run_dir(run_dir)
+            info = _start_info(validated, overrides)
+            write_text(run_dir / SPEC_FILE, artifacts.dump_spec(validated.loaded.data, _spec_header(validated, overrides)))
+            write_json(run_dir / RUN_INFO, info)
+        if not (run_dir / "transforms.json").exists():
+            write_json(run_dir / "transforms.json", dataset.fitted_transforms)
+
+        kwargs = {k: v for k, v in fit.items() if k != "callbacks"}
+        kwargs.setdefault("verbose", verbose)
+        if isinstance(kwargs.get("class_weight"), dict):  # YAML keys are strings; Keras wants class indices
+            kwargs["class_weight"] = {int(k) if str(k).isdigit() else k: v for k, v in kwargs["class_weight"].items()}
+        if dataset.validation is not None:
+            kwargs["validation_data"] = (dataset.validation.x, dataset.validation.y)
+        all_callbacks, history_cb, backup = cb.with_runner_callbacks(spec_callbacks, extra_callbacks, run_dir)
+        cb.make_parent_folders(all_callbacks)
+        try:
+            model.fit(dataset.train.x, dataset.train.y, callbacks=all_callbacks, **kwargs)
+        except BaseException as exc:
+            _say_how_to_resume(run_dir, backup, exc)
+            raise
+        history = history_cb.history()
+        epochs_run = len(history_cb.records)
+
+        metrics: dict[str, Any] = {}
+        if dataset.test is not None and evaluate is not False:
+            result = model.evaluate(
+                dataset.test.x, dataset.test.y, batch_size=fit.get("batch_size"), verbose=kwargs["verbose"], return_dict=True
+            )
+            metrics = {k: float(v) for k, v in result.items()}
+    metrics["epochs_run"] = epochs_run
+
+    with atomic_path(run_dir / "model.keras") as tmp:
+        model.save(tmp)
+    artifacts.write_history(run_dir, history, title=spec["name"])
+    write_json(run_dir / "metrics.json", metrics)
+    try:
+        artifacts.plot_model(model, run_dir / "model.png")
+    except ImportError as exc:  # pydot itself missing: the run's results still stand
+        artifacts.warn(f"no model diagram: {exc} (pip install pydot, and Graphviz for PNGs)")
+    # TODO(export): write the trained model's spec as exported.yaml once kerasspec.to_spec exists (issue 5)
+    info.update(status="complete", finished=_now(), epochs_run=epochs_run)
+    write_json(run_dir / RUN_INFO, info)
+    (run_dir / cb.HISTORY_PARTIAL).unlink(missing_ok=True)
+
+    if kwargs["verbose"] != 0:
+        print(f"run folder: {run_dir}; {summary(metrics, history, epochs_run)}")
+    return RunResult(run_dir, model, history, metrics)
+
+
+# ----------------------------------------------------------------------------- the spec
+
+
+def _validated(spec: Any, overrides: list[str]) -> Validated:
+    """Any accepted spec form -> validated, with overrides applied to a copy of its raw data."""
+    if isinstance(spec, Validated) and not overrides:
+        spec.raise_for_errors()
+        return spec
+    found: list = []
+    if isinstance(spec, Validated):
+        loaded = spec.loaded
+    elif isinstance(spec, LoadedSpec):
+        loaded = spec
+    elif isinstance(spec, (str, Path)):
+        loaded, found = load_file(spec)
+    elif isinstance(spec, dict):
+        loaded = LoadedSpec(spec, SourceMap("<dict>"))
+    else:
+        raise TypeError(f"run() takes a spec path, a loaded or validated spec, or a mapping; got {type(spec).__name__}")
+    if found:
+        validate_loaded(loaded, found).raise_for_errors()
+    # A copy, so the caller's LoadedSpec keeps its own data; the source map still gives positions.
+    loaded = LoadedSpec(copy.deepcopy(loaded.data), loaded.source_map, loaded.path)
+    apply_overrides(loaded.data, overrides)
+    validated = validate_loaded(loaded, found)
+    validated.raise_for_errors()
+    return validated
+
+
+def _load_run(run_dir: Path) -> tuple[Validated, dict[str, Any]]:
+    spec_file = run_dir / SPEC_FILE
+    if not spec_file.is_file():
+        raise RunError(
+            f"{run_dir} is not a kerasspec run folder: it has no {SPEC_FILE}",
+            code="KS001",
+            hint="--resume takes the folder an interrupted `kerasspec run` wrote, e.g. runs/<name>/<timestamp>",
+        )
+    info_file = run_dir / RUN_INFO
+    info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
+    if info.get("status") == "complete":
+        raise RunError(
+            f"the run in {run_dir} has finished; there is nothing to resume",
+            code="KS705",
+            hint=f"start a new run to train more, e.g. kerasspec run {spec_file} --set fit.epochs=N",
+        )
+    loaded, found = load_file(spec_file)
+    folder = Path(info["spec_folder"]) if info.get("spec_folder") else None
+    loaded = ResumedSpec(loaded.data, loaded.source_map, loaded.path, spec_folder=folder)
+    validated = validate_loaded(loaded, found)
+    validated.raise_for_errors()
+    return validated, info
+
+
+def _check_settings(validated: Validated) -> dict[str, Any]:
+    """What a run needs beyond a valid spec; returns the `fit` mapping."""
+    spec = validated.data
+    for key, example in (("data", "data: {source: {type: sklearn, name: load_digits}}"),
+                         ("compile", "compile: {optimizer: adam, loss: mse}")):
+        if not spec.get(key):
+            raise RunError(f"kerasspec run needs a `{key}:` section", code="KS102", path=key,
+                           hint=f"add e.g. {example}; `kerasspec build` builds a model without one")
+    fit = spec.get("fit") or {}
+    allowed = _fit_parameters()
+    for key in fit:
+        if key in FIT_FROM_DATA:
+            raise RunError(f"fit.{key} comes from the `data:` section, not from fit", code="KS104", path=f"fit.{key}",
+                           hint="remove it; data.split.validation gives validation_data")
+        if key not in allowed:
+            raise RunError(f"keras.Model.fit has no argument {key!r}", code="KS101", path=f"fit.{key}",
+                           hint=did_you_mean(key, allowed) or f"fit takes: {', '.join(allowed)}")
+    split = spec["data"].get("split") if isinstance(spec["data"], dict) else None
+    if fit.get("validation_split") and isinstance(split, dict) and "validation" in split:
+        raise RunError(
+            "fit.validation_split and data.split.validation never stand together",
+            code="KS703",
+            path="fit.validation_split",
+            hint="keep one: data.split.validation (a fraction with random_state, or {first: N}) or fit.validation_split",
+        )
+    return fit
+
+
+def _fit_parameters() -> list[str]:
+    import inspect
+
+    import keras
+
+    return [p for p in inspect.signature(keras.Model.fit).parameters if p != "self" and p not in FIT_FROM_DATA]
+
+
+def strategy_scope(distribute: Any) -> contextlib.AbstractContextManager:
+    """The scope that build, compile and fit run in: where tf.distribute strategies go."""
+    strategy = (distribute or {}).get("strategy", "default") if isinstance(distribute, dict) else "default"
+    if strategy == "default":
+        return contextlib.nullcontext()
+    raise RunError(
+        f"distribute.strategy {strategy!r} is not available yet: distributed training lands with the tf.distribute work",
+        code="KS707",
+        path="distribute.strategy",
+        hint="remove `distribute:` (or set strategy: default) to train on this machine's default device",
+    )
+
+
+@contextlib.contextmanager
+def _positions(validated: Validated) -> Iterator[None]:
+    """Give errors raised with a spec path the file:line:col of that path."""
+    try:
+        yield
+    except KerasspecError as error:
+        validated.loaded.source_map.add_positions(error.diagnostics)
+        raise
+
+
+# ----------------------------------------------------------------------------- the data and the model
+
+
+def _check_fits(model: Any, dataset: Dataset) -> None:
+    if not model.built:  # a Sequential model without an input: build it for the data (BackupAndRestore needs it built)
+        x = dataset.train.x
+        if isinstance(x, dict):
+            return
+        model.build((None, *x.shape[1:]))
+    check_fits(dataset, {t.name: tuple(t.shape) for t in model.inputs})
+
+
+# ----------------------------------------------------------------------------- the record
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")  # datetime.UTC is 3.11+
+
+
+def _start_info(validated: Validated, overrides: list[str]) -> dict[str, Any]:
+    import keras
+
+    from kerasspec import __version__
+
+    path = validated.loaded.path
+    return {
+        "status": "running",
+        "spec": str(path) if path else None,
+        "spec_folder": str(validated.loaded.folder.resolve()),
+        "overrides": overrides,
+        "started": _now(),
+        "kerasspec": __version__,
+        "keras": keras.__version__,
+    }
+
+
+def _spec_header(validated: Validated, overrides: list[str]) -> str:
+    source = validated.loaded.path or validated.loaded.file
+    lines = [f"The spec of this run: {source}"]
+    if overrides:
+        lines.append("with " + " ".join(f"--set {o}" for o in overrides))
+    lines.append("as run (overrides applied; relative data paths are relative to the original spec's folder).")
+    return "\n".join(lines)
+
+
+def _say_how_to_resume(run_dir: Path, backup: Any, exc: BaseException) -> None:
+    if Path(backup.backup_dir).is_dir():
+        print(
+            f"\nkerasspec: training stopped ({type(exc).__name__}); {run_dir} keeps a backup of the last whole epoch. "
+            f"Continue with: kerasspec run --resume {run_dir}",
+            file=sys.stderr,
+        )
+
+
+def headline(values: dict[str, Any], prefix: str = "") -> str | None:
+    """The first metric after the loss, as compiled (``accuracy``, ``mae``)."""
+    for key in values:
+        if key.startswith(prefix) and key not in (f"{prefix}loss", "epochs_run", "learning_rate") and (
+            prefix or not key.startswith("val_")
+        ):
+            return key
+    return None
+
+
+def summary(metrics: dict[str, Any], history: dict[str, list[Any]], epochs: int) -> str:
+    """``test loss 0.123, accuracy 0.95 (12 epochs)``: from the evaluation, else the last epoch."""
+    if "loss" in metrics:
+        where, values, prefix = "test", metrics, ""
+    else:
+        last = {k: v[-1] for k, v in history.items() if v and v[-1] is not None}
+        prefix = "val_" if "val_loss" in last else ""
+        where, values = ("validation" if prefix else "training"), last
+    parts = []
+    for key in (f"{prefix}loss", headline(values, prefix)):
+        if key and key in values:
+            parts.append(f"{key[len(prefix):]} {values[key]:.4g}")
+    return f"{where} {', '.join(parts) or 'no metrics'} ({epochs} epoch{'s' if epochs != 1 else ''})"
+
+
+__all__ = ["ResumedSpec", "RunResult", "headline", "run", "strategy_scope", "summary"]

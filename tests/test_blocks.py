@@ -1,0 +1,97 @@
+"""Blocks (YAML-defined classes) and registered Python classes, against the seed's classes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from kerasspec.errors import BuildError
+from tests.conftest import ROOT, SPECS
+from tests.handwritten import seed_models
+
+
+def test_resnet_identity_block_matches_the_seed_class(keras_module) -> None:
+    import kerasspec
+
+    keras = keras_module
+    model = kerasspec.build(SPECS / "resnet_identity_block.yaml")
+    block = model.layers[-1]
+    assert type(block).__name__ == "ResnetIdentityBlock" and isinstance(block, keras.Model)
+    assert keras.saving.get_registered_name(type(block)) == "kerasspec.resnet_identity_block>ResnetIdentityBlock"
+    assert block.count_params() == 41
+    assert sum(int(np.prod(w.shape)) for w in block.trainable_weights) == 29
+
+    reference = seed_models.ResnetIdentityBlock(1, [1, 2, 3])
+    x = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype("float32")
+    reference(x)
+    reference.set_weights(block.get_weights())
+    for training in (False, True):
+        np.testing.assert_allclose(block(x, training=training), reference(x, training=training), rtol=0, atol=1e-6)
+
+
+def test_block_constructor_enforces_parameters(keras_module) -> None:
+    import kerasspec
+
+    cls = type(kerasspec.build(SPECS / "resnet_identity_block.yaml").layers[-1])
+    assert cls(1, [1, 2, 3]).get_config()["filters"] == [1, 2, 3]
+    with pytest.raises(TypeError, match="missing filters"):
+        cls(kernel_size=1)
+    with pytest.raises(TypeError, match="unknown parameter"):
+        cls(1, [1, 2, 3], strides=2)
+
+
+def test_my_dense_layer_from_imports_matches_the_seed_class(keras_module) -> None:
+    import kerasspec
+
+    model = kerasspec.build(SPECS / "my_dense_layer.yaml")
+    layer = model.layers[-1]
+    assert keras_module.saving.get_registered_name(type(layer)) == "seed>MyDenseLayer"
+    reference = seed_models.MyDenseLayer(10)
+    x = np.random.default_rng(1).normal(size=(3, 5)).astype("float32")
+    reference(x)
+    reference.set_weights(layer.get_weights())
+    assert layer.count_params() == reference.count_params() == 50
+    np.testing.assert_array_equal(model(x), reference(x))
+
+
+def test_unknown_registered_name_lists_the_known_ones(tmp_path, keras_module) -> None:
+    import kerasspec
+
+    (tmp_path / "spec.yaml").write_text(
+        "kerasspec: 1\nname: t\nimports: [seed_layers]\nmodel:\n  input: [5]\n  layers:\n"
+        "    - {type: seed>MyDenseLayr, num_outputs: 2}\n"
+    )
+    (tmp_path / "seed_layers.py").write_text((SPECS / "seed_layers.py").read_text())
+    with pytest.raises(BuildError) as info:
+        kerasspec.build(tmp_path / "spec.yaml")
+    assert info.value.code == "KS206" and "seed>MyDenseLayer" in str(info.value)
+    assert str(info.value).startswith(f"{tmp_path / 'spec.yaml'}:7:")
+
+
+def test_ten_blocks_save_and_load_in_a_fresh_process(tmp_path, keras_module) -> None:
+    """Nothing but the .keras file is needed to load: the block definitions travel inside it."""
+    import kerasspec
+
+    model = kerasspec.build(SPECS / "resnet_stack.yaml")
+    assert sum(type(layer).__name__ == "ResnetIdentityBlock" for layer in model.layers) == 10
+    x = np.random.default_rng(2).normal(size=(2, 8, 8, 3)).astype("float32")
+    rng = np.random.default_rng(3)  # weights unlike a fresh build's (positive, so variances stay valid)
+    model.set_weights([np.abs(rng.normal(size=w.shape)).astype("float32") + 0.1 for w in model.get_weights()])
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "expected.npy", model.predict(x, verbose=0))
+    model.save(tmp_path / "model.keras")
+    script = textwrap.dedent(f"""
+        import numpy as np, kerasspec
+        model = kerasspec.load_model({str(tmp_path / 'model.keras')!r})
+        got = model.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0)
+        np.testing.assert_array_equal(got, np.load({str(tmp_path / 'expected.npy')!r}))
+        print("SAME", type(model.layers[0]).__name__)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "SAME ResnetIdentityBlock" in done.stdout
