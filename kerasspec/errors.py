@@ -46,6 +46,7 @@ CODES: dict[str, str] = {
     "KS404": "input that nothing uses",
     "KS405": "invalid edge (inputs/args/call/reuse)",
     "KS406": "invalid output",
+    "KS407": "shapes do not fit",
     # blocks (KS5xx)
     "KS501": "unknown block parameter",
     "KS502": "missing block parameter",

@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -127,7 +128,7 @@ _SpecDumper.add_representer(str, _represent_str)
 
 
 def dump_spec(data: Any, header: str = "") -> str:
-    text = yaml.dump(data, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    text = yaml.dump(data, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, default_flow_style=None)
     comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     return comments + text
 
@@ -189,9 +190,11 @@ def plot_model(model: Any, path: Path) -> Path:
 
     path = Path(path)
     try:
+        if shutil.which("dot") is None:  # what pydot runs; checked first, as plot_model only prints in IPython
+            raise ImportError("Graphviz's dot is not on PATH")
         with atomic_path(path) as tmp:
             keras.utils.plot_model(model, to_file=str(tmp), show_shapes=True)
-            if not tmp.exists():  # plot_model returns quietly in IPython when Graphviz is missing
+            if not tmp.exists():
                 raise ImportError("keras.utils.plot_model wrote nothing")
         return path
     except ImportError:

@@ -113,11 +113,13 @@ def _run(
 
     import keras
 
-    from kerasspec.compiler import build
+    from kerasspec.compiler import build, import_modules
     from kerasspec.runner import callbacks as cb
 
     if spec.get("seed") is not None:
         keras.utils.set_random_seed(spec["seed"])  # once, first: then data, build, fit (rule 10.13)
+    if spec.get("imports"):  # registered callback classes (`package>Name`) come from them
+        import_modules(spec["imports"], validated.loaded.folder)
     spec_callbacks = cb.make_callbacks(cb.prepare_entries(fit.get("callbacks"), run_dir))
 
     graph_inputs = [i.name for i in validated.graph.inputs] if validated.graph is not None else []
