@@ -26,12 +26,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if missing:
         print(f"kerasspec validate: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
+    fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     files = spec_files(args.paths)
-    found = [diag for path in files for diag in validate_file(path).diagnostics]
-    sys.stdout.write(report.render(args.format, [str(f) for f in files], found))
-    if args.format == "text":
+    found = []
+    for path in files:
+        validated = validate_file(path)
+        found.extend(validated.diagnostics)
+        if args.build and validated.ok:
+            found.extend(_build_findings(validated))
+    if args.strict:
+        for diag in found:
+            diag.severity = "error"
+    sys.stdout.write(report.render(fmt, [str(f) for f in files], found))
+    if fmt == "text":
         print(report.summary(len(files), found), file=sys.stderr)
     return EXIT_FINDINGS if any(d.severity == "error" for d in found) else EXIT_OK
+
+
+def _build_findings(validated: object) -> list:
+    """`validate --build`: build with Keras too; its errors come back at their spec lines."""
+    _quiet_tensorflow()
+    from kerasspec.compiler import build
+
+    try:
+        build(validated)
+    except KerasspecError as error:
+        return error.diagnostics
+    return []
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -66,7 +87,10 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="check specs without importing TensorFlow")
     validate.add_argument("paths", nargs="+", help="spec files and folders of specs")
-    validate.add_argument("--format", choices=report.FORMATS, default="text")
+    validate.add_argument("--format", choices=report.FORMATS, default=None,
+                          help="text (default), json, github (default when GITHUB_ACTIONS=true), sarif")
+    validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    validate.add_argument("--build", action="store_true", help="also build each clean spec with Keras (imports TensorFlow)")
     validate.set_defaults(func=cmd_validate)
     build = commands.add_parser("build", help="build and compile a spec's model and print its summary")
     build.add_argument("spec")

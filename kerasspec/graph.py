@@ -17,7 +17,7 @@ from kerasspec.errors import WARNING, Diagnostic, did_you_mean
 from kerasspec.loader import join_path
 from kerasspec.substitute import has_expression, substitute
 
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z")  # \Z: `$` would accept a trailing newline
 _REF = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)(?:\[([^\[\]]+)\])?$")
 _EDGE_KEYS = ("inputs", "args", "call", "reuse")
 _ENTRY_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model")

@@ -12,9 +12,12 @@ from tests.conftest import SPECS
 
 
 def test_committed_schema_has_not_drifted() -> None:
-    fresh = schema.dumps(schema.generate())
+    generated = schema.generate()
+    fresh = schema.dumps(generated)
     for target in (schema.REPO_SCHEMA, schema.PACKAGE_SCHEMA):
         assert target.read_text(encoding="utf-8") == fresh, f"{target} drifted: run `python -m kerasspec.schema`"
+    assert schema.FAST_VALIDATOR.read_text(encoding="utf-8") == schema.fast_validator_code(generated), \
+        "the generated fast validator drifted: run `python -m kerasspec.schema`"
 
 
 def test_editor_schema_accepts_specs_and_knows_layer_arguments() -> None:

@@ -62,3 +62,30 @@ def test_cli_json_format() -> None:
     assert result.returncode == 1 and document["version"] == 1
     first = document["diagnostics"][0]
     assert (first["code"], first["line"], first["col"], first["path"]) == ("KS201", 6, 21, "compile.optimizer.type")
+
+
+EDGE_CASES = [
+    {"kerasspec": True, "name": "x", "model": {}},
+    {"kerasspec": 1.0, "name": "x", "model": {}},
+    {"kerasspec": 1, "name": "x", "model": {}, "seed": True},
+    {"kerasspec": 1, "name": "x", "model": {"layers": [{"repeat": True, "layers": []}]}},
+    {"kerasspec": 1, "name": "x", "model": {"inputs": {"a": [1, True]}}},
+    {"kerasspec": 1, "name": "x", "model": {"type": "functional", "outputs": {"a": 1}}},
+    {"kerasspec": 1, "name": "x\n", "model": {}},
+    {"kerasspec": 1, "name": "x", "model": {"layers": ["Dense", {"type": "Dense", "inputs": 3}]}},
+]
+
+
+def test_fast_structural_path_never_hides_a_finding() -> None:
+    """The generated validator may only clear specs that the full jsonschema pass clears too."""
+    from kerasspec.loader import load_file
+    from kerasspec.validate import fast_structure
+    from kerasspec.validate.structure import _validator
+
+    corpus = [load_file(p)[0].data for p in INVALID_SPECS + VALID_SPECS] + EDGE_CASES
+    for data in corpus:
+        try:
+            fast_structure.validate(data)
+        except fast_structure.JsonSchemaValueException:
+            continue
+        assert list(_validator().iter_errors(data)) == [], data

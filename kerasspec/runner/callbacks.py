@@ -101,8 +101,23 @@ def make_callbacks(entries: list[Any], factory: ObjectFactory | None = None) -> 
         if not isinstance(callback, keras.callbacks.Callback):
             raise RunError(f"{entry!r} is not a Keras callback", code="KS201", path=path,
                            hint="callbacks are keras.callbacks classes, e.g. {type: EarlyStopping, patience: 5}")
+        if isinstance(callback, keras.callbacks.TensorBoard):
+            _need_tensorboard(path)
         made.append(callback)
     return made
+
+
+def _need_tensorboard(path: str) -> None:
+    """TensorBoard fails only when the first epoch ends if its package is missing: say so now."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError as exc:
+        raise RunError(
+            "the TensorBoard callback needs the tensorboard package, which is not installed",
+            code="KS605",
+            path=path,
+            hint="pip install tensorboard (TensorFlow does not install it), or remove the TensorBoard callback",
+        ) from exc
 
 
 def make_parent_folders(callbacks: list[Any]) -> None:

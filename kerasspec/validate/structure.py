@@ -11,6 +11,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from kerasspec.errors import Diagnostic, did_you_mean
 from kerasspec.loader import join_path
 from kerasspec.schema import structural_schema
+from kerasspec.validate import fast_structure
 
 _JSON_TYPES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer", float: "a number", type(None): "null"}
 
@@ -76,6 +77,12 @@ def _to_diagnostics(error: ValidationError) -> list[Diagnostic]:
 
 
 def check_structure(data: Any) -> list[Diagnostic]:
+    """Every structural finding; the generated fast validator clears valid specs first."""
+    try:
+        fast_structure.validate(data)
+        return []
+    except fast_structure.JsonSchemaValueException:
+        pass
     diagnostics: list[Diagnostic] = []
     for error in _validator().iter_errors(data):
         diagnostics.extend(_to_diagnostics(error))

@@ -1,0 +1,52 @@
+"""`kerasspec run SPEC [--out DIR] [--set KEY=VALUE ...]` and `kerasspec run --resume RUN_DIR`.
+
+``cmd_run`` is wired into kerasspec/cli.py's parser; KerasspecError propagates to
+``cli.main``, which prints it (``file:line:col: error[CODE] ...``) and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `run` subcommand's arguments (cli.py may call this, or copy the lines)."""
+    parser.add_argument("spec", nargs="?", help="the spec to run (leave out with --resume)")
+    parser.add_argument("--out", metavar="DIR", help="the run folder (must not exist); default runs/<name>/<UTC timestamp>")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a spec value, typed as YAML: --set fit.epochs=3 --set model.layers[1].units=64")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run in its folder, from its last whole epoch")
+    parser.add_argument("--verbose", default="auto", choices=("auto", "0", "1", "2"),
+                        help="Keras's progress output: auto (bars), 0 (silent), 1 (bars), 2 (one line per epoch)")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides our own output
+    spec, resume, out, sets = args.spec, args.resume, args.out, list(args.set or [])
+    verbose = getattr(args, "verbose", "auto")
+    verbose = int(verbose) if str(verbose).isdigit() else verbose
+    if resume is None and spec is None:
+        return _usage("give a SPEC to run, or --resume RUN_DIR")
+    if resume is not None and (spec is not None or out is not None or sets):
+        return _usage("--resume continues RUN_DIR/spec.yaml in RUN_DIR: leave out SPEC, --out and --set")
+
+    from kerasspec.runner.run import run
+
+    try:
+        run(spec, out=out, overrides=sets, resume=resume, verbose=verbose)
+    except KeyboardInterrupt:
+        print("kerasspec run: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _usage(message: str) -> int:
+    print(f"kerasspec run: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+__all__ = ["add_run_arguments", "cmd_run"]

@@ -1,0 +1,341 @@
+"""kerasspec run: the run folder, reproducibility, resume, offline datasets, early errors, --set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kerasspec.errors import KerasspecError, RunError
+from kerasspec.loader import load_text
+from kerasspec.overrides import apply_overrides, parse_override
+from kerasspec.runner import artifacts
+from tests.conftest import SPECS
+from tests.fake_datasets import use_keras_home, write_california_housing, write_fashion_mnist
+
+# A tiny seeded regression spec without Dropout (so a resumed run is bit-identical).
+TINY = """\
+kerasspec: 1
+name: tiny
+seed: 3
+model:
+  input: [4]
+  layers:
+    - {type: Dense, units: 8, activation: relu}
+    - {type: Dense, units: 1}
+compile: {optimizer: adam, loss: mse, metrics: [mae]}
+data:
+  source: {type: sklearn, name: make_regression, n_samples: 120, n_features: 4, noise: 1, random_state: 0}
+  split: {test: {fraction: 0.25, random_state: 1}, validation: {fraction: 0.2, random_state: 2}}
+fit:
+  epochs: 4
+  batch_size: 16
+"""
+RUN_FILES = {"spec.yaml", "run.json", "model.keras", "history.json", "history.csv", "history.png", "metrics.json", "transforms.json"}
+
+
+def write_spec(folder: Path, text: str, name: str = "spec.yaml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def position_of(path: Path, needle: str) -> str:
+    """file:line:col of the first occurrence of `needle` in the file (1-based, as diagnostics)."""
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if needle in line:
+            return f"{path}:{number}:{line.index(needle) + 1}"
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+def weights(model) -> list[np.ndarray]:
+    return [np.asarray(w) for w in model.get_weights()]
+
+
+def assert_same_weights(a, b) -> None:
+    wa, wb = weights(a), weights(b)
+    assert len(wa) == len(wb) > 0
+    for x, y in zip(wa, wb, strict=True):
+        assert x.shape == y.shape and np.array_equal(x, y), f"max difference {np.max(np.abs(x - y))}"
+
+
+# ----------------------------------------------------------------------------- --set (no Keras)
+
+
+def test_overrides_type_values_as_yaml_12() -> None:
+    data = {"fit": {"epochs": 10}, "model": {"layers": ["Flatten", {"type": "Dense", "units": 3}]},
+            "vars": {"a.b": 1}}
+    apply_overrides(data, ["fit.epochs=3", "fit.lr=1e-3", "vars.hidden=256", "model.layers[1].units=5", "model.layers[-1].name=out",
+                           "data.split.test.random_state=3", "fit.callbacks=[EarlyStopping, {type: TensorBoard}]",
+                           "description=yes", "vars['a.b']=042", "seed=", "fit.shuffle=false", "name= x=y"])
+    assert data["fit"] == {"epochs": 3, "lr": 0.001, "callbacks": ["EarlyStopping", {"type": "TensorBoard"}], "shuffle": False}
+    assert data["model"]["layers"][1] == {"type": "Dense", "units": 5, "name": "out"}
+    assert data["data"] == {"split": {"test": {"random_state": 3}}}  # missing sections are made
+    assert data["vars"] == {"a.b": 42, "hidden": 256}
+    assert data["description"] == "yes" and data["seed"] is None and data["name"] == "x=y"
+    assert parse_override("fit.epochs=3") == (["fit", "epochs"], 3)
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ("fit.epochs", "expected KEY=VALUE"),
+        ("=3", "expected KEY=VALUE"),
+        ("fit..epochs=3", "cannot read the key"),
+        ("fit.epochs[x]=3", "cannot read the key"),
+        (".fit=3", "must start with a top-level key"),
+        ("[0]=3", "must start with a top-level key"),
+        ("fit.epochs.x=3", "fit.epochs is an integer (10), not a mapping"),
+        ("model.layers[0].units=3", "model.layers[0] is a string ('Flatten')"),
+        ("model.layers.units=3", "select an entry with [n]"),
+        ("model.layers[5].units=3", "has 1 entries, so [5] is out of range"),
+        ("fit[0]=3", "fit is a mapping, not a list"),
+        ("fit.epochs=[1, 2", "not valid YAML"),
+        ("fit.x={a: 1, a: 2}", "not valid YAML"),
+    ],
+)
+def test_bad_overrides_are_ks706(override: str, words: str) -> None:
+    data = {"fit": {"epochs": 10}, "model": {"layers": ["Flatten"]}}
+    with pytest.raises(KerasspecError) as info:
+        apply_overrides(data, [override])
+    assert info.value.code == "KS706" and repr(override) in str(info.value)
+    assert words in str(info.value) and info.value.hint
+    assert data == {"fit": {"epochs": 10}, "model": {"layers": ["Flatten"]}}
+
+
+def test_run_folder_helpers(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = artifacts.default_run_dir("demo")
+    assert first.parent == Path("runs/demo") and len(first.name) == len("20261127-101500")
+    artifacts.create_run_dir(first)
+    assert artifacts.default_run_dir("demo").name in (f"{first.name}-2", artifacts.timestamp())
+    with pytest.raises(RunError) as info:
+        artifacts.create_run_dir(first)
+    assert info.value.code == "KS705"
+    # atomic_path: a failed writer leaves neither the file nor its temporary.
+    with pytest.raises(OSError), artifacts.atomic_path(tmp_path / "x.json") as tmp:
+        tmp.write_text("half")
+        raise OSError("disk full")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    # spec.yaml reloads with the same data, even strings that YAML 1.2 would read as numbers.
+    data = {"a": "1e-3", "b": "0o17", "c": "yes", "d": 1e-05, "e": "${x}", "f": [1, "2"], "g": {"type": "L2", "l2": 0.001}}
+    loaded, found = load_text(artifacts.dump_spec(data, "header\nline"))
+    assert not found and loaded.data == data
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def test_quickstart_run_folder(tmp_path: Path, capsys, keras_module) -> None:
+    from kerasspec.runner.cli_run import add_run_arguments, cmd_run
+    from kerasspec.validate import validate_file
+
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    out = tmp_path / "run"
+    args = parser.parse_args([str(SPECS / "quickstart.yaml"), "--out", str(out), "--set", "fit.epochs=2", "--verbose", "0"])
+    assert cmd_run(args) == 0
+    files = {p.name for p in out.iterdir()}
+    assert RUN_FILES <= files and files & {"model.png", "model.dot"}, files
+    assert not files & {"backup", "history.partial.json"} and not [f for f in files if f.startswith(".")]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"loss", "accuracy", "epochs_run"} and metrics["epochs_run"] == 2
+    history = json.loads((out / "history.json").read_text())
+    assert list(history) == ["accuracy", "loss", "val_accuracy", "val_loss"] and len(history["loss"]) == 2
+    assert (out / "history.csv").read_text().splitlines()[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    transforms = json.loads((out / "transforms.json").read_text())
+    assert transforms[0]["type"] == "standardize" and len(transforms[0]["mean"]) == 64
+    # The resolved spec is the spec after --set, and validates again.
+    resolved = validate_file(out / "spec.yaml")
+    assert resolved.ok and resolved.data["fit"]["epochs"] == 2 and resolved.data["model"]["layers"][0]["units"] == "${hidden}"
+    # The saved model is the trained one.
+    import kerasspec
+
+    model = kerasspec.load_model(out / "model.keras")
+    assert model.count_params() == 64 * 64 + 64 + 64 * 10 + 10
+    # --verbose 0: no progress bars and no summary line.
+    assert "run folder" not in capsys.readouterr().out
+
+
+def test_summary_line(tmp_path: Path, capsys, keras_module) -> None:
+    from kerasspec.runner import run
+
+    result = run(write_spec(tmp_path, TINY), out=tmp_path / "run", overrides=["fit.epochs=1"], verbose=2)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    loss, mae = result.metrics["loss"], result.metrics["mae"]
+    assert line == f"run folder: {tmp_path / 'run'}; test loss {loss:.4g}, mae {mae:.4g} (1 epoch)"
+
+
+def test_two_seeded_runs_are_bit_identical(tmp_path: Path, keras_module) -> None:
+    from kerasspec.runner import run
+
+    spec = write_spec(tmp_path, TINY)
+    a = run(spec, out=tmp_path / "a", overrides=["fit.epochs=2"], verbose=0)
+    b = run(spec, out=tmp_path / "b", overrides=["fit.epochs=2"], verbose=0)
+    assert_same_weights(a.model, b.model)
+    assert a.history == b.history and a.metrics == b.metrics
+    c = run(spec, out=tmp_path / "c", overrides=["fit.epochs=2", "seed=4"], verbose=0)
+    with pytest.raises(AssertionError):  # the comparison can fail: another seed, other weights
+        assert_same_weights(a.model, c.model)
+
+
+def test_regression_spec_matches_the_handwritten_script(tmp_path: Path, keras_module) -> None:
+    import keras
+    from sklearn.datasets import make_regression
+    from sklearn.model_selection import train_test_split
+
+    from kerasspec.runner import run
+
+    result = run(SPECS / "regression.yaml", out=tmp_path / "run", overrides=["data.source.n_samples=500", "fit.epochs=2"], verbose=0)
+
+    # The seed's script, with the same seed, data, splits and batch size.
+    keras.utils.set_random_seed(7)
+    X, y = make_regression(n_samples=500, n_features=5, n_informative=3, n_targets=1, bias=1, noise=1, random_state=0)
+    x_train, x_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=1)
+    x_train, x_valid, y_train, y_valid = train_test_split(x_train, y_train, test_size=0.1, random_state=2)
+    model = keras.Sequential([
+        keras.layers.Dense(64, activation="relu", input_shape=(5,)),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(1),
+    ])
+    model.compile(optimizer=keras.optimizers.RMSprop(0.001), loss="mse", metrics=["mae", "mse"])
+    history = model.fit(x_train, y_train, epochs=2, batch_size=32, validation_data=(x_valid, y_valid),
+                        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=10)], verbose=0)
+
+    assert_same_weights(result.model, model)
+    assert result.history == history.history
+    assert result.metrics["loss"] == model.evaluate(x_test, y_test, batch_size=32, verbose=0, return_dict=True)["loss"]
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, keras_module) -> None:
+    import keras
+
+    from kerasspec.runner import run
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("interrupted by the test")
+
+    class Epochs(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen: list[int] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.seen.append(epoch)
+
+    spec = write_spec(tmp_path, TINY)
+    whole = run(spec, out=tmp_path / "whole", verbose=0)
+    with pytest.raises(RuntimeError, match="interrupted by the test"):
+        run(spec, out=tmp_path / "cut", verbose=0, callbacks=[Interrupt()])
+    cut = tmp_path / "cut"
+    assert (cut / "backup").is_dir() and not (cut / "model.keras").exists()
+    assert [r["epoch"] for r in json.loads((cut / "history.partial.json").read_text())] == [0, 1]
+    with pytest.raises(KerasspecError) as info:
+        run(resume=cut, overrides=["fit.epochs=5"])
+    assert info.value.code == "KS706"
+
+    counter = Epochs()
+    resumed = run(resume=cut, verbose=0, callbacks=[counter])
+    assert counter.seen == [2, 3]  # BackupAndRestore resumed after the last whole epoch
+    assert_same_weights(resumed.model, whole.model)
+    assert resumed.history == whole.history and len(resumed.history["loss"]) == 4
+    assert resumed.metrics == whole.metrics and resumed.metrics["epochs_run"] == 4
+    assert not (cut / "backup").exists() and not (cut / "history.partial.json").exists()
+    assert json.loads((cut / "run.json").read_text())["status"] == "complete"
+    with pytest.raises(RunError) as info:
+        run(resume=cut)
+    assert info.value.code == "KS705"
+
+
+def test_fashion_mnist_offline_with_callbacks(tmp_path: Path, monkeypatch, keras_module) -> None:
+    from kerasspec.runner import run
+
+    use_keras_home(monkeypatch, tmp_path / "keras")
+    write_fashion_mnist(tmp_path / "keras", n_train=100, n_test=10)
+    plain = run(SPECS / "fashion_mnist_mlp.yaml", out=tmp_path / "mlp", verbose=0,
+                overrides=["fit.epochs=1", "data.split.validation.first=20", "vars.hidden=4"])
+    assert plain.metrics["epochs_run"] == 1 and set(plain.metrics) == {"accuracy", "loss", "epochs_run"}
+    assert json.loads((tmp_path / "mlp" / "transforms.json").read_text())[0]["type"] == "rescale"
+    # TensorBoard logs and checkpoints land in the run folder (validation_split, no split.validation).
+    logged = tmp_path / "callbacks"
+    run(SPECS / "fashion_mnist_callbacks.yaml", out=logged, overrides=["fit.epochs=1"], verbose=0)
+    assert list((logged / "tensorboard").rglob("events.out.tfevents.*"))
+    assert (logged / "checkpoints" / "best.keras").is_file()
+
+
+@pytest.mark.parametrize("name", ["wide_deep_two_inputs", "wide_deep_housing"])
+def test_california_housing_offline(name: str, tmp_path: Path, monkeypatch, keras_module) -> None:
+    from kerasspec.runner import run
+
+    write_california_housing(tmp_path / "sklearn", n=40)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
+    result = run(SPECS / f"{name}.yaml", out=tmp_path / "run", overrides=["fit.epochs=1"], verbose=0)
+    assert set(result.metrics) == {"loss", "epochs_run"} and np.isfinite(result.metrics["loss"])
+    assert [t.name for t in result.model.inputs] == (["wide", "deep"] if name == "wide_deep_two_inputs" else ["input"])
+    assert len(json.loads((tmp_path / "run" / "transforms.json").read_text())[0]["mean"]) == 8
+
+
+# ----------------------------------------------------------------------------- errors before training
+
+
+def fails(spec, out: Path, code: str, *words: str, overrides=(), position: str | None = None) -> RunError:
+    from kerasspec.runner import run
+
+    existed = out.exists()
+    with pytest.raises(KerasspecError) as info:
+        run(spec, out=out, overrides=overrides, verbose=0)
+    error = info.value
+    assert error.code == code, str(error)
+    for word in words:
+        assert word in str(error), f"{word!r} not in {error}"
+    if position:
+        assert str(error).startswith(f"{position}: error[{code}]"), str(error)
+    assert out.exists() == existed, "a run that fails before training makes no run folder"
+    return error
+
+
+def test_callback_path_leaving_the_run_folder(tmp_path: Path, keras_module) -> None:
+    escape = write_spec(tmp_path, TINY + "  callbacks:\n    - {type: CSVLogger, filename: ../escape.csv}\n", "escape.yaml")
+    fails(escape, tmp_path / "a", "KS704", "leaves the run folder", position=position_of(escape, "../escape.csv"))
+    absolute = write_spec(tmp_path, TINY + "  callbacks:\n    - {type: TensorBoard, log_dir: /tmp/tb}\n", "absolute.yaml")
+    fails(absolute, tmp_path / "b", "KS704", "absolute path", position=position_of(absolute, "/tmp/tb"))
+    assert not (tmp_path.parent / "escape.csv").exists()
+
+
+def test_confine_follows_symlinks(tmp_path: Path, keras_module) -> None:
+    from kerasspec.runner.callbacks import confine
+
+    run_dir, outside = tmp_path / "run", tmp_path / "outside"
+    run_dir.mkdir()
+    outside.mkdir()
+    (run_dir / "link").symlink_to(outside)
+    assert confine(run_dir, "logs/a.csv", "p", "x") == run_dir.resolve() / "logs/a.csv"
+    with pytest.raises(RunError) as info:
+        confine(run_dir, "link/a.csv", "fit.callbacks[0].filename", "CSVLogger's filename")
+    assert info.value.code == "KS704" and info.value.path == "fit.callbacks[0].filename"
+
+
+def test_settings_errors(tmp_path: Path, keras_module) -> None:
+    spec = write_spec(tmp_path, TINY)
+    quick = SPECS / "quickstart.yaml"
+    fails(quick, tmp_path / "a", "KS703", "never stand together", overrides=["fit.validation_split=0.1"],
+          position=position_of(quick, "epochs"))  # an overridden key is placed at its nearest ancestor in the file
+    fails(spec, tmp_path, "KS705", "exists")
+    fails(spec, tmp_path / "b", "KS706", "--set 'fit.epochs.x=1'", overrides=["fit.epochs.x=1"])
+    fails(spec, tmp_path / "c", "KS707", "tf.distribute", overrides=["distribute={strategy: mirrored}"])
+    fails(spec, tmp_path / "d", "KS101", "did you mean 'shuffle'", overrides=["fit.shufle=true"])
+    fails(spec, tmp_path / "e", "KS703", "no test split", overrides=["evaluate=true", "data.split={validation: 0.2}"])
+    fails(spec, tmp_path / "f", "KS102", "needs a `data:` section", overrides=["data="])
+    fails(spec, tmp_path / "g", "KS201", "unknown type", overrides=["fit.callbacks=[EarlyStoping]"])
+
+
+def test_data_that_does_not_fit_the_model(tmp_path: Path, keras_module) -> None:
+    spec = write_spec(tmp_path, TINY.replace("input: [4]", "input: [5]"))
+    fails(spec, tmp_path / "a", "KS702", "shape (67, 4) but model input 'input' expects (None, 5)",
+          position=position_of(spec, "{type: sklearn"))
