@@ -29,17 +29,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     files = spec_files(args.paths)
     found = []
+    checked = []
     for path in files:
         validated = validate_file(path)
+        if args.skip_non_specs and isinstance(validated.loaded.data, dict) and "kerasspec" not in validated.loaded.data:
+            continue  # another YAML file (a CI config, say): not ours to judge
+        checked.append(path)
         found.extend(validated.diagnostics)
         if args.build and validated.ok:
             found.extend(_build_findings(validated))
     if args.strict:
         for diag in found:
             diag.severity = "error"
-    sys.stdout.write(report.render(fmt, [str(f) for f in files], found))
+    sys.stdout.write(report.render(fmt, [str(f) for f in checked], found))
     if fmt == "text":
-        print(report.summary(len(files), found), file=sys.stderr)
+        print(report.summary(len(checked), found), file=sys.stderr)
     return EXIT_FINDINGS if any(d.severity == "error" for d in found) else EXIT_OK
 
 
@@ -91,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
                           help="text (default), json, github (default when GITHUB_ACTIONS=true), sarif")
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
     validate.add_argument("--build", action="store_true", help="also build each clean spec with Keras (imports TensorFlow)")
+    validate.add_argument("--skip-non-specs", action="store_true",
+                          help="skip YAML files without a top-level `kerasspec:` key (for hooks over all YAML files)")
     validate.set_defaults(func=cmd_validate)
     build = commands.add_parser("build", help="build and compile a spec's model and print its summary")
     build.add_argument("spec")

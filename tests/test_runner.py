@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -253,20 +254,38 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, keras_modul
     assert info.value.code == "KS705"
 
 
-def test_fashion_mnist_offline_with_callbacks(tmp_path: Path, monkeypatch, keras_module) -> None:
+def test_fashion_mnist_offline_with_file_callbacks(tmp_path: Path, monkeypatch, keras_module) -> None:
     from kerasspec.runner import run
 
     use_keras_home(monkeypatch, tmp_path / "keras")
     write_fashion_mnist(tmp_path / "keras", n_train=100, n_test=10)
-    plain = run(SPECS / "fashion_mnist_mlp.yaml", out=tmp_path / "mlp", verbose=0,
-                overrides=["fit.epochs=1", "data.split.validation.first=20", "vars.hidden=4"])
-    assert plain.metrics["epochs_run"] == 1 and set(plain.metrics) == {"accuracy", "loss", "epochs_run"}
-    assert json.loads((tmp_path / "mlp" / "transforms.json").read_text())[0]["type"] == "rescale"
-    # TensorBoard logs and checkpoints land in the run folder (validation_split, no split.validation).
-    logged = tmp_path / "callbacks"
-    run(SPECS / "fashion_mnist_callbacks.yaml", out=logged, overrides=["fit.epochs=1"], verbose=0)
-    assert list((logged / "tensorboard").rglob("events.out.tfevents.*"))
-    assert (logged / "checkpoints" / "best.keras").is_file()
+    callbacks = ("fit.callbacks=[{type: ModelCheckpoint, filepath: checkpoints/best.keras, save_best_only: true},"
+                 " {type: CSVLogger, filename: logs/epochs.csv}]")
+    out = tmp_path / "mlp"
+    result = run(SPECS / "fashion_mnist_mlp.yaml", out=out, verbose=0,
+                 overrides=["fit.epochs=1", "data.split.validation.first=20", "vars.hidden=4", callbacks])
+    assert result.metrics["epochs_run"] == 1 and set(result.metrics) == {"accuracy", "loss", "epochs_run"}
+    assert json.loads((out / "transforms.json").read_text())[0]["type"] == "rescale"
+    assert (out / "checkpoints" / "best.keras").is_file()
+    assert (out / "logs" / "epochs.csv").read_text().startswith("epoch,accuracy,loss,val_accuracy,val_loss")
+
+
+def test_tensorboard_logs_land_in_the_run_folder(tmp_path: Path, monkeypatch, keras_module) -> None:
+    pytest.importorskip("tensorboard")  # TensorFlow 2.21 no longer installs it
+    from kerasspec.runner import run
+
+    use_keras_home(monkeypatch, tmp_path / "keras")
+    write_fashion_mnist(tmp_path / "keras", n_train=100, n_test=10)
+    out = tmp_path / "run"
+    run(SPECS / "fashion_mnist_callbacks.yaml", out=out, overrides=["fit.epochs=1"], verbose=0)
+    assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
+    assert (out / "checkpoints" / "best.keras").is_file()
+
+
+def test_tensorboard_without_its_package_fails_before_training(tmp_path: Path, monkeypatch, keras_module) -> None:
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # `import tensorboard` raises ImportError
+    spec = SPECS / "fashion_mnist_callbacks.yaml"
+    fails(spec, tmp_path / "run", "KS605", "pip install tensorboard", position=position_of(spec, "{type: TensorBoard"))
 
 
 @pytest.mark.parametrize("name", ["wide_deep_two_inputs", "wide_deep_housing"])
@@ -291,7 +310,7 @@ def fails(spec, out: Path, code: str, *words: str, overrides=(), position: str |
     with pytest.raises(KerasspecError) as info:
         run(spec, out=out, overrides=overrides, verbose=0)
     error = info.value
-    assert error.code == code, str(error)
+    assert error.diagnostics[0].code == code, str(error)  # (SpecInvalid.code is always KS101)
     for word in words:
         assert word in str(error), f"{word!r} not in {error}"
     if position:
@@ -332,10 +351,10 @@ def test_settings_errors(tmp_path: Path, keras_module) -> None:
     fails(spec, tmp_path / "d", "KS101", "did you mean 'shuffle'", overrides=["fit.shufle=true"])
     fails(spec, tmp_path / "e", "KS703", "no test split", overrides=["evaluate=true", "data.split={validation: 0.2}"])
     fails(spec, tmp_path / "f", "KS102", "needs a `data:` section", overrides=["data="])
-    fails(spec, tmp_path / "g", "KS201", "unknown type", overrides=["fit.callbacks=[EarlyStoping]"])
+    fails(spec, tmp_path / "g", "KS201", "did you mean 'EarlyStopping'", overrides=["fit.callbacks=[EarlyStoping]"])
 
 
 def test_data_that_does_not_fit_the_model(tmp_path: Path, keras_module) -> None:
     spec = write_spec(tmp_path, TINY.replace("input: [4]", "input: [5]"))
-    fails(spec, tmp_path / "a", "KS702", "shape (67, 4) but model input 'input' expects (None, 5)",
+    fails(spec, tmp_path / "a", "KS702", "shape (72, 4) but model input 'input' expects (None, 5)",
           position=position_of(spec, "{type: sklearn"))

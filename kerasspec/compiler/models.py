@@ -49,8 +49,13 @@ class GraphRunner:
 
     def sequential(self, graph: ModelGraph, name: str | None) -> Any:
         keras = _keras()
-        layers = [self.make_input(i) for i in graph.inputs[:1]] + [self.make_layer(node) for node in graph.nodes]
-        return guard(lambda: keras.Sequential(layers, name=name), graph.path, "the sequential model")
+        model = guard(lambda: keras.Sequential(name=name), graph.path, "the sequential model")
+        for spec in graph.inputs[:1]:
+            model.add(self.make_input(spec))
+        for node in graph.nodes:  # one at a time, so Keras's error names this layer's line
+            layer = self.make_layer(node)
+            guard(lambda layer=layer: model.add(layer), node.path, f"layer {node.name!r} ({node.type or 'nested model'})")
+        return model
 
     def functional(self, graph: ModelGraph, name: str | None) -> Any:
         keras = _keras()
