@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kerasspec import report
 from kerasspec.errors import KerasspecError
+from kerasspec.loader import DEFAULT_MAX_BYTES
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -31,7 +32,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     found = []
     checked = []
     for path in files:
-        validated = validate_file(path)
+        validated = validate_file(path, max_bytes=args.max_bytes)
         if args.skip_non_specs and isinstance(validated.loaded.data, dict) and "kerasspec" not in validated.loaded.data:
             continue  # another YAML file (a CI config, say): not ours to judge
         checked.append(path)
@@ -63,7 +64,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     _quiet_tensorflow()
     from kerasspec.compiler import build
 
-    model = build(args.spec)
+    model = build(args.spec, allow_imports=not args.no_imports)
     model.summary()
     if args.output:
         target = Path(args.output)
@@ -95,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
                           help="text (default), json, github (default when GITHUB_ACTIONS=true), sarif")
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
     validate.add_argument("--build", action="store_true", help="also build each clean spec with Keras (imports TensorFlow)")
+    validate.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="refuse larger files (default %(default)s)")
     validate.add_argument("--skip-non-specs", action="store_true",
                           help="skip YAML files without a top-level `kerasspec:` key (for hooks over all YAML files)")
     validate.set_defaults(func=cmd_validate)
@@ -102,6 +104,7 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("spec")
     build.add_argument("-o", "--output", help="save the model (.keras)")
     build.add_argument("--force", action="store_true", help="replace an existing output file")
+    build.add_argument("--no-imports", action="store_true", help="refuse the spec's `imports:` (untrusted specs)")
     build.set_defaults(func=cmd_build)
     schema = commands.add_parser("schema", help="print the JSON Schema of a spec")
     schema.add_argument("-o", "--output", help="write it to a file")

@@ -271,7 +271,7 @@ def load_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: 
         size = path.stat().st_size
         if size > max_bytes:
             diag = Diagnostic("KS006", f"the file is {size} bytes, over the {max_bytes}-byte limit",
-                              position=Position(name, 1, 1), hint="raise the limit with --max-bytes if the spec is trusted")
+                              position=Position(name, 1, 1), hint="pass a larger --max-bytes if the spec is trusted")
             return LoadedSpec(None, SourceMap(name), path), [diag]
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -95,3 +95,11 @@ def test_ten_blocks_save_and_load_in_a_fresh_process(tmp_path, keras_module) -> 
                           env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "SAME ResnetIdentityBlock" in done.stdout
+
+
+def test_no_imports_refuses_a_spec_that_imports(keras_module) -> None:
+    import kerasspec
+
+    with pytest.raises(BuildError) as info:
+        kerasspec.build(SPECS / "my_dense_layer.yaml", allow_imports=False)
+    assert info.value.code == "KS605" and "my_dense_layer.yaml:6:10:" in str(info.value)

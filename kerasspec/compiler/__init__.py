@@ -32,27 +32,31 @@ def as_validated(spec: SpecLike) -> Validated:
     return validated
 
 
-def build(spec: SpecLike, *, compile: bool = True, apply_seed: bool = True) -> Any:
+def build(spec: SpecLike, *, compile: bool = True, apply_seed: bool = True, allow_imports: bool = True) -> Any:
     """Build (and compile, when the spec says how) the spec's keras.Model.
 
     ``apply_seed=False`` is for the runner, which applies `seed:` once before loading data
-    (spec-format rule 10.13), as a handwritten script does.
+    (spec-format rule 10.13), as a handwritten script does. ``allow_imports=False``
+    refuses a spec's `imports:` (for specs from untrusted sources).
     """
     validated = as_validated(spec)
     try:
-        return _build(validated, compile=compile, apply_seed=apply_seed)
+        return _build(validated, compile=compile, apply_seed=apply_seed, allow_imports=allow_imports)
     except KerasspecError as error:
         validated.loaded.source_map.add_positions(error.diagnostics)
         raise
 
 
-def _build(validated: Validated, *, compile: bool, apply_seed: bool) -> Any:
+def _build(validated: Validated, *, compile: bool, apply_seed: bool, allow_imports: bool) -> Any:
     import keras
 
     data = validated.data
     if apply_seed and data.get("seed") is not None:
         keras.utils.set_random_seed(data["seed"])
     if data.get("imports"):
+        if not allow_imports:
+            raise BuildError("the spec imports Python modules, and imports are refused (--no-imports)", code="KS605",
+                             path="imports", hint="drop --no-imports only for specs you trust: imported modules run code")
         import_modules(data["imports"], validated.loaded.folder)
     blocks = make_block_classes(data["blocks"], package_for(data["name"])) if data.get("blocks") else {}
     factory = ObjectFactory(blocks)

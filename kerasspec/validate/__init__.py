@@ -15,7 +15,7 @@ from typing import Any
 
 from kerasspec.errors import Diagnostic, SpecInvalid, has_errors
 from kerasspec.graph import NAME, GraphBuilder, ModelGraph
-from kerasspec.loader import LoadedSpec, load_file
+from kerasspec.loader import DEFAULT_MAX_BYTES, LoadedSpec, load_file
 from kerasspec.substitute import substitute
 from kerasspec.validate.arguments import ArgumentChecker, check_callbacks, check_compile
 from kerasspec.validate.blocks import check_blocks
@@ -96,8 +96,8 @@ def _tidy(diagnostics: list[Diagnostic], loaded: LoadedSpec) -> list[Diagnostic]
     return sorted(unique, key=lambda d: (d.position.line, d.position.col) if d.position else (0, 0))
 
 
-def validate_file(path: str | Path) -> Validated:
-    loaded, load_diagnostics = load_file(path)
+def validate_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Validated:
+    loaded, load_diagnostics = load_file(path, max_bytes=max_bytes)
     return validate_loaded(loaded, load_diagnostics)
 
 
