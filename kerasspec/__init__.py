@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "build": "kerasspec.compiler",
     "load_model": "kerasspec.compiler",
+    "run": "kerasspec.runner",
 }
 
 
@@ -35,6 +36,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'kerasspec' has no attribute {name!r}")
 
 
+def to_spec(model: Any, *, name: str | None = None) -> dict[str, Any]:
+    """A keras.Model -> a spec as plain data; `dump` writes it as YAML (raises ExportError)."""
+    from kerasspec.export import to_spec as _to_spec
+
+    return _to_spec(model, name=name)
+
+
+def dump(spec: dict[str, Any]) -> str:
+    """A spec as plain data -> canonical YAML text."""
+    from kerasspec.dump import dump as _dump
+
+    return _dump(spec)
+
+
 __all__ = [
     "BuildError",
     "Diagnostic",
@@ -44,7 +59,10 @@ __all__ = [
     "RunError",
     "SpecInvalid",
     "build",
+    "dump",
     "load",
     "load_model",
+    "run",
+    "to_spec",
     "validate",
 ]

@@ -73,6 +73,10 @@ def cmd_build(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         model.save(target)
         print(f"saved {target}")
+    if args.plot:
+        from kerasspec.runner import plot_model
+
+        print(f"diagram: {plot_model(model, Path(args.plot))}")
     return EXIT_OK
 
 
@@ -105,7 +109,13 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", help="save the model (.keras)")
     build.add_argument("--force", action="store_true", help="replace an existing output file")
     build.add_argument("--no-imports", action="store_true", help="refuse the spec's `imports:` (untrusted specs)")
+    build.add_argument("--plot", metavar="PNG", help="draw the model diagram (a .dot file when Graphviz is missing)")
     build.set_defaults(func=cmd_build)
+    from kerasspec.runner.cli_run import add_run_arguments, cmd_run
+
+    run = commands.add_parser("run", help="train, evaluate and record a spec in a run folder")
+    add_run_arguments(run)
+    run.set_defaults(func=cmd_run)
     schema = commands.add_parser("schema", help="print the JSON Schema of a spec")
     schema.add_argument("-o", "--output", help="write it to a file")
     schema.set_defaults(func=cmd_schema)

@@ -43,7 +43,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_validate_never_imports_tensorflow_and_sets_exit_codes() -> None:
     probe = (
         "import sys; from kerasspec.cli import main; code = main(sys.argv[1:]);"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'));"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'sklearn', 'numpy'));"
         "print('IMPORTED', bad, file=sys.stderr); sys.exit(code)"
     )
     clean = subprocess.run([sys.executable, "-c", probe, "validate", "specs"], capture_output=True, text=True, cwd=ROOT, timeout=120)

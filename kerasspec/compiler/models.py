@@ -94,6 +94,8 @@ class GraphRunner:
             kind = node.type or (f"reuse of {node.reuse}" if node.reuse else "nested model")
             what = f"layer {node.name!r} ({kind})" if node.name else kind
             output = guard(lambda target=target, args=args, kwargs=kwargs: target(*args, **kwargs), node.path, what)
+            if node.name and node.type is not None and node.type.startswith("ops."):
+                name_operation(output, node.name, (args, kwargs))
             if node.name:
                 tensors[node.name] = output
         return tensors
@@ -131,8 +133,42 @@ def resolve(value: Any, tensors: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [resolve(v, tensors) for v in value]
     if isinstance(value, dict):
-        return {k: resolve(v, tensors) for k, v in value.items()}
+        return constant_form({k: resolve(v, tensors) for k, v in value.items()})
     return value
+
+
+def constant_form(value: Any) -> Any:
+    """Call-argument constants beyond plain data (for indexing, `ops.get_item`).
+
+    `{slice: [start, stop, step]}` is Python's slice(start, stop, step) and `{ellipsis: true}`
+    is `...`; any other value is returned as it is.
+    """
+    if isinstance(value, dict) and len(value) == 1:
+        bounds = value.get("slice")
+        if isinstance(bounds, list) and 1 <= len(bounds) <= 3:
+            return slice(*bounds)
+        if value.get("ellipsis") is True:
+            return Ellipsis
+    return value
+
+
+def name_operation(output: Any, name: str, arguments: Any) -> None:
+    """Give the operation an ops node has just created the node's name (rule 10.3).
+
+    keras.ops functions take no name, so Keras names their operations from its process-wide
+    counter (`add_7`); renaming it before the model is made keeps names deterministic and
+    lets an exported spec rebuild the same config. Tensors the op passed through unchanged
+    (their operation made one of the arguments) are left alone, as are layers.
+    """
+    keras = _keras()
+    flat = keras.tree.flatten(output)
+    history = getattr(flat[0], "_keras_history", None) if flat else None
+    if history is None:
+        return  # an eager call (a block's body on real tensors): nothing is recorded
+    operation = history[0]
+    producers = {id(getattr(t, "_keras_history", (None,))[0]) for t in keras.tree.flatten(arguments) if isinstance(t, keras.KerasTensor)}
+    if not isinstance(operation, keras.layers.Layer) and id(operation) not in producers:
+        operation.name = name
 
 
 def dependency_order(graph: ModelGraph) -> list[Node]:

@@ -15,6 +15,10 @@ from kerasspec.loader import join_path
 from kerasspec.registry import PARAM_KINDS, kind_of, registered_name, resolve_class
 
 
+# Kinds Keras has no string lookup for: a bare name means the class with default arguments.
+_CLASS_ONLY_KINDS = ("layers", "callbacks", "schedules")
+
+
 class ObjectFactory:
     """Instantiates typed objects; ``blocks`` maps block names to their generated classes."""
 
@@ -25,9 +29,9 @@ class ObjectFactory:
         if isinstance(value, str):
             if registered_name(value):
                 return resolve_class(kind or "layers", value, path=path)()
-            if kind == "layers":
+            if kind in _CLASS_ONLY_KINDS:
                 return self.make(kind, {"type": value}, path)
-            return value
+            return value  # Keras's own get() accepts its names for the other kinds
         if isinstance(value, list):
             return [self.make(kind, item, join_path(path, i)) for i, item in enumerate(value)]
         if not (isinstance(value, dict) and isinstance(value.get("type"), str)):

@@ -34,7 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if resume is not None and (spec is not None or out is not None or sets):
         return _usage("--resume continues RUN_DIR/spec.yaml in RUN_DIR: leave out SPEC, --out and --set")
 
-    from kerasspec.runner.run import run
+    from kerasspec.runner.training_run import run
 
     try:
         run(spec, out=out, overrides=sets, resume=resume, verbose=verbose)

@@ -43,7 +43,7 @@ class Validated:
     def raise_for_errors(self) -> None:
         if not self.ok:
             errors = [d for d in self.diagnostics if d.severity == "error"]
-            raise SpecInvalid(errors[0].message, diagnostics=errors)
+            raise SpecInvalid(errors[0].message, code=errors[0].code, diagnostics=errors)
 
 
 def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] = ()) -> Validated:

@@ -306,7 +306,7 @@ def _conv_rule(rank: int, kind: str) -> Rule:
         strides = c.ints("strides", rank)
         dilation = c.ints("dilation_rate", rank)
         padding = c.choice("padding", "valid", "same", "causal")
-        if padding == "causal" and (rank != 1 or kind == "transpose"):
+        if padding == "causal" and c.type != "Conv1D":
             raise _GiveUp("padding")
         channels = _channels(x, data_format)
         spatial = _spatial(x, data_format)
@@ -357,7 +357,9 @@ def _transpose_size(size: Dim, kernel: int, stride: int, padding: str, output_pa
     return (size - 1) * stride + kernel % 2 + output_padding
 
 
+_CONVOLUTIONS: set[str] = set()  # the layers whose weights fix the input's channels
 for _rank in (1, 2, 3):
+    _CONVOLUTIONS.update({f"Conv{_rank}D", f"Conv{_rank}DTranspose"} | ({f"DepthwiseConv{_rank}D", f"SeparableConv{_rank}D"} if _rank < 3 else set()))
     rule(f"Conv{_rank}D", doc="filters; kernel_size, strides, dilation_rate, padding (valid/same/causal), data_format")(_conv_rule(_rank, "conv"))
     rule(f"Conv{_rank}DTranspose", doc="filters; transposed sizes with output_padding, dilation_rate, data_format")(_conv_rule(_rank, "transpose"))
 for _rank in (1, 2):
@@ -605,7 +607,7 @@ for _rank in (1, 2, 3):
 def _group_normalization(c: LayerCall) -> Value:
     x = c.tensor()
     groups, axis = c.arg("groups"), c.arg("axis")
-    if not _is_int(groups) or not _is_int(axis) or not -len(x) <= axis < len(x):
+    if not _is_int(groups) or not (groups > 0 or groups == -1) or not _is_int(axis) or not -len(x) <= axis < len(x):
         raise _GiveUp("groups")
     channels = x[axis]
     if channels is not None and groups != -1:
@@ -816,9 +818,9 @@ def _built_axes(type_name: str, config: Mapping[str, Any], shape: Shape) -> dict
     """Axis -> size fixed by the weights the layer's first call created (Keras's InputSpec after build)."""
     if not shape:
         return {}
-    if type_name in ("Dense", "LSTM", "GRU", "SimpleRNN"):
+    if type_name == "Dense":  # (an RNN called again on other features is not refused by Keras)
         axis = -1
-    elif type_name.startswith(("Conv", "DepthwiseConv", "SeparableConv")) and type_name[-1] == "D" or type_name.endswith("DTranspose"):
+    elif type_name in _CONVOLUTIONS:
         axis = 1 if config.get("data_format") == "channels_first" else -1
     elif type_name == "BatchNormalization":
         axis = config.get("axis", -1)

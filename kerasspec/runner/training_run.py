@@ -348,12 +348,12 @@ def _spec_header(validated: Validated, overrides: list[str]) -> str:
 
 
 def _say_how_to_resume(run_dir: Path, backup: Any, exc: BaseException) -> None:
-    if Path(backup.backup_dir).is_dir():
-        print(
-            f"\nkerasspec: training stopped ({type(exc).__name__}); {run_dir} keeps a backup of the last whole epoch. "
-            f"Continue with: kerasspec run --resume {run_dir}",
-            file=sys.stderr,
-        )
+    where = ("from the backup of its last whole epoch" if Path(backup.backup_dir).is_dir()
+             else "from the start (no epoch finished)")
+    print(
+        f"\nkerasspec: training stopped ({type(exc).__name__}). Continue it {where} with: kerasspec run --resume {run_dir}",
+        file=sys.stderr,
+    )
 
 
 def headline(values: dict[str, Any], prefix: str = "") -> str | None:
