@@ -14,7 +14,6 @@ from kerasspec.graph import snake_case
 from kerasspec.loader import join_path
 from kerasspec.registry import PARAM_KINDS, kind_of, registered_name, resolve_class
 
-
 # Kinds Keras has no string lookup for: a bare name means the class with default arguments.
 _CLASS_ONLY_KINDS = ("layers", "callbacks", "schedules")
 
