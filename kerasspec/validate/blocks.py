@@ -14,7 +14,10 @@ from kerasspec.substitute import RecordingEnv, Unknown
 BASE_ARGUMENTS = ("name", "trainable", "dtype")
 
 
-def block_parameters(block: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+def block_parameters(block: Any) -> tuple[list[str], dict[str, Any]]:
+    """(required, params with defaults) of a block; nothing for a malformed block."""
+    if not isinstance(block, dict):
+        return [], {}  # reported by the structural pass (or dropped after a refused tag)
     required = [p for p in block.get("required") or [] if isinstance(p, str)]
     params = block.get("params") if isinstance(block.get("params"), dict) else {}
     return required, params
