@@ -318,8 +318,8 @@ def test_paths_may_not_leave_the_spec_folder(tmp_path):
             spec_dir,
             "KS704",
             "data.source.path",
-            "outside the spec's folder",
-            "move or link the file into the spec's folder",
+            "leaves the spec's folder",
+            "paths stay inside the spec's folder",
         )
     (spec_dir / "link.csv").symlink_to(outside)  # a symlink is followed, then judged
     fails({"source": {"type": "npz", "path": "link.csv"}}, spec_dir, "KS704", "data.source.path")

@@ -323,20 +323,20 @@ def test_callback_path_leaving_the_run_folder(tmp_path: Path, keras_module) -> N
     escape = write_spec(tmp_path, TINY + "  callbacks:\n    - {type: CSVLogger, filename: ../escape.csv}\n", "escape.yaml")
     fails(escape, tmp_path / "a", "KS704", "leaves the run folder", position=position_of(escape, "../escape.csv"))
     absolute = write_spec(tmp_path, TINY + "  callbacks:\n    - {type: TensorBoard, log_dir: /tmp/tb}\n", "absolute.yaml")
-    fails(absolute, tmp_path / "b", "KS704", "absolute path", position=position_of(absolute, "/tmp/tb"))
+    fails(absolute, tmp_path / "b", "KS704", "leaves the run folder", position=position_of(absolute, "/tmp/tb"))
     assert not (tmp_path.parent / "escape.csv").exists()
 
 
 def test_confine_follows_symlinks(tmp_path: Path, keras_module) -> None:
-    from kerasspec.runner.callbacks import confine
+    from kerasspec.paths import confine
 
     run_dir, outside = tmp_path / "run", tmp_path / "outside"
     run_dir.mkdir()
     outside.mkdir()
     (run_dir / "link").symlink_to(outside)
-    assert confine(run_dir, "logs/a.csv", "p", "x") == run_dir.resolve() / "logs/a.csv"
+    assert confine(run_dir, "logs/a.csv", "p", what="x", folder="the run folder") == run_dir.resolve() / "logs/a.csv"
     with pytest.raises(RunError) as info:
-        confine(run_dir, "link/a.csv", "fit.callbacks[0].filename", "CSVLogger's filename")
+        confine(run_dir, "link/a.csv", "fit.callbacks[0].filename", what="CSVLogger's filename", folder="the run folder")
     assert info.value.code == "KS704" and info.value.path == "fit.callbacks[0].filename"
 
 

@@ -24,6 +24,7 @@ import keras
 from kerasspec.compiler.objects import ObjectFactory
 from kerasspec.errors import RunError
 from kerasspec.loader import join_path
+from kerasspec.paths import confine
 from kerasspec.registry import registered_name, resolve_class
 from kerasspec.runner.artifacts import write_json
 
@@ -31,29 +32,6 @@ PATH_ARGS = ("filepath", "log_dir", "filename", "backup_dir", "directory")
 FILE_ARGS = ("filepath", "filename")  # their parent folder is made; Keras makes the others itself
 HISTORY_PARTIAL = "history.partial.json"
 BACKUP_DIR = "backup"
-
-
-def confine(run_dir: Path, value: Any, path: str, what: str) -> Path:
-    """``run_dir / value``, checked to stay inside ``run_dir`` (symlinks followed)."""
-    if not isinstance(value, str) or not value:
-        raise RunError(f"{what} must be a path relative to the run folder, got {value!r}", code="KS203", path=path)
-    if Path(value).is_absolute():
-        raise RunError(
-            f"{what} {value!r} is an absolute path; callback paths are relative to the run folder",
-            code="KS704",
-            path=path,
-            hint=f"write a relative path such as {Path(value).name!r}; it lands in the run folder",
-        )
-    base = run_dir.resolve()
-    target = (base / value).resolve()  # follows every symlink that exists on the way
-    if not target.is_relative_to(base):
-        raise RunError(
-            f"{what} {value!r} leaves the run folder (it resolves to {target})",
-            code="KS704",
-            path=path,
-            hint="callback paths stay inside the run folder: remove the `..` (or the symlink)",
-        )
-    return base / value
 
 
 def callback_class(entry: Any, path: str) -> type | None:
@@ -85,7 +63,7 @@ def prepare_entries(entries: Any, run_dir: Path) -> list[Any]:
                 if value is inspect.Parameter.empty or value is None:
                     continue  # missing required argument: Keras says so when it is made
                 arg_path = join_path(path, arg)
-                target = confine(run_dir, value, arg_path, f"{entry['type']}'s {arg}")
+                target = confine(run_dir, value, arg_path, what=f"{entry['type']}'s {arg}", folder="the run folder")
                 entry[arg] = str(target)
         prepared.append(entry)
     return prepared
@@ -179,7 +157,6 @@ __all__ = [
     "HISTORY_PARTIAL",
     "PATH_ARGS",
     "EpochHistory",
-    "confine",
     "make_callbacks",
     "make_parent_folders",
     "prepare_entries",

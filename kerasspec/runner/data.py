@@ -21,6 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from kerasspec.errors import RunError, did_you_mean
+from kerasspec.paths import confine
 
 SOURCE_TYPES = ("keras", "sklearn", "csv", "npz")
 TRANSFORM_TYPES = ("rescale", "standardize")
@@ -242,17 +243,7 @@ def _load_sklearn(source: dict, spec_dir: Path) -> tuple[Array, Array]:
 
 
 def _resolve(spec_dir: Path, value: Any, path: str) -> Path:
-    if not isinstance(value, str) or not value:
-        raise _fail("KS701", path, f"{path} must be a file path relative to the spec's folder, got {value!r}")
-    base = spec_dir.resolve()
-    resolved = (base / value).resolve()  # follows symlinks, so a link cannot smuggle a file in
-    if not resolved.is_relative_to(base):
-        raise _fail(
-            "KS704",
-            path,
-            f"{path} {value!r} resolves to {resolved}, outside the spec's folder {base}",
-            "move or link the file into the spec's folder and give a path relative to it",
-        )
+    resolved = confine(spec_dir, value, path, what=path, folder="the spec's folder")
     if not resolved.is_file():
         raise _fail(
             "KS701", path, f"data file not found: {resolved} (from {path} {value!r})", "paths are relative to the spec's folder"
