@@ -18,7 +18,8 @@ def block_parameters(block: Any) -> tuple[list[str], dict[str, Any]]:
     """(required, params with defaults) of a block; nothing for a malformed block."""
     if not isinstance(block, dict):
         return [], {}  # reported by the structural pass (or dropped after a refused tag)
-    required = [p for p in block.get("required") or [] if isinstance(p, str)]
+    listed = block.get("required")
+    required = [p for p in listed if isinstance(p, str)] if isinstance(listed, list) else []
     params = block.get("params") if isinstance(block.get("params"), dict) else {}
     return required, params
 
