@@ -46,6 +46,13 @@ def _expected(schema: dict[str, Any]) -> str:
 
 def _to_diagnostics(error: ValidationError) -> list[Diagnostic]:
     if error.validator in ("anyOf", "oneOf") and error.context:
+        branches: dict[Any, list[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        fitting = [errs for errs in branches.values()
+                   if not any(e.validator in ("type", "const") and e.absolute_path == error.absolute_path for e in errs)]
+        if len(fitting) == 1:  # the value has this branch's type: every error in it is real (`x | None` fields)
+            return [diag for sub in fitting[0] for diag in _to_diagnostics(sub)]
         deeper = [e for e in error.context if e.validator not in ("type", "const") or len(e.absolute_path) > len(error.absolute_path)]
         if deeper:
             return _to_diagnostics(best_match(deeper))
