@@ -1,0 +1,158 @@
+"""kerasspec side by side with what users would use instead: `python bench/run.py`.
+
+Prints markdown tables and writes them to BENCHMARKS.md. Every figure is the median of
+several runs on this machine, in one run of this script; ratios are formed pair by pair.
+`--quick` uses fewer runs and smaller corpora (a smoke test, not figures to quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SPECS = ROOT / "specs"
+SCHEMA = ROOT / "schema" / "kerasspec.schema.json"
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        cpu = next((line.split(":", 1)[1].strip() for line in info.read_text().splitlines() if line.startswith("model name")), cpu)
+    memory = ""
+    if Path("/proc/meminfo").exists():
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 2**20:.0f} GiB"
+    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores{memory}; Python {platform.python_version()}, "
+            f"TensorFlow {version('tensorflow')}, Keras {version('keras')}")
+
+
+def median_time(action: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run_command(command: list[str], cwd: str | None = None) -> None:
+    done = subprocess.run(command, env=ENV, capture_output=True, text=True, cwd=cwd)
+    if done.returncode not in (0, 1):  # 1: findings, still a complete run
+        raise RuntimeError(f"{' '.join(command[:4])} failed: {done.stderr[-2000:]}")
+
+
+def median_command(command: list[str], runs: int, cwd: str | None = None) -> float:
+    return median_time(lambda: run_command(command, cwd), runs)
+
+
+def peak_memory_kib(command: list[str]) -> int:
+    """Peak resident memory of one child process (ru_maxrss of a fresh parent's children)."""
+    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], capture_output=True);"
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", probe, *command], env=ENV, capture_output=True, text=True, check=True)
+    return int(done.stdout.strip())
+
+
+def corpus(folder: Path, count: int) -> list[Path]:
+    """``count`` spec files, cycling through specs/ (the module of my_dense_layer.yaml beside them)."""
+    folder.mkdir(parents=True)
+    shutil.copy(SPECS / "seed_layers.py", folder)
+    files = []
+    for index, spec in zip(range(count), itertools.cycle(sorted(SPECS.glob("*.yaml"))), strict=False):
+        target = folder / f"s{index:04d}_{spec.name}"
+        shutil.copy(spec, target)
+        files.append(target)
+    return files
+
+
+def validate_section(sizes: list[int], runs: int, build_limit: int) -> list[str]:
+    rows = ["| specs | kerasspec validate | specs/s | check-jsonschema (same schema) | ratio | Keras build (import included) | ratio |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in sizes:
+            files = corpus(Path(tmp) / str(count), count)
+            ours = median_command([sys.executable, "-m", "kerasspec", "validate", str(files[0].parent)], runs)
+            theirs = median_command(["check-jsonschema", "--schemafile", str(SCHEMA), *map(str, files)], runs if count < 1000 else 1)
+            if count <= build_limit:
+                script = "import sys, kerasspec\nfor p in sys.argv[1:]: kerasspec.build(p)"
+                keras_time = median_command([sys.executable, "-c", script, *map(str, files)], 1, cwd=tmp)
+                keras_cells = f"{keras_time:.2f} s | {keras_time / ours:.0f}x"
+            else:
+                keras_cells = "not run (over --build-limit) | "
+            rows.append(f"| {count} | {ours:.2f} s | {count / ours:,.0f} | {theirs:.2f} s | {theirs / ours:.1f}x | {keras_cells} |")
+        big = corpus(Path(tmp) / "memory", max(sizes))
+        kib = peak_memory_kib([sys.executable, "-m", "kerasspec", "validate", str(big[0].parent)])
+    rows.append("")
+    rows.append(f"Peak memory of `kerasspec validate` over {max(sizes)} specs: {kib / 1024:.0f} MiB (one process, ru_maxrss).")
+    return rows
+
+
+def fit_section(runs: int, epochs: int | None) -> list[str]:
+    import numpy as np
+
+    from kerasspec.runner import run
+    from tests.handwritten.seed_scripts import train_regression
+
+    overrides = [f"fit.epochs={epochs}"] if epochs else []
+    ours, theirs, identical = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(runs):
+            start = time.perf_counter()
+            result = run(SPECS / "regression.yaml", out=Path(tmp) / f"run{index}", overrides=overrides, verbose=0)
+            ours.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model, history, _ = train_regression(**({"epochs": epochs} if epochs else {}))
+            theirs.append(time.perf_counter() - start)
+            identical.append(all(np.array_equal(a, b) for a, b in zip(result.model.get_weights(), model.get_weights(), strict=True)))
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    note = "" if ratio <= 1.02 else " (over target: see the note below the table)"
+    return [
+        "| spec | epochs run | kerasspec run | handwritten script | ratio (target <= 1.02) | weights identical |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+        f"| regression.yaml | {len(history.history['loss'])} | {statistics.median(ours):.2f} s | {statistics.median(theirs):.2f} s | "
+        f"{ratio:.3f}{note} | {'yes' if all(identical) else 'NO'} ({sum(identical)}/{len(identical)} runs) |",
+        "",
+        "Both sides in one process (TensorFlow already imported): data, split, build, compile, fit (EarlyStopping), "
+        "evaluate. kerasspec run also writes its run folder (model.keras, history, plot, diagram, exported spec).",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs, smaller corpora: a smoke test")
+    parser.add_argument("--build-limit", type=int, default=1000, help="build with Keras only corpora up to this size")
+    parser.add_argument("--sections", default="validate,fit", help="comma-separated: validate,fit")
+    args = parser.parse_args()
+    runs = 1 if args.quick else 3
+    sections = args.sections.split(",")
+    lines = ["# Benchmarks", "", f"Machine: {machine()}.", "", f"Generated by `python bench/run.py` on {time.strftime('%Y-%m-%d')}; "
+             f"medians of {runs} runs unless a row says otherwise.", ""]
+    if "validate" in sections:
+        sizes = [1, 10] if args.quick else [1, 100, 1000]
+        lines += ["## validate: wall time, interpreter start included", "", *validate_section(sizes, runs, args.build_limit), ""]
+    if "fit" in sections:
+        lines += ["## fit overhead", "", *fit_section(runs, 2 if args.quick else None), ""]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    (ROOT / "BENCHMARKS.md").write_text(text, encoding="utf-8")
+    print(json.dumps({"written": str(ROOT / "BENCHMARKS.md")}))
+
+
+if __name__ == "__main__":
+    main()
