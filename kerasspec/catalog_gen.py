@@ -238,6 +238,10 @@ def _name_type(name: str) -> str | None:
     return None
 
 
+# Arguments that also take None although their default is not None (Keras documents it).
+ACCEPTS_NONE = {"merge_mode"}  # Bidirectional: None returns the two directions as a list
+
+
 def describe_param(
     name: str, param: inspect.Parameter, cls_doc: str = ""
 ) -> dict[str, Any]:
@@ -253,7 +257,7 @@ def describe_param(
             entry["default"] = value
         else:
             entry["default_repr"] = _stable_repr(default)
-        if default is None:
+        if default is None or name in ACCEPTS_NONE:
             entry["nullable"] = True
     type_name = _name_type(name)
     if (

@@ -127,7 +127,13 @@ def resolve(value: Any, tensors: dict[str, Any]) -> Any:
     """References -> tensors; constants stay; lists and mappings are resolved inside."""
     if isinstance(value, Ref):
         output = tensors[value.name]
-        return output if value.index is None else output[value.index]
+        if value.index is None:
+            return output
+        try:
+            return output[value.index]
+        except (IndexError, KeyError, TypeError):
+            count = f"{len(output)} outputs" if isinstance(output, (list, tuple, dict)) else "one output"
+            raise BuildError(f"{value} does not exist: {value.name} has {count}", code="KS401", path=value.path) from None
     if isinstance(value, Const):
         return value.value
     if isinstance(value, list):

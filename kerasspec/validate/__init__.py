@@ -1,7 +1,8 @@
 """validate: a loaded spec -> diagnostics, plus the resolved data and layer graph.
 
 Passes, in order: loading findings, structure (JSON Schema), substitution and the layer
-graph (``graph.py``), then names and arguments (``arguments.py``). Every pass runs, so all
+graph (``graph.py``), names and arguments (``arguments.py``), then static shapes
+(``shapes.py``). Every pass runs, so all
 findings are reported at once. Nothing here imports TensorFlow or Keras, and `imports:`
 are never run.
 """
@@ -19,6 +20,7 @@ from kerasspec.loader import DEFAULT_MAX_BYTES, LoadedSpec, load_file
 from kerasspec.substitute import substitute
 from kerasspec.validate.arguments import ArgumentChecker, check_callbacks, check_compile
 from kerasspec.validate.blocks import check_blocks
+from kerasspec.validate.shapes import check_shapes
 from kerasspec.validate.structure import check_structure
 
 # Findings about a key point at the key; the rest point at the value.
@@ -74,6 +76,7 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
         checker.graph(graph)
     if result.graph is not None:
         checker.graph(result.graph)
+        found.extend(check_shapes(result.graph, blocks=blocks, source_map=loaded.source_map))
     check_compile(checker, result.data.get("compile"))
     check_callbacks(checker, result.data.get("fit"))
     result.diagnostics = _tidy(found, loaded)

@@ -22,7 +22,9 @@ TensorFlow, Keras or NumPy.
 from __future__ import annotations
 
 import functools
+import json
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,14 +73,21 @@ class Finding:
 
 
 class ShapeMismatch(Exception):
-    """The inputs cannot fit the layer (Keras would raise): one or more findings."""
+    """The inputs cannot fit the layer (Keras would raise): one or more findings.
 
-    def __init__(self, message: str, hint: str | None = None, *, findings: list[Finding] | None = None) -> None:
+    ``value`` is the node's output all the same: UNKNOWN after an error, the output when
+    the findings are only warnings (from inside a block).
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, findings: list[Finding] | None = None,
+                 value: Value = UNKNOWN) -> None:
         self.findings = findings if findings is not None else [Finding(ERROR, message, hint)]
+        self.value = value
         super().__init__(self.findings[0].message if self.findings else message)
 
     def prefixed(self, prefix: str) -> ShapeMismatch:
-        return ShapeMismatch("", findings=[Finding(f.severity, f"{prefix}: {f.message}", f.hint) for f in self.findings])
+        findings = [Finding(f.severity, f"{prefix}: {f.message}", f.hint) for f in self.findings]
+        return ShapeMismatch("", findings=findings, value=self.value)
 
 
 def fmt(value: Value) -> str:
@@ -170,7 +179,7 @@ class LayerCall:
     def data_format(self) -> str:
         value = self.arg("data_format") if "data_format" in _params(self.type) or "data_format" in self.config else None
         if value is None:
-            return "channels_last"  # Keras's image_data_format() unless ~/.keras/keras.json says otherwise
+            return default_data_format()
         if value not in ("channels_last", "channels_first"):
             raise _GiveUp("data_format")
         return value
@@ -206,6 +215,21 @@ class LayerCall:
             return self.engine.apply(type_name, config, args, {})
         except ShapeMismatch as mismatch:
             raise mismatch.prefixed(f"{self.type}({type_name})") from None
+
+
+@functools.cache
+def default_data_format() -> str:
+    """keras.config.image_data_format() as Keras starts up: keras.json in KERAS_HOME or ~/.keras, else channels_last."""
+    home = os.environ.get("KERAS_HOME")
+    if home is None:
+        base = os.path.expanduser("~")
+        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    try:
+        with open(os.path.join(os.path.expanduser(home), "keras.json"), encoding="utf-8") as f:
+            configured = json.load(f).get("image_data_format")
+    except (OSError, ValueError, AttributeError):
+        configured = None
+    return configured if configured in ("channels_last", "channels_first") else "channels_last"
 
 
 def _ints(value: Any, n: int, minimum: int = 1) -> tuple[int, ...]:
@@ -558,7 +582,9 @@ def _dot(c: LayerCall) -> Value:
         pair = [axes[0] % len(a), axes[1] % len(b)]
     else:
         raise _GiveUp("axes")
-    if not (0 < pair[0] < len(a) and 0 < pair[1] < len(b)):
+    if pair[0] >= len(a) or pair[1] >= len(b):
+        raise ShapeMismatch(f"Dot on axes {list(pair)} needs inputs with those axes, got {fmt(a)} and {fmt(b)}")
+    if pair[0] < 1 or pair[1] < 1:
         raise _GiveUp("axes")
     if a[pair[0]] is not None and b[pair[1]] is not None and a[pair[0]] != b[pair[1]]:
         raise ShapeMismatch(f"Dot on axes {pair} needs equal sizes there: {a[pair[0]]} and {b[pair[1]]}, in {fmt(a)} and {fmt(b)}")
@@ -616,6 +642,14 @@ def _group_normalization(c: LayerCall) -> Value:
         if channels % groups:
             raise ShapeMismatch(f"GroupNormalization with groups={groups} needs the channels to be a multiple of {groups}, got {fmt(x)}")
     return x
+
+
+@rule("CustomScaleLayer", doc="InceptionResNetV2's x + y * scale: the two inputs broadcast")
+def _custom_scale(c: LayerCall) -> Value:
+    shapes = c.tensors()
+    if len(shapes) != 2:
+        raise _GiveUp("inputs")
+    return _broadcast(shapes[0], shapes[1], c.type)
 
 
 @rule("Resizing", "CenterCrop", "RandomCrop", doc="a batch of images -> height x width")
@@ -723,7 +757,7 @@ def _spectral_normalization(c: LayerCall) -> Value:
     return c.apply_inner(inner_type, inner_config, [c.tensor()])
 
 
-@rule("MultiHeadAttention", doc="query's shape (last axis -> output_shape); value and key must agree; scores (batch, heads, Tq, Tk)")
+@rule("MultiHeadAttention", doc="query's shape (last axis -> output_shape); value and key must agree; return_attention_scores: (batch, heads, Tq, Tq) when Tq == Tk, else unknown")
 def _multi_head_attention(c: LayerCall) -> Value:
     args = list(c.args)
     names = ("query", "value", "key")
@@ -821,7 +855,7 @@ def _built_axes(type_name: str, config: Mapping[str, Any], shape: Shape) -> dict
     if type_name == "Dense":  # (an RNN called again on other features is not refused by Keras)
         axis = -1
     elif type_name in _CONVOLUTIONS:
-        axis = 1 if config.get("data_format") == "channels_first" else -1
+        axis = 1 if (config.get("data_format") or default_data_format()) == "channels_first" else -1
     elif type_name == "BatchNormalization":
         axis = config.get("axis", -1)
         if not _is_int(axis) or not -len(shape) <= axis < len(shape):
@@ -841,7 +875,7 @@ class _Result:
 
 
 class ShapeInference:
-    """Infers the shapes of one spec's graphs; findings go to ``diagnostics``.
+    """Infers the shapes of one spec's graphs.
 
     ``block_defs`` is the spec's `blocks:` mapping (definitions as written): a block use is
     inferred through the block's body built with the use's parameters. ``source_map``
@@ -951,7 +985,7 @@ class ShapeInference:
         except ShapeMismatch as mismatch:
             for finding in mismatch.findings:
                 found.append(Diagnostic(CODE, finding.message, path=node.path, severity=finding.severity, hint=finding.hint))
-            return UNKNOWN
+            return mismatch.value
         except (TypeError, ValueError, IndexError, KeyError, AttributeError, ZeroDivisionError, RecursionError):
             if STRICT:
                 raise
@@ -989,15 +1023,15 @@ class ShapeInference:
         actual = _map_inputs(graph, args[0] if args else UNKNOWN)
         declared = self.declared_inputs(graph)
         output: Value = UNKNOWN
+        checked: list[Diagnostic] = []
         if declared is not None:
-            _, output = self.run(graph, declared, found)
+            _, output = self.run(graph, declared, checked)
+            found.extend(checked)
         if actual is not None and actual != declared and all(v is not UNKNOWN for v in actual):
-            inner: list[Diagnostic] = []
-            _, output = self.run(graph, actual, inner)
-            if not has_errors(found):
-                found.extend(d for d in inner if d.severity == ERROR)
-        elif declared is None:
-            output = UNKNOWN
+            called: list[Diagnostic] = []
+            _, output = self.run(graph, actual, called)
+            if not has_errors(checked):  # what the declared inputs already showed is reported once
+                found.extend(d for d in called if d.severity == ERROR)
         return output
 
     # -- blocks ----------------------------------------------------------------------------
@@ -1038,7 +1072,7 @@ class ShapeInference:
         if result.findings:
             described = ", ".join(f"{k}={v!r}" for k, v in params.items())
             findings = [Finding(d.severity, f"{name}({described}): {d.message}", self._inner_hint(d)) for d in result.findings]
-            raise ShapeMismatch("", findings=findings)
+            raise ShapeMismatch("", findings=findings, value=UNKNOWN if has_errors(result.findings) else result.output)
         return result.output
 
     def _inner_hint(self, diag: Diagnostic) -> str:
