@@ -11,13 +11,9 @@ from pathlib import Path
 from kerasspec import report
 from kerasspec.errors import KerasspecError
 from kerasspec.loader import DEFAULT_MAX_BYTES
+from kerasspec.quiet import import_keras_quietly
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-
-def _quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up chatter hides our own output; the user may still override."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -50,7 +46,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _build_findings(validated: object) -> list:
     """`validate --build`: build with Keras too; its errors come back at their spec lines."""
-    _quiet_tensorflow()
+    import_keras_quietly()
     from kerasspec.compiler import build
 
     try:
@@ -61,7 +57,7 @@ def _build_findings(validated: object) -> list:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    _quiet_tensorflow()
+    import_keras_quietly()
     from kerasspec.compiler import build
 
     model = build(args.spec, allow_imports=not args.no_imports)

@@ -347,7 +347,7 @@ def test_settings_errors(tmp_path: Path, keras_module) -> None:
           position=position_of(quick, "epochs"))  # an overridden key is placed at its nearest ancestor in the file
     fails(spec, tmp_path, "KS705", "exists")
     fails(spec, tmp_path / "b", "KS706", "--set 'fit.epochs.x=1'", overrides=["fit.epochs.x=1"])
-    fails(spec, tmp_path / "c", "KS707", "tf.distribute", overrides=["distribute={strategy: mirrored}"])
+    fails(spec, tmp_path / "c", "KS707", "tf.distribute", overrides=["distribute={strategy: parameter_server}"])
     fails(spec, tmp_path / "d", "KS101", "did you mean 'shuffle'", overrides=["fit.shufle=true"])
     fails(spec, tmp_path / "e", "KS703", "no test split", overrides=["evaluate=true", "data.split={validation: 0.2}"])
     fails(spec, tmp_path / "f", "KS102", "needs a `data:` section", overrides=["data="])

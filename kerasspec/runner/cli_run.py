@@ -2,15 +2,20 @@
 
 ``cmd_run`` is wired into kerasspec/cli.py's parser; KerasspecError propagates to
 ``cli.main``, which prints it (``file:line:col: error[CODE] ...``) and exits 1.
+
+SIGINT and SIGTERM stop a run cleanly (its last whole epoch backed up) and exit with the
+shell's codes, 130 and 143, after one line giving the ``kerasspec run --resume RUN_DIR``
+command that continues it.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+from kerasspec.quiet import import_keras_quietly
+
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130  # 130 = 128 + SIGINT; SIGTERM gives 143
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +30,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides our own output
+    import_keras_quietly()
     spec, resume, out, sets = args.spec, args.resume, args.out, list(args.set or [])
     verbose = getattr(args, "verbose", "auto")
     verbose = int(verbose) if str(verbose).isdigit() else verbose
@@ -38,9 +43,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         run(spec, out=out, overrides=sets, resume=resume, verbose=verbose)
-    except KeyboardInterrupt:
-        print("kerasspec run: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:  # callbacks.RunInterrupted carries the message and exit code
+        print(getattr(stop, "message", "") or "kerasspec run: interrupted", file=sys.stderr)
+        return getattr(stop, "exit_code", EXIT_INTERRUPTED)
     return EXIT_OK
 
 

@@ -13,6 +13,13 @@ after overrides), ``run.json`` (where it came from, its status), ``transforms.js
 (or ``model.dot`` without Graphviz), plus whatever the spec's callbacks write. While the
 run trains it also holds ``backup/`` (BackupAndRestore) and ``history.partial.json``;
 ``run(resume=RUN_DIR)`` continues from them at the last whole epoch.
+
+``distribute:`` (distribute.py) chooses a tf.distribute strategy. It is made first, before
+TensorFlow runs anything; build, compile, fit and evaluate happen in its scope, and under
+``multi_worker_mirrored`` only the chief writes the run folder (other workers write to a
+temporary folder that goes when they end). SIGINT and SIGTERM stop a run where nothing is
+half done (callbacks.SignalGuard): during fit before the next batch, or once the epoch's
+end is backed up, so ``--resume`` ends as if the run had never stopped.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import shlex
+import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +39,7 @@ from typing import Any
 from kerasspec.errors import KerasspecError, RunError, did_you_mean
 from kerasspec.loader import LoadedSpec, SourceMap, load_file
 from kerasspec.overrides import apply_overrides
-from kerasspec.runner import artifacts
+from kerasspec.runner import artifacts, distribute
 from kerasspec.runner.artifacts import atomic_path, write_json, write_text
 from kerasspec.runner.data import Dataset, check_fits, load_data
 from kerasspec.validate import Validated, validate_loaded
@@ -43,7 +52,7 @@ FIT_FROM_DATA = ("x", "y", "validation_data", "sample_weight")
 
 @dataclass
 class RunResult:
-    run_dir: Path
+    run_dir: Path | None  # None on a multi-worker run's non-chief workers
     model: Any
     history: dict[str, list[Any]]
     metrics: dict[str, Any]
@@ -76,6 +85,11 @@ def run(
     in its folder (then ``spec``, ``out`` and ``overrides`` stay unset); ``verbose`` is
     keras.Model.fit's (a spec's own ``fit.verbose`` wins); ``callbacks`` are extra Keras
     callbacks, after the spec's.
+
+    SIGINT and SIGTERM raise ``RunInterrupted`` (a KeyboardInterrupt whose message gives the
+    ``--resume`` command) once the run can stop without losing its last whole epoch. Under
+    ``multi_worker_mirrored`` only the chief writes the run folder; the other workers work in
+    a temporary folder, removed at the end, and return ``run_dir=None``.
     """
     if resume is not None:
         if spec is not None or out is not None:
@@ -92,102 +106,190 @@ def run(
         validated = _validated(spec, list(overrides))
         info = {}
         run_dir = Path(out) if out is not None else artifacts.default_run_dir(validated.data["name"])
-        if out is not None:
-            artifacts.check_new_run_dir(run_dir)
     with _positions(validated):
-        return _run(validated, run_dir, info, list(overrides), resume is not None, verbose, list(callbacks))
+        fit = _check_settings(validated)
+        settings = distribute.check_settings(validated.data.get("distribute"), fit)
+        role = distribute.worker_role(settings)
+        if not role.is_chief:  # the chief writes the run folder; this worker, a temporary one
+            with distribute.worker_folder(validated.data["name"], role) as work_dir:
+                chief_run = run_dir if resume is not None or out is not None else None  # (else its timestamp is the chief's)
+                job = _Job(validated, fit, settings, role, work_dir, info, list(overrides), resume is not None,
+                           verbose, list(callbacks), chief_run=chief_run)
+                return job.run()
+        if out is not None and resume is None:
+            artifacts.check_new_run_dir(run_dir)
+        job = _Job(validated, fit, settings, role, run_dir, info, list(overrides), resume is not None, verbose, list(callbacks))
+        return job.run()
 
 
-def _run(
-    validated: Validated,
-    run_dir: Path,
-    info: dict[str, Any],
-    overrides: list[str],
-    resuming: bool,
-    verbose: int | str,
-    extra_callbacks: list[Any],
-) -> RunResult:
-    spec = validated.data
-    fit = _check_settings(validated)
-    scope = strategy_scope(spec.get("distribute"))
+@dataclass
+class _Job:
+    """One process's part of a run: everything after the spec is loaded and its settings checked."""
 
-    import keras
+    validated: Validated
+    fit: dict[str, Any]
+    settings: dict[str, Any]
+    role: distribute.WorkerRole
+    run_dir: Path  # the chief's run folder, or a non-chief worker's temporary one
+    info: dict[str, Any]
+    overrides: list[str]
+    resuming: bool
+    verbose: int | str
+    extra_callbacks: list[Any]
+    chief_run: Path | None = None  # a non-chief worker: the chief's run folder, when known (--resume, --out)
+    made: bool = False  # the run folder exists (so --resume can continue it)
+    backup: Any = None
 
-    from kerasspec.compiler import build, import_modules
-    from kerasspec.runner import callbacks as cb
+    def run(self) -> RunResult:
+        self.made = self.resuming or not self.role.is_chief
+        if not self.role.is_chief and self.fit.get("verbose", self.verbose) != 0:
+            print(f"kerasspec run: {self.role.name} of {self.role.num_workers} workers; the chief writes the run folder, "
+                  f"this worker's files go to {self.run_dir} (removed when it ends)", flush=True)
+        # First, before TensorFlow runs anything: TF_CONFIG strategies set up the cluster.
+        distribution = distribute.setup(self.settings)
 
-    if spec.get("seed") is not None:
-        keras.utils.set_random_seed(spec["seed"])  # once, first: then data, build, fit (rule 10.13)
-    if spec.get("imports"):  # registered callback classes (`package>Name`) come from them
-        import_modules(spec["imports"], validated.loaded.folder)
-    spec_callbacks = cb.make_callbacks(cb.prepare_entries(fit.get("callbacks"), run_dir))
+        from kerasspec.runner import callbacks as cb
 
-    graph_inputs = [i.name for i in validated.graph.inputs] if validated.graph is not None else []
-    dataset = load_data(spec["data"], validated.loaded.folder, input_names=graph_inputs or None)
-    evaluate = spec.get("evaluate")
-    if evaluate is True and dataset.test is None:
-        raise RunError(
-            "evaluate: true, but the data has no test split to evaluate on",
-            code="KS703",
-            path="evaluate",
-            hint="add data.split.test, e.g. {fraction: 0.2, random_state: 0}, or remove `evaluate`",
-        )
+        with cb.SignalGuard() as guard:
+            try:
+                return self._train(distribution, guard)
+            except cb.RunInterrupted as stop:
+                stop.message = self._stopped_message(stop)
+                stop.args = (stop.message,)
+                raise
 
-    with scope:  # the hook for tf.distribute: build, compile and fit inside the strategy's scope
-        model = build(validated, apply_seed=False)
-        _check_fits(model, dataset)
+    def _train(self, distribution: distribute.Distribution, guard: Any) -> RunResult:
+        validated, fit, run_dir = self.validated, self.fit, self.run_dir
+        spec = validated.data
 
-        if resuming:
-            info.setdefault("resumed", []).append(_now())
-            write_json(run_dir / RUN_INFO, info)
-        else:
-            artifacts.create_run_dir(run_dir)
-            info = _start_info(validated, overrides)
-            write_text(run_dir / SPEC_FILE, artifacts.dump_spec(validated.loaded.data, _spec_header(validated, overrides)))
-            write_json(run_dir / RUN_INFO, info)
-        if not (run_dir / "transforms.json").exists():
-            write_json(run_dir / "transforms.json", dataset.fitted_transforms)
+        import keras
 
-        kwargs = {k: v for k, v in fit.items() if k != "callbacks"}
-        kwargs.setdefault("verbose", verbose)
-        if isinstance(kwargs.get("class_weight"), dict):  # YAML keys are strings; Keras wants class indices
-            kwargs["class_weight"] = {int(k) if str(k).isdigit() else k: v for k, v in kwargs["class_weight"].items()}
-        if dataset.validation is not None:
-            kwargs["validation_data"] = (dataset.validation.x, dataset.validation.y)
-        all_callbacks, history_cb, backup = cb.with_runner_callbacks(spec_callbacks, extra_callbacks, run_dir)
-        cb.make_parent_folders(all_callbacks)
-        try:
-            model.fit(dataset.train.x, dataset.train.y, callbacks=all_callbacks, **kwargs)
-        except BaseException as exc:
-            _say_how_to_resume(run_dir, backup, exc)
-            raise
-        history = history_cb.history()
-        epochs_run = len(history_cb.records)
+        from kerasspec.compiler import build, import_modules
+        from kerasspec.runner import callbacks as cb
 
-        metrics: dict[str, Any] = {}
-        if dataset.test is not None and evaluate is not False:
-            result = model.evaluate(
-                dataset.test.x, dataset.test.y, batch_size=fit.get("batch_size"), verbose=kwargs["verbose"], return_dict=True
+        if spec.get("seed") is not None:
+            keras.utils.set_random_seed(spec["seed"])  # once, first: then data, build, fit (rule 10.13)
+        if spec.get("imports"):  # registered callback classes (`package>Name`) come from them
+            import_modules(spec["imports"], validated.loaded.folder)
+        spec_callbacks = cb.make_callbacks(cb.prepare_entries(fit.get("callbacks"), run_dir))
+
+        graph_inputs = [i.name for i in validated.graph.inputs] if validated.graph is not None else []
+        dataset = load_data(spec["data"], validated.loaded.folder, input_names=graph_inputs or None)
+        evaluate = spec.get("evaluate")
+        if evaluate is True and dataset.test is None:
+            raise RunError(
+                "evaluate: true, but the data has no test split to evaluate on",
+                code="KS703",
+                path="evaluate",
+                hint="add data.split.test, e.g. {fraction: 0.2, random_state: 0}, or remove `evaluate`",
             )
-            metrics = {k: float(v) for k, v in result.items()}
-    metrics["epochs_run"] = epochs_run
 
-    with atomic_path(run_dir / "model.keras") as tmp:
-        model.save(tmp)
-    artifacts.write_history(run_dir, history, title=spec["name"])
-    write_json(run_dir / "metrics.json", metrics)
-    try:
-        artifacts.plot_model(model, run_dir / "model.png")
-    except ImportError as exc:  # pydot itself missing: the run's results still stand
-        artifacts.warn(f"no model diagram: {exc} (pip install pydot, and Graphviz for PNGs)")
-    # TODO(export): write the trained model's spec as exported.yaml once kerasspec.to_spec exists (issue 5)
-    info.update(status="complete", finished=_now(), epochs_run=epochs_run)
-    write_json(run_dir / RUN_INFO, info)
-    (run_dir / cb.HISTORY_PARTIAL).unlink(missing_ok=True)
+        chief = self.role.is_chief
+        with distribution.scope():  # build, compile and fit inside the strategy's scope
+            model = build(validated, apply_seed=False)
+            _check_fits(model, dataset)
+            distribution.prepare_model(model, dataset.train.x, dataset.train.y)
 
-    if kwargs["verbose"] != 0:
-        print(f"run folder: {run_dir}; {summary(metrics, history, epochs_run)}")
-    return RunResult(run_dir, model, history, metrics)
+            info = self.info
+            if self.resuming:
+                info.setdefault("resumed", []).append(_now())
+                write_json(run_dir / RUN_INFO, info)
+            else:
+                if chief:
+                    artifacts.create_run_dir(run_dir)
+                    self.made = True
+                info = _start_info(validated, self.overrides, distribution)
+                write_text(run_dir / SPEC_FILE, artifacts.dump_spec(validated.loaded.data, _spec_header(validated, self.overrides)))
+                write_json(run_dir / RUN_INFO, info)
+            if not (run_dir / "transforms.json").exists():
+                write_json(run_dir / "transforms.json", dataset.fitted_transforms)
+
+            kwargs = {k: v for k, v in fit.items() if k != "callbacks"}
+            kwargs.setdefault("verbose", self.verbose)
+            if isinstance(kwargs.get("class_weight"), dict):  # YAML keys are strings; Keras wants class indices
+                kwargs["class_weight"] = {int(k) if str(k).isdigit() else k: v for k, v in kwargs["class_weight"].items()}
+            all_callbacks, history_cb, backup = cb.with_runner_callbacks(spec_callbacks, self.extra_callbacks, run_dir, guard)
+            self.backup = backup
+            if self.chief_run is not None and self.resuming:  # every worker restores the chief's backup
+                distribute.copy_backup(self.chief_run, Path(backup.backup_dir), run_dir)
+            cb.make_parent_folders(all_callbacks)
+            train = dataset.train
+            if distribution.multi_worker:  # tf.data datasets that the workers shard by data
+                batch_size = kwargs.pop("batch_size", None) or distribute.DEFAULT_BATCH_SIZE
+                validation_batch_size = kwargs.pop("validation_batch_size", None) or batch_size
+                shuffle, kwargs["shuffle"] = kwargs.get("shuffle", True), False  # the dataset shuffles itself
+                x, y = distribution.dataset(train.x, train.y, batch_size, shuffle=shuffle, seed=spec.get("seed")), None
+                if dataset.validation is not None:
+                    kwargs["validation_data"] = distribution.dataset(
+                        dataset.validation.x, dataset.validation.y, validation_batch_size)
+            else:
+                x, y = train.x, train.y
+                if dataset.validation is not None:
+                    kwargs["validation_data"] = (dataset.validation.x, dataset.validation.y)
+            try:
+                with guard.deferred():  # a signal stops fit at its next safe point, not anywhere
+                    model.fit(x, y, callbacks=all_callbacks, **kwargs)
+            except BaseException as exc:
+                if guard.signum is not None and not isinstance(exc, cb.RunInterrupted):
+                    # Stopped by the signal after all: a second Ctrl-C, or (multi-worker) the step
+                    # failed because another worker stopped for the same signal first.
+                    raise cb.RunInterrupted(guard.signum) from exc
+                if chief and not isinstance(exc, cb.RunInterrupted):
+                    _say_how_to_resume(run_dir, backup, exc)
+                raise
+            history = history_cb.history()
+            epochs_run = len(history_cb.records)
+
+            metrics: dict[str, Any] = {}
+            if dataset.test is not None and evaluate is not False:
+                test = dataset.test
+                data = ((distribution.dataset(test.x, test.y, fit.get("batch_size")), None) if distribution.multi_worker
+                        else (test.x, test.y))
+                result = model.evaluate(*data, batch_size=None if distribution.multi_worker else fit.get("batch_size"),
+                                        verbose=kwargs["verbose"], return_dict=True)
+                metrics = {k: float(v) for k, v in result.items()}
+        metrics["epochs_run"] = epochs_run
+
+        if not chief:
+            if kwargs["verbose"] != 0:
+                print(f"kerasspec run: {self.role.name} done; the chief writes the run folder")
+            return RunResult(None, model, history, metrics)
+        with atomic_path(run_dir / "model.keras") as tmp:
+            model.save(tmp)
+        artifacts.write_history(run_dir, history, title=spec["name"])
+        write_json(run_dir / "metrics.json", metrics)
+        try:
+            artifacts.plot_model(model, run_dir / "model.png")
+        except ImportError as exc:  # pydot itself missing: the run's results still stand
+            artifacts.warn(f"no model diagram: {exc} (pip install pydot, and Graphviz for PNGs)")
+        # TODO(export): write the trained model's spec as exported.yaml once kerasspec.to_spec exists (issue 5)
+        info.update(status="complete", finished=_now(), epochs_run=epochs_run)
+        write_json(run_dir / RUN_INFO, info)
+        (run_dir / cb.HISTORY_PARTIAL).unlink(missing_ok=True)
+        if getattr(backup, "kerasspec_owned", False):  # kept through evaluate and save, in case they are cut short
+            shutil.rmtree(backup.backup_dir, ignore_errors=True)
+
+        if kwargs["verbose"] != 0:
+            print(f"run folder: {run_dir}; {summary(metrics, history, epochs_run)}")
+        return RunResult(run_dir, model, history, metrics)
+
+    def _stopped_message(self, stop: Any) -> str:
+        """One line: what stopped, and the exact command that continues the run."""
+        from kerasspec.runner.callbacks import backup_epochs
+
+        name = stop.signal_name
+        if not self.role.is_chief:
+            where = shlex.quote(str(self.chief_run)) if self.chief_run else "RUN_DIR"
+            return (f"kerasspec run: {self.role.name} stopped by {name} (its temporary folder is removed); continue the "
+                    f"run with: kerasspec run --resume {where} on every worker, {where} being the chief's run folder")
+        if not self.made:
+            return f"kerasspec run: stopped by {name} before training started; no run folder was made, so there is nothing to resume"
+        command = f"kerasspec run --resume {shlex.quote(str(self.run_dir))}"
+        if self.backup is None:  # stopped before fit: a resumed run keeps the backup it had
+            return f"kerasspec run: stopped by {name}; continue with: {command}"
+        epochs = backup_epochs(self.backup)
+        where = f"after epoch {epochs} (its backup)" if epochs else "from its first epoch (no epoch had finished)"
+        return f"kerasspec run: stopped by {name}; continue {where} with: {command}"
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -279,19 +381,6 @@ def _fit_parameters() -> list[str]:
     return [p for p in inspect.signature(keras.Model.fit).parameters if p != "self" and p not in FIT_FROM_DATA]
 
 
-def strategy_scope(distribute: Any) -> contextlib.AbstractContextManager:
-    """The scope that build, compile and fit run in: where tf.distribute strategies go."""
-    strategy = (distribute or {}).get("strategy", "default") if isinstance(distribute, dict) else "default"
-    if strategy == "default":
-        return contextlib.nullcontext()
-    raise RunError(
-        f"distribute.strategy {strategy!r} is not available yet: distributed training lands with the tf.distribute work",
-        code="KS707",
-        path="distribute.strategy",
-        hint="remove `distribute:` (or set strategy: default) to train on this machine's default device",
-    )
-
-
 @contextlib.contextmanager
 def _positions(validated: Validated) -> Iterator[None]:
     """Give errors raised with a spec path the file:line:col of that path."""
@@ -321,13 +410,13 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")  # datetime.UTC is 3.11+
 
 
-def _start_info(validated: Validated, overrides: list[str]) -> dict[str, Any]:
+def _start_info(validated: Validated, overrides: list[str], distribution: distribute.Distribution) -> dict[str, Any]:
     import keras
 
     from kerasspec import __version__
 
     path = validated.loaded.path
-    return {
+    info = {
         "status": "running",
         "spec": str(path) if path else None,
         "spec_folder": str(validated.loaded.folder.resolve()),
@@ -336,6 +425,10 @@ def _start_info(validated: Validated, overrides: list[str]) -> dict[str, Any]:
         "kerasspec": __version__,
         "keras": keras.__version__,
     }
+    if distribution.strategy is not None:
+        info["distribute"] = {"strategy": distribution.name, "replicas": distribution.strategy.num_replicas_in_sync,
+                              "workers": distribution.role.num_workers}
+    return info
 
 
 def _spec_header(validated: Validated, overrides: list[str]) -> str:
@@ -381,4 +474,4 @@ def summary(metrics: dict[str, Any], history: dict[str, list[Any]], epochs: int)
     return f"{where} {', '.join(parts) or 'no metrics'} ({epochs} epoch{'s' if epochs != 1 else ''})"
 
 
-__all__ = ["ResumedSpec", "RunResult", "headline", "run", "strategy_scope", "summary"]
+__all__ = ["ResumedSpec", "RunResult", "headline", "run", "summary"]

@@ -1,0 +1,357 @@
+"""`distribute:` -> a tf.distribute strategy, this process's role in the cluster, and its data.
+
+    distribute: {strategy: default | one_device | mirrored | multi_worker_mirrored | parameter_server,
+                 devices: [...]}
+
+- ``default``: no strategy; the run is exactly the handwritten script's.
+- ``one_device``: ``tf.distribute.OneDeviceStrategy`` on ``devices[0]`` (default: the first
+  GPU, else the CPU).
+- ``mirrored``: ``tf.distribute.MirroredStrategy`` over the listed devices, default every
+  local GPU (TensorFlow falls back to the CPU when there is none).
+- ``multi_worker_mirrored``: ``tf.distribute.MultiWorkerMirroredStrategy``; the cluster and
+  this worker's place in it come from the ``TF_CONFIG`` environment variable. The chief
+  (task ``chief``, else ``worker`` 0) writes the run folder; every other worker writes to
+  a temporary folder that the runner removes when it ends, also on failure.
+- ``parameter_server``: refused (KS707). Keras 3's trainer has no parameter-server path.
+
+``fit.batch_size`` is the global batch: each step takes ``batch_size`` examples in all and
+every replica gets ``batch_size / replicas`` of them, so the same spec trains the same way
+on one device or on eight.
+
+Two upstream bugs break ``model.fit`` under MultiWorkerMirroredStrategy with TensorFlow 2.21
+and Keras 3.15; ``Distribution.prepare_model`` works around both (see
+``_build_before_fit`` and ``_multi_worker_mean``). Remove them once the upstream issues
+are fixed.
+
+TensorFlow is imported inside the functions that need it; ``check_settings`` and
+``worker_role`` need none, so mistakes in the spec fail before TensorFlow starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kerasspec.errors import RunError
+
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server")
+WORKER_TASKS = ("chief", "worker")
+DEFAULT_BATCH_SIZE = 32  # keras.Model.fit's
+DEFAULT_SHUFFLE_SEED = 0  # every worker must shuffle alike; used when the spec has no seed
+
+
+def _error(message: str, hint: str | None = None, path: str = "distribute.strategy") -> RunError:
+    return RunError(message, code="KS707", path=path, hint=hint)
+
+
+# ----------------------------------------------------------------------------- settings (no TensorFlow)
+
+
+def check_settings(settings: Any, fit: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `distribute` mapping with its defaults, checked (KS707) without starting TensorFlow."""
+    settings = dict(settings or {})
+    strategy = settings.get("strategy") or "default"
+    devices = settings.get("devices")
+    settings["strategy"] = strategy
+    if strategy not in STRATEGIES:  # the schema says so too; this guards the Python API
+        raise _error(f"unknown distribute.strategy {strategy!r}", hint=f"one of: {', '.join(STRATEGIES)}")
+    if strategy == "parameter_server":
+        raise _error(
+            "distribute.strategy parameter_server is not available: Keras 3's Model.fit has no "
+            "ParameterServerStrategy support (tf.distribute's parameter servers need Keras 2's training loop)",
+            hint="use multi_worker_mirrored for synchronous training on several machines (TF_CONFIG lists the workers), "
+            "or mirrored for the GPUs of one machine",
+        )
+    if devices is not None and (not isinstance(devices, list) or not all(isinstance(d, str) and d for d in devices)):
+        raise _error(f"distribute.devices must be a list of device names, got {devices!r}",
+                     hint='e.g. devices: ["/gpu:0", "/gpu:1"]', path="distribute.devices")
+    if devices is not None and strategy in ("default", "multi_worker_mirrored"):
+        what = ("the default strategy uses TensorFlow's default device" if strategy == "default"
+                else "multi_worker_mirrored uses every GPU of each worker (else its CPU)")
+        raise _error(f"distribute.devices does not apply here: {what}",
+                     hint="remove distribute.devices (CUDA_VISIBLE_DEVICES chooses a worker's GPUs)", path="distribute.devices")
+    if strategy == "one_device" and devices is not None and len(devices) != 1:
+        raise _error(f"one_device trains on one device, but distribute.devices lists {len(devices)}",
+                     hint="list one device, e.g. devices: [/cpu:0], or use strategy: mirrored for several",
+                     path="distribute.devices")
+    if strategy == "mirrored" and devices is not None and not devices:
+        raise _error("distribute.devices is empty", hint="list devices, or leave devices out for every local GPU",
+                     path="distribute.devices")
+    if strategy == "multi_worker_mirrored":
+        if (fit or {}).get("validation_split"):
+            raise _error("fit.validation_split is not available with multi_worker_mirrored "
+                         "(each worker's data is a tf.data dataset, which Keras cannot split)",
+                         hint="use data.split.validation instead, e.g. {fraction: 0.2, random_state: 0}",
+                         path="fit.validation_split")
+        worker_role(settings)  # TF_CONFIG is read (and checked) before anything starts
+    return settings
+
+
+@dataclass(frozen=True)
+class WorkerRole:
+    """This process's place in the cluster; a process without a cluster is its own chief."""
+
+    task_type: str = "chief"
+    index: int = 0
+    num_workers: int = 1
+    has_chief: bool = True  # the cluster has a `chief` task; else worker 0 is the chief
+
+    @property
+    def is_chief(self) -> bool:
+        return self.task_type == "chief" or (not self.has_chief and self.index == 0)
+
+    @property
+    def name(self) -> str:
+        return f"{self.task_type} {self.index}"
+
+
+def worker_role(settings: Any, environ: Any = None) -> WorkerRole:
+    """The role TF_CONFIG gives this process under multi_worker_mirrored (else the lone chief)."""
+    strategy = (settings or {}).get("strategy") if isinstance(settings, dict) else None
+    if strategy != "multi_worker_mirrored":
+        return WorkerRole()
+    environ = os.environ if environ is None else environ
+    example = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+               '"task": {"type": "worker", "index": 0}}\' on the first machine, index 1 on the second')
+    text = environ.get("TF_CONFIG")
+    if not text:
+        raise _error("multi_worker_mirrored needs the cluster in the TF_CONFIG environment variable, which is not set",
+                     hint=f"set {example}; on one machine use strategy: mirrored")
+    try:
+        config = json.loads(text)
+        cluster, task = config["cluster"], config["task"]
+        task_type, index = task["type"], int(task["index"])
+        members = {name: list(cluster.get(name) or []) for name in WORKER_TASKS}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _error(f"TF_CONFIG is not a cluster description ({type(exc).__name__}: {exc})", hint=f"set {example}") from exc
+    others = sorted(set(cluster) - set(WORKER_TASKS))
+    if others:
+        raise _error(f"TF_CONFIG lists {', '.join(others)} tasks; multi_worker_mirrored takes only chief and worker tasks",
+                     hint="list every machine under cluster.worker (and at most one under cluster.chief)")
+    if task_type not in WORKER_TASKS or not 0 <= index < len(members[task_type]):
+        raise _error(f"TF_CONFIG's task {task_type} {index} is not in its cluster",
+                     hint=f"task.type is chief or worker, and task.index counts from 0 in that list: {example}")
+    return WorkerRole(task_type, index, len(members["chief"]) + len(members["worker"]), bool(members["chief"]))
+
+
+# ----------------------------------------------------------------------------- the strategy
+
+
+def make_strategy(settings: Any) -> Any:
+    """The tf.distribute strategy the `distribute` mapping asks for; None for ``default``.
+
+    Raises KS707 when it cannot be made here (no such device, TensorFlow started already,
+    another Keras backend).
+    """
+    settings = check_settings(settings)
+    name, devices = settings["strategy"], settings.get("devices")
+    if name == "default":
+        return None
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise _error(f"distribute.strategy {name} needs Keras's TensorFlow backend, and KERAS_BACKEND is {keras.backend.backend()}",
+                     hint="set KERAS_BACKEND=tensorflow, or remove `distribute:`")
+    import tensorflow as tf
+
+    if name == "multi_worker_mirrored":
+        try:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except (RuntimeError, ValueError) as exc:  # e.g. collective ops must be configured at program startup
+            raise _error(f"multi_worker_mirrored could not start: {exc}",
+                         hint="run each worker as its own `kerasspec run` process; TensorFlow must not have started in it yet") from exc
+    local = _local_devices(tf)
+    if name == "one_device":
+        device = devices[0] if devices else ("/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0")
+        return tf.distribute.OneDeviceStrategy(_known_device(device, local))
+    if devices is None and not tf.config.list_logical_devices("GPU"):
+        from kerasspec.runner.artifacts import warn
+
+        warn("distribute.strategy mirrored found no GPU, so it mirrors onto the CPU alone; "
+             "list devices (distribute.devices) to choose them")
+    return tf.distribute.MirroredStrategy(devices=[_known_device(d, local) for d in devices] if devices else None)
+
+
+def _local_devices(tf: Any) -> dict[tuple[str, int], str]:
+    return {(spec.device_type, spec.device_index): d.name
+            for d in tf.config.list_logical_devices() for spec in [tf.DeviceSpec.from_string(d.name)]}
+
+
+def _known_device(name: str, local: dict[tuple[str, int], str]) -> str:
+    """``/gpu:1`` -> TensorFlow's name for it, or KS707 listing the devices there are."""
+    import tensorflow as tf
+
+    try:
+        spec = tf.DeviceSpec.from_string(name)
+        found = local.get(((spec.device_type or "").upper(), spec.device_index or 0))
+    except (ValueError, TypeError):
+        found = None
+    if found is None:
+        available = ", ".join(sorted(n.replace("/device:", "/").lower() for n in local.values()))
+        raise _error(f"this machine has no device {name!r}", hint=f"its devices: {available}", path="distribute.devices")
+    return found
+
+
+# ----------------------------------------------------------------------------- one run's distribution
+
+
+@dataclass
+class Distribution:
+    """The strategy of one run (None for ``default``) and this process's role."""
+
+    settings: dict[str, Any]
+    strategy: Any = None
+    role: WorkerRole = field(default_factory=WorkerRole)
+
+    @property
+    def name(self) -> str:
+        return self.settings["strategy"]
+
+    @property
+    def multi_worker(self) -> bool:
+        return self.name == "multi_worker_mirrored"
+
+    def scope(self) -> contextlib.AbstractContextManager:
+        """Build and compile happen in here, so the variables belong to the strategy."""
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    def prepare_model(self, model: Any, x: Any, y: Any) -> None:
+        """Make a built, compiled model ready for fit under this strategy (the upstream workarounds)."""
+        if self.multi_worker:
+            with self.scope():
+                _build_before_fit(model, x, y)
+            _install_multi_worker_mean()
+
+    def dataset(self, x: Any, y: Any, batch_size: int | None, *, shuffle: Any = False, seed: int | None = None) -> Any:
+        """In-memory arrays -> a batched tf.data dataset that every worker shards by data.
+
+        Every worker builds the same dataset (same order: the shuffle is seeded alike) and
+        tf.distribute gives each replica its part of each global batch
+        (``AutoShardPolicy.DATA``: the arrays come from no files to shard by).
+        """
+        import keras
+        import numpy as np
+        import tensorflow as tf
+
+        floatx = keras.config.floatx()
+
+        def prepared(a: Any) -> Any:  # floats -> floatx, as keras.Model.fit does with arrays
+            a = np.asarray(a)
+            return a.astype(floatx) if np.issubdtype(a.dtype, np.floating) and a.dtype != floatx else a
+
+        data = (tf.nest.map_structure(prepared, x), tf.nest.map_structure(prepared, y))
+        count = len(tf.nest.flatten(data[0])[0])
+        ds = tf.data.Dataset.from_tensor_slices(data)
+        if shuffle:  # "batch" shuffles whole examples too
+            ds = ds.shuffle(count, seed=DEFAULT_SHUFFLE_SEED if seed is None else seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size or DEFAULT_BATCH_SIZE)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def setup(settings: Any) -> Distribution:
+    """Check the settings, read the role and make the strategy (first thing in a run: TF_CONFIG
+    strategies must exist before TensorFlow runs anything)."""
+    settings = check_settings(settings)
+    role = worker_role(settings)
+    return Distribution(settings, make_strategy(settings), role)
+
+
+# ----------------------------------------------------------------------------- non-chief workers
+
+
+@contextlib.contextmanager
+def worker_folder(name: str, role: WorkerRole) -> Iterator[Path]:
+    """A temporary folder for a non-chief worker's files, removed when the run ends (also on failure)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"kerasspec-{name}-{role.task_type}{role.index}-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def copy_backup(source_run: Path, backup_dir: Path, work_dir: Path) -> bool:
+    """A non-chief worker resuming: copy the chief's backup (the same path inside the chief's run
+    folder, which it must be able to read) into its own folder, so every worker restores the same
+    state. Returns whether there was one."""
+    relative = Path(backup_dir).resolve().relative_to(Path(work_dir).resolve())
+    source = Path(source_run) / relative
+    if not source.is_dir():
+        return False
+    shutil.copytree(source, backup_dir, dirs_exist_ok=True)
+    return True
+
+
+# ----------------------------------------------------------------------------- upstream workarounds
+#
+# Both are for model.fit/evaluate under MultiWorkerMirroredStrategy with more than one worker
+# (TensorFlow 2.21, Keras 3.15.1) and were checked on two workers over 127.0.0.1: without them
+# fit fails, with them both workers train, agree, and match a one-device run. Delete both
+# (and their call in Distribution.prepare_model) once Keras's trainer runs under MWMS as is.
+
+
+def _build_before_fit(model: Any, x: Any, y: Any) -> None:
+    """keras-team/keras#20585: fit's ``_maybe_symbolic_build`` reduces a distributed batch with
+    ``strategy.reduce`` in eager mode, which fails under MWMS with "Attempt to convert a value
+    (PerReplica ...) with an unsupported type". It only exists to build the model, its compiled
+    loss and metrics and the optimizer from that batch: build them here from one local example
+    instead (in the strategy's scope), and turn the step off for this model.
+    """
+    import tensorflow as tf
+
+    first = tf.nest.map_structure(lambda a: a[:1], (x, y))
+    model._symbolic_build(data_batch=first)
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model._maybe_symbolic_build = _already_built
+
+
+def _already_built(iterator: Any = None, data_batch: Any = None) -> None:
+    """Stands in for Trainer._maybe_symbolic_build on a model that _build_before_fit built."""
+
+
+def _install_multi_worker_mean() -> None:
+    """tensorflow/tensorflow#72388 ("Invalid reduction dimension 0 for input with 0 dimensions"):
+    Keras's ``reduce_per_replica`` averages the step's logs across MWMS workers with
+    ``strategy.reduce("MEAN", v, axis=0)``, which fails on the scalar loss and metrics (and
+    would average a vector metric over its own axis). Average across replicas only
+    (``axis=None``), as Keras does for one worker's replicas. The replacement handles only that
+    case and hands every other call to Keras's own function; installing it twice changes nothing.
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    original = trainer.reduce_per_replica
+    if getattr(original, "kerasspec_workaround", False):
+        return
+
+    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
+        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+            import tensorflow as tf
+
+            return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.kerasspec_workaround = True  # type: ignore[attr-defined]
+    trainer.reduce_per_replica = reduce_per_replica
+
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "STRATEGIES",
+    "Distribution",
+    "WorkerRole",
+    "check_settings",
+    "copy_backup",
+    "make_strategy",
+    "setup",
+    "worker_folder",
+    "worker_role",
+]
