@@ -185,31 +185,15 @@ def test_two_seeded_runs_are_bit_identical(tmp_path: Path, keras_module) -> None
 
 
 def test_regression_spec_matches_the_handwritten_script(tmp_path: Path, keras_module) -> None:
-    import keras
-    from sklearn.datasets import make_regression
-    from sklearn.model_selection import train_test_split
-
     from kerasspec.runner import run
+    from tests.handwritten.seed_scripts import train_regression
 
     result = run(SPECS / "regression.yaml", out=tmp_path / "run", overrides=["data.source.n_samples=500", "fit.epochs=2"], verbose=0)
-
-    # The seed's script, with the same seed, data, splits and batch size.
-    keras.utils.set_random_seed(7)
-    X, y = make_regression(n_samples=500, n_features=5, n_informative=3, n_targets=1, bias=1, noise=1, random_state=0)
-    x_train, x_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=1)
-    x_train, x_valid, y_train, y_valid = train_test_split(x_train, y_train, test_size=0.1, random_state=2)
-    model = keras.Sequential([
-        keras.layers.Dense(64, activation="relu", input_shape=(5,)),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(1),
-    ])
-    model.compile(optimizer=keras.optimizers.RMSprop(0.001), loss="mse", metrics=["mae", "mse"])
-    history = model.fit(x_train, y_train, epochs=2, batch_size=32, validation_data=(x_valid, y_valid),
-                        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=10)], verbose=0)
+    model, history, metrics = train_regression(n_samples=500, epochs=2)  # the seed's script, same seed, data and splits
 
     assert_same_weights(result.model, model)
     assert result.history == history.history
-    assert result.metrics["loss"] == model.evaluate(x_test, y_test, batch_size=32, verbose=0, return_dict=True)["loss"]
+    assert result.metrics["loss"] == metrics["loss"]
 
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, keras_module) -> None:
