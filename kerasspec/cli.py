@@ -76,6 +76,35 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_fmt(args: argparse.Namespace) -> int:
+    from kerasspec.fmt import format_text
+    from kerasspec.runner.artifacts import atomic_path
+    from kerasspec.validate import spec_files
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"kerasspec fmt: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    changed, broken = [], []
+    for path in spec_files(args.paths):
+        text = path.read_text(encoding="utf-8")
+        formatted, found = format_text(text, str(path))
+        if found:
+            broken.append(path)
+            sys.stderr.write(report.text(found))
+        elif formatted != text:
+            changed.append(path)
+            if not args.check:
+                with atomic_path(path) as temporary:
+                    temporary.write_text(formatted, encoding="utf-8")
+    verb = "would reformat" if args.check else "reformatted"
+    for path in changed:
+        print(f"{verb} {path}")
+    if broken:
+        print(f"kerasspec fmt: {len(broken)} file(s) could not be read as YAML and were left as they are", file=sys.stderr)
+    return EXIT_FINDINGS if broken or (args.check and changed) else EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from kerasspec.schema import PACKAGE_SCHEMA
 
@@ -112,6 +141,10 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="train, evaluate and record a spec in a run folder")
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)
+    fmt = commands.add_parser("fmt", help="rewrite specs in the canonical layout, keeping comments")
+    fmt.add_argument("paths", nargs="+", help="spec files and folders of specs")
+    fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change (for CI)")
+    fmt.set_defaults(func=cmd_fmt)
     schema = commands.add_parser("schema", help="print the JSON Schema of a spec")
     schema.add_argument("-o", "--output", help="write it to a file")
     schema.set_defaults(func=cmd_schema)
