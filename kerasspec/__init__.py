@@ -10,8 +10,14 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+# `dump` and `validate` are both public functions and submodules. Python binds a
+# submodule onto its package the first time it is imported, replacing a function of the
+# same name; so both submodules (light: PyYAML, jsonschema) are imported here, first,
+# and the functions are bound after them (tests/test_api.py holds this).
+from kerasspec.dump import dump
 from kerasspec.errors import BuildError, Diagnostic, ExportError, KerasspecError, RunError, SpecInvalid
 from kerasspec.loader import LoadedSpec, load
+from kerasspec.validate import validate_file as _validate_file
 
 __version__ = "0.1.0"
 
@@ -20,34 +26,19 @@ _LAZY = {
     "build": "kerasspec.compiler",
     "load_model": "kerasspec.compiler",
     "run": "kerasspec.runner",
+    "to_spec": "kerasspec.export",
 }
 
 
 def validate(path: str | Path) -> list[Diagnostic]:
     """All findings for one spec file (empty when clean). Never imports TensorFlow."""
-    from kerasspec.validate import validate_file  # TODO(rename): kerasspec.validation, see commit message
-
-    return validate_file(path).diagnostics
+    return _validate_file(path).diagnostics
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'kerasspec' has no attribute {name!r}")
-
-
-def to_spec(model: Any, *, name: str | None = None) -> dict[str, Any]:
-    """A keras.Model -> a spec as plain data; `dump` writes it as YAML (raises ExportError)."""
-    from kerasspec.export import to_spec as _to_spec
-
-    return _to_spec(model, name=name)
-
-
-def dump(spec: dict[str, Any]) -> str:
-    """A spec as plain data -> canonical YAML text."""
-    from kerasspec.dump import dump as _dump
-
-    return _dump(spec)
 
 
 __all__ = [

@@ -141,6 +141,9 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="train, evaluate and record a spec in a run folder")
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)
+    from kerasspec.export import add_export_command
+
+    add_export_command(commands)
     fmt = commands.add_parser("fmt", help="rewrite specs in the canonical layout, keeping comments")
     fmt.add_argument("paths", nargs="+", help="spec files and folders of specs")
     fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change (for CI)")

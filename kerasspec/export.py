@@ -38,10 +38,16 @@ from pathlib import Path
 from typing import Any
 
 from kerasspec import catalog
+from kerasspec.dump import dump
 from kerasspec.errors import ExportError, KerasspecError
 from kerasspec.graph import NAME, base_name, snake_case
 
 SCHEMA_URL = "https://kerasspec.dev/schema/kerasspec.schema.json"
+
+
+def spec_document(spec: dict[str, Any], note: str) -> str:
+    """An exported spec as a file: the schema modeline, one comment line, the canonical YAML."""
+    return f"# yaml-language-server: $schema={SCHEMA_URL}\n# {note}\n" + dump(spec)
 CARRIED = "kerasspec_blocks"  # compiler.blocks.CARRIED, without importing Keras here
 _BASE_KEYS = ("name", "trainable", "dtype")
 _RESERVED_ENTRY_KEYS = frozenset({"type", "name", "inputs", "args", "call", "reuse", "model", "repeat", "layers"})
@@ -77,7 +83,6 @@ def export_file(model_path: Path, out: Path, *, weights: bool = False, force: bo
     (relative to the spec's folder), so that `kerasspec build` gives back the trained model.
     Existing files are never replaced unless ``force``.
     """
-    from kerasspec.dump import dump
 
     model_path, out = Path(model_path), Path(out)
     weights_path = out.with_name(f"{_stem(out)}.weights.h5")
@@ -89,7 +94,7 @@ def export_file(model_path: Path, out: Path, *, weights: bool = False, force: bo
     spec = to_spec(model)
     if weights:
         spec["weights"] = weights_path.name
-    text = f"# yaml-language-server: $schema={SCHEMA_URL}\n# Exported by kerasspec from {model_path.name}.\n" + dump(spec)
+    text = spec_document(spec, f"Exported by kerasspec from {model_path.name}.")
     out.parent.mkdir(parents=True, exist_ok=True)
     if weights:
         model.save_weights(weights_path, overwrite=True)
@@ -110,12 +115,56 @@ def load_model_file(path: Path) -> Any:
         import keras
 
         try:
-            return keras.saving.load_model(path, compile=True, safe_mode=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return keras.saving.load_model(path, compile=True, safe_mode=True)
+        except Exception:
+            pass  # Keras 3 fails on some legacy compile settings ('mse'): load the model alone, compile below
+        try:
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
         except Exception as exc:
             raise ExportError(f"cannot load {path}: {' '.join(str(exc).split())[:600]}", code="KS801",
                               hint="a model with registered Python classes needs their module imported first") from exc
+        _compile_from_h5(model, path)
+        return model
     raise ExportError(f"{path} is neither a .keras nor an .h5 model file", code="KS801",
                       hint="save the model with model.save('model.keras')")
+
+
+def _compile_from_h5(model: Any, path: Path) -> None:
+    """Compile a legacy `.h5` model from its `training_config` (names and typed objects as saved)."""
+    import h5py
+    import keras
+
+    with h5py.File(path, "r") as archive:
+        raw = archive.attrs.get("training_config")
+    if raw is None:
+        return
+    config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    kwargs: dict[str, Any] = {}
+    if config.get("optimizer_config"):
+        kwargs["optimizer"] = keras.optimizers.deserialize(config["optimizer_config"])
+    for key in ("loss", "metrics", "loss_weights", "weighted_metrics"):
+        if config.get(key) is not None:
+            kwargs[key] = _legacy_objects(config[key])
+    try:
+        model.compile(**kwargs)
+    except Exception as exc:
+        warnings.warn(f"{path}: its compile settings cannot be read back ({exc}); the spec has no `compile`", ExportWarning,
+                      stacklevel=3)
+
+
+def _legacy_objects(value: Any) -> Any:
+    """Legacy training_config values: names stay names; `{class_name, config}` become Keras objects."""
+    import keras
+
+    if isinstance(value, list):
+        return [_legacy_objects(v) for v in value]
+    if isinstance(value, dict) and "class_name" in value:
+        return keras.saving.deserialize_keras_object(value)
+    if isinstance(value, dict):
+        return {k: _legacy_objects(v) for k, v in value.items()}
+    return value
 
 
 def _stem(path: Path) -> str:
@@ -139,14 +188,22 @@ def add_export_command(commands: Any) -> argparse.ArgumentParser:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import os
+    from kerasspec.quiet import import_keras_quietly
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_keras_quietly()
+    if not Path(args.model).is_file():
+        print(f"kerasspec export: no such model file: {args.model}", file=sys.stderr)
+        return 2
+    if args.output is not None and not args.force:
+        out = Path(args.output)
+        for target in [out] + ([out.with_name(f"{_stem(out)}.weights.h5")] if args.weights else []):
+            if target.exists():
+                print(f"kerasspec export: {target} exists; pass --force to replace it", file=sys.stderr)
+                return 2
     if args.output is None:
         if args.weights:
             print("kerasspec export: --weights needs -o SPEC (the weights go beside it)", file=sys.stderr)
             return 2
-        from kerasspec.dump import dump
 
         sys.stdout.write(dump(to_spec(load_model_file(Path(args.model)))))
         return 0
@@ -191,7 +248,10 @@ class _Exporter:
         if not NAME.match(spec_name):
             raise ExportError(f"the model name {spec_name!r} is not a valid spec name", code="KS801",
                               hint="pass name=... (a name matching [A-Za-z_][A-Za-z0-9_.-]*)")
-        if model.name != spec_name:
+        if model.name != spec_name and not NAME.match(model.name):
+            warnings.warn(f"the model name {model.name!r} cannot be a spec name; the rebuilt model is called {spec_name!r}",
+                          ExportWarning, stacklevel=3)
+        elif model.name != spec_name:
             body = {**({"type": body["type"]} if "type" in body else {}), "name": model.name,
                     **{k: v for k, v in body.items() if k != "type"}}
         spec: dict[str, Any] = {"kerasspec": 1, "name": spec_name}
@@ -218,10 +278,12 @@ class _Exporter:
         from keras.src.models.functional import Functional
         from keras.src.models.sequential import Sequential
 
-        if type(model) is Sequential:
-            return self.sequential(model, where)
-        if type(model) is Functional:
-            return self.functional(model, where)
+        if type(model) in (Sequential, Functional):
+            if not model.trainable:
+                warnings.warn(f"{where}: model {model.name!r} is set non-trainable; the spec keeps each layer's `trainable: false`, "
+                              "but a spec model has no flag of its own (same weights and training, the config's top-level "
+                              "`trainable` differs)", ExportWarning, stacklevel=3)
+            return self.sequential(model, where) if type(model) is Sequential else self.functional(model, where)
         cls = type(model)
         has_config = "get_config" in {k for c in cls.__mro__ if c.__module__.split(".")[0] != "keras" for k in vars(c)}
         what = f"{where}: the model {model.name!r} is a subclassed keras.Model ({cls.__module__}.{cls.__name__})"
@@ -247,6 +309,7 @@ class _Exporter:
         if shape[0] is not None:
             value["batch_size"] = shape[0]
         if default_name is not None and layer.name != default_name:
+            _check_name(layer.name, "input", "input")
             value["name"] = layer.name
         return value["shape"] if set(value) == {"shape"} else value
 
@@ -294,9 +357,16 @@ class _Exporter:
             warnings.warn(f"{where}: the model takes its inputs as a {type(structure).__name__}; the spec's model takes "
                           f"{'one tensor' if len(inputs) == 1 else 'a list'} (same layers and weights, but the config's "
                           "input_layers differ)", ExportWarning, stacklevel=3)
+        for call in inputs:
+            _check_name(call.op.name, f"{where}.inputs", "input")
         body["inputs"] = {call.op.name: self.input_layer(call.op, None) for call in inputs}
         for call in calls:
             self.call_arguments(call, where)
+        used = {id(t) for c in calls for t in c.node.arguments.keras_tensors} | {id(t) for t in model.outputs}
+        for call in inputs:
+            if id(call.node.outputs[0]) not in used:
+                raise ExportError(f"{where}: input {call.op.name!r} is not used by any layer, and a spec's inputs must be used",
+                                  code="KS801", hint="make the model without that input")
         order = self.order(calls, by_node, inputs)
 
         # Entries, edges, and which names references need.
@@ -363,7 +433,8 @@ class _Exporter:
         for call, parents in deps.items():
             for parent in parents:
                 children[parent].append(call)
-        ready = [(c.rank, i, c) for i, c in enumerate(calls) if not waiting[c]]
+        position = {c: i for i, c in enumerate(calls)}
+        ready = [(c.rank, position[c], c) for c in calls if not waiting[c]]
         heapq.heapify(ready)
         done: set[_Call] = set()
         order: list[_Call] = []
@@ -388,7 +459,7 @@ class _Exporter:
             for child in children[pick]:
                 waiting[child] -= 1
                 if not waiting[child]:
-                    heapq.heappush(ready, (child.rank, calls.index(child), child))
+                    heapq.heappush(ready, (child.rank, position[child], child))
             previous = pick
         return order
 
@@ -409,8 +480,10 @@ class _Exporter:
             params = {}
         kwargs = dict(node.arguments.kwargs)
         training = params.get("training")
+        # Keras records training's default by itself, except beside a mask passed in (seen with LSTM).
+        passed_mask = any(_is_tensor(v) for k, v in kwargs.items() if k == "mask" or k.endswith("_mask"))
         if training is not None and "training" in kwargs and training.default is not inspect.Parameter.empty \
-                and training.default is not None and kwargs["training"] == training.default:
+                and training.default is not None and kwargs["training"] == training.default and not passed_mask:
             del kwargs["training"]
         for key in list(kwargs):
             if (key == "mask" or key.endswith("_mask")) and key in params and kwargs[key] is None:
@@ -424,7 +497,8 @@ class _Exporter:
             pass
         elif len(positional) == 1 and _is_tensor(positional[0]):
             entry["inputs"] = self.ref(positional[0], by_node)
-        elif len(positional) == 1 and isinstance(positional[0], list) and positional[0] and all(_is_tensor(t) for t in positional[0]):
+        elif len(positional) == 1 and isinstance(positional[0], (list, tuple)) and positional[0] \
+                and all(_is_tensor(t) for t in positional[0]):
             entry["inputs"] = [self.ref(t, by_node) for t in positional[0]]
         elif positional or not any(_is_tensor(v) for v in _flatten(keywords)):
             entry["args"] = [self.call_value(v, by_node, path) for v in positional]
@@ -515,10 +589,14 @@ class _Exporter:
         for entry, item, keep in zip(entries, names, explicit, strict=True):
             if item is None:
                 continue
+            rest = {k: v for k, v in entry.items() if k not in ("type", "name")}
+            head = {"type": entry["type"]} if "type" in entry else {}
+            entry.clear()
+            entry.update(head)
             if keep:
+                _check_name(item[0], "layers", "layer")
                 entry["name"] = item[0]
-            else:
-                entry.pop("name", None)
+            entry.update(rest)
 
     # -- layers ------------------------------------------------------------------------------------
     def layer_entry(self, layer: Any, path: str) -> tuple[dict[str, Any], str]:
@@ -544,7 +622,7 @@ class _Exporter:
             if key in _RESERVED_ENTRY_KEYS:
                 raise ExportError(f"{path}: layer {layer.name!r} ({type_name}) has a constructor argument {key!r}, "
                                   "which is a reserved key of a spec's layer entry", code="KS801")
-        exported = self.arguments(type(layer), "layers", type_name, config, path, what=f"layer {layer.name!r}")
+        exported = self.arguments(layer, "layers", type_name, config, path, what=f"layer {layer.name!r}")
         return type_name, exported
 
     def block_use(self, layer: Any, config: dict[str, Any], path: str) -> tuple[str, dict[str, Any]]:
@@ -564,9 +642,11 @@ class _Exporter:
         policy = self._dtype(config.get("dtype"))
         if policy is not None:
             args["dtype"] = policy
-        for key, value in config.items():
+        declared = [*(definition.get("required") or []), *defaults]  # the block's own parameter order
+        for key in sorted(config, key=lambda k: declared.index(k) if k in declared else len(declared)):
             if key in _BASE_KEYS or key == CARRIED:
                 continue
+            value = config[key]
             plain = self.plain(value, f"{path}.{key}")
             if key in defaults and _same(plain, defaults[key]):
                 continue
@@ -612,11 +692,65 @@ class _Exporter:
             raise ExportError(f"{path}: get_config of {type(obj).__name__} returned {type(config).__name__}", code="KS801")
         return config
 
-    def arguments(self, cls: type, kind: str, type_name: str, config: dict[str, Any], path: str, *, what: str) -> dict[str, Any]:
-        """Constructor arguments that differ from the class's defaults; checked by rebuilding the object."""
+    def arguments(self, obj: Any, kind: str, type_name: str, config: dict[str, Any], path: str, *, what: str) -> dict[str, Any]:
+        """Constructor arguments that differ from the class's defaults, in signature order; checked by rebuilding.
+
+        Tried in turn, the first whose rebuilt object has the same config wins: the arguments
+        without defaults, with `[3, 3]` written `3` where Keras expands it again; the same
+        without that; either, plus the arguments whose leaving out made a difference; all
+        arguments. Layers inside arguments (Bidirectional's) are written lean first (the
+        wrapper sets some of their arguments itself), exactly if that fails.
+        """
+        cls = type(obj)
+        name = config.get("name") if kind == "layers" else None
+        candidate = None
+        for exact in (False, True):
+            full, short, defaults = self._argument_forms(obj, kind, config, path, exact_nested=exact)
+            if kind == "layers":
+                params = catalog.layer_params(type_name)
+                scalar = {k: _scalar_form(v) if params.get(k, {}).get("type") in ("int_or_ints", "any") else v for k, v in full.items()}
+                if scalar != full:
+                    candidate = self._settle(kind, cls, type_name, {k: scalar[k] for k in short}, scalar, config, name, path)
+            if candidate is None:
+                candidate = self._settle(kind, cls, type_name, short, full, config, name, path)
+            if candidate is None:
+                rebuilt = self.rebuild(kind, type_name, full, name, path, raise_errors=exact)
+                if rebuilt is not None and _same_config(kind, cls, _config_of(rebuilt), config):
+                    candidate = full
+            if candidate is not None or not any(_has_nested_layer(v) for v in full.values()):
+                break
+        if candidate is None:
+            rebuilt = self.rebuild(kind, type_name, full, name, path, raise_errors=True)
+            raise ExportError(f"{path}: {what} ({type_name}) cannot be made again from its config: "
+                              f"{_difference(_config_of(rebuilt), config)}", code="KS801",
+                              hint="its get_config does not describe its constructor; fix get_config, or report the class")
+        # Leave out what the object derives by itself: a layer argument that only repeats what
+        # the wrapper makes (Bidirectional's backward_layer), and config values that change in
+        # build (LayerNormalization's axis -1 becomes [-1]) when the rebuilt layer, built like
+        # the original, agrees.
+        built = kind == "layers" and getattr(obj, "built", False)
+        for key in list(candidate):
+            value = candidate[key]
+            derived = isinstance(value, dict) and "type" in value and _has_default(type(obj), key)
+            reshaped = built and isinstance(value, list) and defaults is not None and key in defaults \
+                and not isinstance(defaults[key], list)
+            if not (derived or reshaped):
+                continue
+            lean = {k: v for k, v in candidate.items() if k != key}
+            rebuilt = self.rebuild(kind, type_name, lean, name, path)
+            if rebuilt is not None and (not reshaped or self._built_like(rebuilt, obj.get_build_config())) \
+                    and _same_config(kind, cls, _config_of(rebuilt), config):
+                candidate = lean
+        return candidate
+
+    def _argument_forms(self, obj: Any, kind: str, config: dict[str, Any], path: str, *, exact_nested: bool
+                        ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """(all arguments, those that differ from the defaults, the defaults), in the spec's form."""
+        cls = type(obj)
         full: dict[str, Any] = {}
-        for key, value in config.items():
-            if key == "name" and kind == "layers":
+        for key in _signature_order(cls, config):
+            value = config[key]
+            if key == "name" and (kind == "layers" or _generated_name(kind, cls, value)):
                 continue
             if key == "dtype":
                 policy = self._dtype(value)
@@ -625,21 +759,56 @@ class _Exporter:
                 continue
             if key == "trainable" and value is True and kind == "layers":
                 continue
-            full[key] = self.plain(value, f"{path}.{key}")
-        defaults = self.defaults(cls, kind, type_name, config)
+            full[key] = self.plain(value, f"{path}.{key}", exact_nested=exact_nested)
+        defaults = self.defaults(cls, kind, config)
         short = {k: v for k, v in full.items() if defaults is None or k not in defaults or not _same(v, defaults[k])}
         if kind == "optimizers":
             short = self._short_floats(short)
-        for candidate in (short, full):
-            rebuilt = self.rebuild(kind, type_name, candidate, config.get("name"), path)
-            if rebuilt is not None and _same(_config_of(rebuilt), config):
-                return candidate
-        rebuilt = self.rebuild(kind, type_name, full, config.get("name"), path, raise_errors=True)
-        difference = _difference(_config_of(rebuilt), config)
-        raise ExportError(f"{path}: {what} ({type_name}) cannot be rebuilt from its config: {difference}", code="KS801",
-                          hint="its get_config does not describe its constructor; fix get_config, or report the class")
+        return full, short, defaults
 
-    def defaults(self, cls: type, kind: str, type_name: str, config: dict[str, Any]) -> dict[str, Any] | None:
+    def nested_layer(self, layer: Any, path: str, *, exact: bool) -> dict[str, Any]:
+        """A layer inside another's arguments; lean: its arguments that differ from defaults and that the
+        catalog knows (the outer object's check decides), or exact: checked on its own."""
+        config = self._config(layer, path)
+        if isinstance(config.get(CARRIED), dict):
+            type_name, args = self.block_use(layer, config, path)
+        elif exact:
+            type_name, args = self.layer_object(layer, path)
+        else:
+            type_name = self.type_of(layer, "layers", path)
+            _, args, _ = self._argument_forms(layer, "layers", config, path, exact_nested=False)
+            known = catalog.layer_params(type_name)
+            if known:
+                args = {k: v for k, v in args.items() if k in known}
+        return _nested_layer(type_name, layer.name, args)
+
+    def _settle(self, kind: str, cls: type, type_name: str, candidate: dict[str, Any], full: dict[str, Any],
+                config: dict[str, Any], name: Any, path: str) -> dict[str, Any] | None:
+        """``candidate``, plus the arguments of ``full`` whose leaving out changed the config; None if that fails."""
+        for _ in range(4):
+            rebuilt = self.rebuild(kind, type_name, candidate, name, path)
+            if rebuilt is None:
+                return None
+            got = _config_of(rebuilt)
+            if _same_config(kind, cls, got, config):
+                return candidate
+            missing = {k for k in full if k not in candidate and not _same(got.get(k), config.get(k))}
+            if not missing:
+                return None
+            candidate = {k: v for k, v in full.items() if k in candidate or k in missing}
+        return None
+
+    @staticmethod
+    def _built_like(layer: Any, build_config: Any) -> bool:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                layer.build_from_config(build_config)
+            return True
+        except Exception:
+            return False
+
+    def defaults(self, cls: type, kind: str, config: dict[str, Any]) -> dict[str, Any] | None:
         """The config of an instance made with only the required arguments (exported form), or None."""
         try:
             params = inspect.signature(cls.__init__).parameters
@@ -652,19 +821,27 @@ class _Exporter:
         seed = {p.name: config[p.name] for p in required}
         key = (cls, json.dumps(_canonical(seed), sort_keys=True, default=repr))
         if key not in self._defaults:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    instance = cls.from_config(dict(seed))
-                made = _config_of(instance)
-                self._defaults[key] = {k: self.plain(v, "") for k, v in made.items() if k not in ("name",)}
-            except Exception:
-                self._defaults[key] = None
+            self._defaults[key] = self._default_config(cls, kind, seed, params)
         result = self._defaults[key]
         if result is not None and kind == "layers":
             result = {**result}
             result.pop("dtype", None)
         return result
+
+    def _default_config(self, cls: type, kind: str, seed: dict[str, Any], params: Any) -> dict[str, Any] | None:
+        """from_config(required), else cls(**required), else the signature's own defaults."""
+        for make in (lambda: cls.from_config(dict(seed)), lambda: cls(**seed)):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    made = _config_of(make())
+            except Exception:
+                continue
+            return {k: self.plain(v, "") for k, v in made.items()
+                    if k not in seed and not (k == "name" and (kind == "layers" or _generated_name(kind, cls, v)))}
+        simple = (type(None), bool, int, float, str, tuple, list)
+        return {name: _canonical(p.default) for name, p in params.items()
+                if p.default is not inspect.Parameter.empty and isinstance(p.default, simple)} or None
 
     def rebuild(self, kind: str, type_name: str, args: dict[str, Any], name: Any, path: str, *, raise_errors: bool = False) -> Any:
         """The object the compiler makes from ``{type, **args}`` (None when it refuses)."""
@@ -710,18 +887,18 @@ class _Exporter:
         return None if value == "float32" else value
 
     # -- values ------------------------------------------------------------------------------------
-    def plain(self, value: Any, path: str) -> Any:
+    def plain(self, value: Any, path: str, *, exact_nested: bool = True) -> Any:
         """A config value -> plain spec data (typed objects for serialized Keras objects)."""
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
         if isinstance(value, (list, tuple)):
-            return [self.plain(v, path) for v in value]
+            return [self.plain(v, path, exact_nested=exact_nested) for v in value]
         if isinstance(value, dict):
             if "class_name" in value and "config" in value:
-                return self.serialized(value, path)
+                return self.serialized(value, path, exact_nested=exact_nested)
             if not all(isinstance(k, str) for k in value):
                 raise ExportError(f"{path}: the mapping {value!r} has keys that are not strings", code="KS801")
-            return {k: self.plain(v, f"{path}.{k}") for k, v in value.items()}
+            return {k: self.plain(v, f"{path}.{k}", exact_nested=exact_nested) for k, v in value.items()}
         try:
             import numpy as np
 
@@ -732,13 +909,12 @@ class _Exporter:
         except ImportError:  # pragma: no cover
             pass
         if isinstance(value, self.keras.layers.Layer):
-            type_name, args = self.layer_object(value, path)
-            return _nested_layer(type_name, value.name, args)
+            return self.nested_layer(value, path, exact=exact_nested)
         if hasattr(value, "get_config"):
             return self.typed_object(value, None, path)
         raise ExportError(f"{path}: the value {value!r} ({type(value).__name__}) cannot be written in a spec", code="KS801")
 
-    def serialized(self, value: dict[str, Any], path: str) -> Any:
+    def serialized(self, value: dict[str, Any], path: str, *, exact_nested: bool = True) -> Any:
         """A serialized Keras object (`{module, class_name, config, registered_name}`) -> spec form."""
         class_name = value.get("class_name")
         if class_name in ("DTypePolicy", "FloatDTypePolicy"):
@@ -756,8 +932,7 @@ class _Exporter:
         except Exception as exc:
             raise ExportError(f"{path}: cannot read the serialized {class_name}: {exc}", code="KS801") from exc
         if isinstance(obj, self.keras.layers.Layer):
-            type_name, args = self.layer_object(obj, path)
-            return _nested_layer(type_name, obj.name, args)
+            return self.nested_layer(obj, path, exact=exact_nested)
         kind = _KIND_OF_MODULE.get(str(value.get("module")))
         return self.typed_object(obj, kind, path)
 
@@ -774,15 +949,17 @@ class _Exporter:
             raise ExportError(f"{path}: cannot tell what kind of Keras object {type(obj).__name__} is", code="KS801")
         type_name = self.type_of(obj, kind, path)
         config = self._config(obj, path)
-        args = self.arguments(type(obj), kind, type_name, config, path, what=type_name)
+        args = self.arguments(obj, kind, type_name, config, path, what=type_name)
         if not args and not as_mapping and kind in _GETTERS:
             alias = _alias(kind, type_name)
-            if alias is not None:
+            try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    made = getattr(self.keras, kind).get(alias)
-                if type(made) is type(obj) and _same(_config_of(made), config):
-                    return alias
+                    made = getattr(self.keras, kind).get(alias) if alias is not None else None
+            except Exception:  # Keras's own lookup can fail (`constant`: Constant.from_config needs its value)
+                made = None
+            if made is not None and type(made) is type(obj) and _same_config(kind, type(obj), _config_of(made), config):
+                return alias
         return {"type": type_name, **args}
 
     # -- ops ---------------------------------------------------------------------------------------
@@ -793,7 +970,6 @@ class _Exporter:
             raise ExportError(f"{where}: operation {op.name!r} ({type(op).__module__}.{type(op).__name__}) is not a public "
                               "keras.ops function", code="KS801", hint="use keras.ops functions or layers only")
         function = _ops_function(self.keras, function_name)
-        values: dict[str, Any] = {}
         try:
             bound = inspect.signature(op.call).bind(*node.arguments.args, **node.arguments.kwargs)
         except TypeError as exc:
@@ -863,6 +1039,8 @@ class _Exporter:
                 return [as_compiled(v) for v in value]
             if isinstance(value, dict):
                 return {k: as_compiled(v) for k, v in value.items()}
+            if hasattr(value, "tolist"):  # numpy values: the spec holds them as plain numbers and lists
+                return value.tolist()
             return value
 
         try:
@@ -894,7 +1072,7 @@ class _Exporter:
                _canonical(marks([list(new_node.arguments.args), dict(new_node.arguments.kwargs)], mine)))
         if want != got:
             raise ExportError(f"{where}: operation {op.name!r} ({type(op).__name__}) is not given back by ops.{name} with the "
-                              f"arguments it recorded", code="KS801", hint="report the operation: it needs its own mapping")
+                              f"arguments it recorded", code="KS801", hint="write that step as a layer, or report the operation to kerasspec")
 
     # -- compile -----------------------------------------------------------------------------------
     def compile_settings(self, model: Any) -> dict[str, Any] | None:
@@ -921,15 +1099,32 @@ class _Exporter:
             settings[key] = self.plain(value, f"compile.{key}")
         return settings
 
+    def function_name(self, serialized: dict[str, Any], kind: str, path: str) -> str:
+        """A loss or metric given by name: a name Keras knows, or a registered `package>name`."""
+        name = str(serialized.get("config"))
+        registered = serialized.get("registered_name")
+        if isinstance(registered, str) and ">" in registered:
+            module = serialized.get("module")
+            if isinstance(module, str) and module.split(".")[0] not in ("keras", "builtins") and module not in self.imports:
+                self.imports.append(module)
+            return registered
+        if name in catalog.kind_names(kind) or ">" in name:
+            return name
+        raise ExportError(f"{path}: {name!r} is not a name keras.{kind} knows", code="KS801",
+                          hint="register the function with keras.saving.register_keras_serializable(package=...) and "
+                               "import its module first; it is then written as `package>name`")
+
     def compile_value(self, value: Any, kind: str, path: str) -> Any:
         """A loss or metric as compile() got it: names stay names, objects stay objects (typed mappings)."""
-        if isinstance(value, str) or value is None:
+        if value is None:
             return value
+        if isinstance(value, str):
+            return self.function_name({"config": value}, kind, path)
         if isinstance(value, (list, tuple)):
             return [self.compile_value(v, kind, f"{path}[{i}]") for i, v in enumerate(value)]
         if isinstance(value, dict) and "class_name" in value and "config" in value:
             if value.get("class_name") == "function" and isinstance(value.get("config"), str):
-                return value["config"]
+                return self.function_name(value, kind, path)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 obj = self.keras.saving.deserialize_keras_object(value)
@@ -981,6 +1176,12 @@ def _references(entry: dict[str, Any]) -> list[str]:
     return found
 
 
+def _check_name(name: str, where: str, what: str) -> None:
+    if not NAME.match(name) or name == "i":
+        raise ExportError(f"{where}: the {what} name {name!r} cannot be a spec name", code="KS801",
+                          hint="rename it in Keras (names match [A-Za-z_][A-Za-z0-9_.-]*, and `i` is reserved)")
+
+
 def _unique(name: str, taken: set[str]) -> str:
     candidate = name
     while candidate in taken:
@@ -993,6 +1194,23 @@ def _compact(entry: dict[str, Any]) -> Any:
     if set(entry) == {"type"} and not entry["type"].startswith("ops."):
         return entry["type"]
     return entry
+
+
+def _has_default(cls: type, key: str) -> bool:
+    try:
+        param = inspect.signature(cls.__init__).parameters.get(key)
+    except (TypeError, ValueError):
+        return False
+    return param is not None and param.default is not inspect.Parameter.empty
+
+
+def _has_nested_layer(value: Any) -> bool:
+    """Whether exported arguments hold a typed object (a layer inside an argument, say)."""
+    if isinstance(value, dict):
+        return "type" in value or any(_has_nested_layer(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nested_layer(v) for v in value)
+    return False
 
 
 def _nested_layer(type_name: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -1076,8 +1294,46 @@ def _canonical(value: Any) -> Any:
     return repr(value)
 
 
+def _scalar_form(value: Any) -> Any:
+    """`[3, 3]` -> 3 and `[[1, 1], [1, 1]]` -> 1 (what Keras expands again), else the value as it is."""
+    flat = _flatten(value) if isinstance(value, list) else []
+    if flat and all(type(v) is int for v in flat) and len(set(flat)) == 1:
+        return flat[0]
+    return value
+
+
+def _signature_order(cls: type, config: dict[str, Any]) -> list[str]:
+    """Config keys in the order of the constructor's parameters; keys it does not name follow, in config order."""
+    try:
+        names = [p for c in cls.__mro__ if "__init__" in vars(c) for p in inspect.signature(c.__init__).parameters][1:]
+    except (TypeError, ValueError):
+        names = []
+    rank = {name: index for index, name in reversed(list(enumerate(dict.fromkeys(names))))}
+    return sorted(config, key=lambda k: (rank.get(k, len(rank)), list(config).index(k)))
+
+
+def _generated_name(kind: str, cls: type, name: Any) -> bool:
+    """An optimizer's name from Keras's process-wide counter (`adam`, `adam_3`): not part of its setting."""
+    return kind == "optimizers" and isinstance(name, str) and re.fullmatch(re.escape(snake_case(cls.__name__)) + r"(_[0-9]+)?", name) is not None
+
+
+def _same_config(kind: str, cls: type, got: dict[str, Any], want: dict[str, Any]) -> bool:
+    if kind == "optimizers" and _generated_name(kind, cls, got.get("name")) and _generated_name(kind, cls, want.get("name")):
+        got, want = {**got, "name": None}, {**want, "name": None}
+    return _same(got, want)
+
+
 def _same(a: Any, b: Any) -> bool:
-    return json.dumps(_canonical(a), sort_keys=True) == json.dumps(_canonical(b), sort_keys=True)
+    """Equal as JSON would hold them, not counting the build state serialized inside nested layers."""
+    return json.dumps(_unbuilt(_canonical(a)), sort_keys=True) == json.dumps(_unbuilt(_canonical(b)), sort_keys=True)
+
+
+def _unbuilt(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unbuilt(v) for k, v in value.items() if k not in ("build_config", "compile_config")}
+    if isinstance(value, list):
+        return [_unbuilt(v) for v in value]
+    return value
 
 
 def _difference(got: Any, want: Any, path: str = "") -> str:
@@ -1097,7 +1353,7 @@ def _difference(got: Any, want: Any, path: str = "") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m kerasspec.export MODEL -o SPEC`, until the CLI wires `kerasspec export`."""
-    parser = argparse.ArgumentParser(prog="kerasspec export")
+    parser = argparse.ArgumentParser(prog="kerasspec")
     commands = parser.add_subparsers(dest="command", required=True)
     add_export_command(commands)
     args = parser.parse_args(["export", *(sys.argv[1:] if argv is None else argv)])

@@ -16,6 +16,7 @@ from kerasspec.overrides import apply_overrides, parse_override
 from kerasspec.runner import artifacts
 from tests.conftest import SPECS
 from tests.fake_datasets import use_keras_home, write_california_housing, write_fashion_mnist
+from tests.model_compare import assert_same_model
 
 # A tiny seeded regression spec without Dropout (so a resumed run is bit-identical).
 TINY = """\
@@ -35,7 +36,8 @@ fit:
   epochs: 4
   batch_size: 16
 """
-RUN_FILES = {"spec.yaml", "run.json", "model.keras", "history.json", "history.csv", "history.png", "metrics.json", "transforms.json"}
+RUN_FILES = {"spec.yaml", "run.json", "model.keras", "history.json", "history.csv", "history.png", "metrics.json", "transforms.json",
+             "exported.yaml"}
 
 
 def write_spec(folder: Path, text: str, name: str = "spec.yaml") -> Path:
@@ -158,6 +160,13 @@ def test_quickstart_run_folder(tmp_path: Path, capsys, keras_module) -> None:
 
     model = kerasspec.load_model(out / "model.keras")
     assert model.count_params() == 64 * 64 + 64 + 64 * 10 + 10
+    # The trained model exported back to a spec: it validates and rebuilds the same model.
+    assert validate_file(out / "exported.yaml").diagnostics == []
+    rebuilt = kerasspec.build(out / "exported.yaml")
+    assert_same_model(rebuilt, model)
+    rebuilt.set_weights(model.get_weights())
+    x = np.random.default_rng(0).normal(size=(4, 64)).astype("float32")
+    np.testing.assert_array_equal(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0))
     # --verbose 0: no progress bars and no summary line.
     assert "run folder" not in capsys.readouterr().out
 

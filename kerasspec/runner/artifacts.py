@@ -21,10 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kerasspec.dump import dump
 from kerasspec.errors import RunError
-from kerasspec.loader import _resolve_plain
 
 RUNS_ROOT = Path("runs")
 
@@ -114,23 +112,10 @@ def create_run_dir(path: Path) -> Path:
 # ----------------------------------------------------------------------------- the resolved spec
 
 
-class _SpecDumper(yaml.SafeDumper):
-    """yaml.safe_dump, except that strings our YAML 1.2 loader would read as something
-    else (``1e-3``, ``0o17``, ``.inf``) are quoted, so spec.yaml reloads as the same data."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "'" if not isinstance(_resolve_plain(value), str) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_SpecDumper.add_representer(str, _represent_str)
-
-
 def dump_spec(data: Any, header: str = "") -> str:
-    text = yaml.dump(data, Dumper=_SpecDumper, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    """The spec as run, in the canonical layout (``kerasspec.dump``), under a comment header."""
     comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
-    return comments + text
+    return comments + dump(data)
 
 
 # ----------------------------------------------------------------------------- history

@@ -45,6 +45,7 @@ from kerasspec.runner.data import Dataset, check_fits, load_data
 from kerasspec.validate import Validated, validate_loaded
 
 RUN_INFO = "run.json"
+EXPORTED_SPEC = "exported.yaml"
 SPEC_FILE = "spec.yaml"
 # keras.Model.fit arguments that the runner sets itself from `data:` and `fit.callbacks`.
 FIT_FROM_DATA = ("x", "y", "validation_data", "sample_weight")
@@ -262,7 +263,7 @@ class _Job:
             artifacts.plot_model(model, run_dir / "model.png")
         except ImportError as exc:  # pydot itself missing: the run's results still stand
             artifacts.warn(f"no model diagram: {exc} (pip install pydot, and Graphviz for PNGs)")
-        # TODO(export): write the trained model's spec as exported.yaml once kerasspec.to_spec exists (issue 5)
+        self._write_exported_spec(model, run_dir, spec["name"], info)
         info.update(status="complete", finished=_now(), epochs_run=epochs_run)
         write_json(run_dir / RUN_INFO, info)
         (run_dir / cb.HISTORY_PARTIAL).unlink(missing_ok=True)
@@ -272,6 +273,22 @@ class _Job:
         if kwargs["verbose"] != 0:
             print(f"run folder: {run_dir}; {summary(metrics, history, epochs_run)}")
         return RunResult(run_dir, model, history, metrics)
+
+    def _write_exported_spec(self, model: Any, run_dir: Path, name: str, info: dict[str, Any]) -> None:
+        """The trained model back as a spec (issue 5): exported.yaml, validated and rebuildable.
+
+        Training is done by now, so a model that cannot be exported costs a warning, not the run.
+        """
+        from kerasspec.export import spec_document, to_spec
+
+        try:
+            exported = to_spec(model, name=name)
+        except KerasspecError as error:
+            info["exported_spec"] = f"not written: {error.message}"
+            artifacts.warn(f"the trained model could not be exported as a spec: {error.message}")
+            return
+        write_text(run_dir / EXPORTED_SPEC, spec_document(exported, "The trained model of this run, exported by kerasspec."))
+        info["exported_spec"] = EXPORTED_SPEC
 
     def _stopped_message(self, stop: Any) -> str:
         """One line: what stopped, and the exact command that continues the run."""
