@@ -133,11 +133,42 @@ def fit_section(runs: int, epochs: int | None) -> list[str]:
     ]
 
 
+BUILD_MODELS = ("ResNet50", "MobileNetV2", "DenseNet121", "NASNetMobile")
+
+
+def build_section(runs: int) -> list[str]:
+    """spec -> model (validation included) against keras.models.model_from_json, same model."""
+    import keras
+
+    import kerasspec
+
+    rows = ["| model | layers | kerasspec.build (spec, validation included) | model_from_json | ratio (target <= 1.0) |",
+            "| --- | ---: | ---: | ---: | ---: |"]
+    for name in BUILD_MODELS:
+        model = getattr(keras.applications, name)(weights=None)
+        as_json, spec = model.to_json(), kerasspec.to_spec(model)
+        layers = len(model.layers)
+        del model
+        ours = median_time(lambda spec=spec: kerasspec.build(spec), runs)
+        theirs = median_time(lambda as_json=as_json: keras.models.model_from_json(as_json), runs)
+        keras.backend.clear_session()
+        rows.append(f"| {name} | {layers} | {ours:.2f} s | {theirs:.2f} s | {ours / theirs:.2f} |")
+    return rows
+
+
+def export_section(quick: bool) -> list[str]:
+    """bench/export_applications.py's table: all 40 keras.applications models."""
+    command = [sys.executable, str(ROOT / "bench" / "export_applications.py")] + (["--only", "ResNet50,MobileNetV2"] if quick else [])
+    done = subprocess.run(command, env=ENV, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("|") or " identical" in line]
+    return lines or [f"export_applications.py failed: {done.stderr[-1000:]}"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, smaller corpora: a smoke test")
     parser.add_argument("--build-limit", type=int, default=1000, help="build with Keras only corpora up to this size")
-    parser.add_argument("--sections", default="validate,fit", help="comma-separated: validate,fit")
+    parser.add_argument("--sections", default="validate,build,fit,export", help="comma-separated: validate,build,fit,export")
     args = parser.parse_args()
     runs = 1 if args.quick else 3
     sections = args.sections.split(",")
@@ -146,8 +177,14 @@ def main() -> None:
     if "validate" in sections:
         sizes = [1, 10] if args.quick else [1, 100, 1000]
         lines += ["## validate: wall time, interpreter start included", "", *validate_section(sizes, runs, args.build_limit), ""]
+    if "build" in sections:
+        lines += ["## build: spec -> model against Keras's own JSON -> model", "", *build_section(runs), ""]
     if "fit" in sections:
         lines += ["## fit overhead", "", *fit_section(runs, 2 if args.quick else None), ""]
+    if "export" in sections:
+        lines += ["## export: keras.applications (weights=None) -> spec -> model", "",
+                  "Spec bytes against `model.to_json()` bytes; identical = same config and same predictions with the same weights.",
+                  "", *export_section(args.quick), ""]
     text = "\n".join(lines) + "\n"
     print(text)
     (ROOT / "BENCHMARKS.md").write_text(text, encoding="utf-8")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_runner import TINY, assert_same_weights, write_spec
+from tests.test_runner import TINY, assert_same_weights, epoch_recorder, write_spec
 
 PAUSE_MODULE = '''\
 """Test callback: at one batch of one epoch, write a marker file, then signal this process
@@ -229,14 +229,6 @@ def test_signal_after_the_last_epoch_resumes_without_training(tmp_path: Path, wh
         def on_train_end(self, logs=None):
             send(signal.SIGTERM)
 
-    class Epochs(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seen: list[int] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.seen.append(epoch)
-
     spec = paused_spec(tmp_path)
     (tmp_path / "paused.0").write_text("no pause")
     cut = tmp_path / "cut"
@@ -244,7 +236,7 @@ def test_signal_after_the_last_epoch_resumes_without_training(tmp_path: Path, wh
         run(spec, out=cut, verbose=0, callbacks=[SignalAtTheEnd()])
     assert "continue after epoch 4 (its backup)" in str(info.value) and info.value.exit_code == 143
     assert epochs_in(cut) == [0, 1, 2, 3] and not (cut / "model.keras").exists()
-    counter = Epochs()
+    counter = epoch_recorder()
     resumed = run(resume=cut, verbose=0, callbacks=[counter])
     assert counter.seen == []
     assert_same_weights(resumed.model, whole.model)

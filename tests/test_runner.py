@@ -40,6 +40,21 @@ RUN_FILES = {"spec.yaml", "run.json", "model.keras", "history.json", "history.cs
              "exported.yaml"}
 
 
+def epoch_recorder():
+    """A Keras callback that records the epochs it sees begin (`.seen`)."""
+    import keras
+
+    class Epochs(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen: list[int] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.seen.append(epoch)
+
+    return Epochs()
+
+
 def write_spec(folder: Path, text: str, name: str = "spec.yaml") -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
@@ -215,14 +230,6 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, keras_modul
             if epoch == 2:
                 raise RuntimeError("interrupted by the test")
 
-    class Epochs(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seen: list[int] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.seen.append(epoch)
-
     spec = write_spec(tmp_path, TINY)
     whole = run(spec, out=tmp_path / "whole", verbose=0)
     with pytest.raises(RuntimeError, match="interrupted by the test"):
@@ -234,7 +241,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, keras_modul
         run(resume=cut, overrides=["fit.epochs=5"])
     assert info.value.code == "KS706"
 
-    counter = Epochs()
+    counter = epoch_recorder()
     resumed = run(resume=cut, verbose=0, callbacks=[counter])
     assert counter.seen == [2, 3]  # BackupAndRestore resumed after the last whole epoch
     assert_same_weights(resumed.model, whole.model)
