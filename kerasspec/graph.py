@@ -13,13 +13,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kerasspec.errors import WARNING, Diagnostic, did_you_mean
+from kerasspec.errors import Diagnostic, did_you_mean
 from kerasspec.loader import join_path
 from kerasspec.substitute import has_expression, substitute
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z")  # \Z: `$` would accept a trailing newline
 _REF = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)(?:\[([^\[\]]+)\])?$")
-_EDGE_KEYS = ("inputs", "args", "call", "reuse")
 _ENTRY_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model")
 MAX_REPEAT = 10_000
 
@@ -417,9 +416,4 @@ def _substitute_entry(data: dict[str, Any], env: Mapping[str, Any], path: str, d
     return {k: (v if k == "model" else substitute(v, env, join_path(path, k), diagnostics)) for k, v in data.items()}
 
 
-def unused_params_warning(name: str, path: str) -> Diagnostic:
-    return Diagnostic("KS503", f"block parameter {name!r} is never used", path=path, severity=WARNING,
-                      hint="remove it, or use it as ${" + name + "}")
-
-
-__all__ = ["Const", "Entry", "GraphBuilder", "InputDef", "ModelGraph", "Node", "Ref", "base_name", "has_expression", "snake_case"]
+__all__ = ["Const", "Entry", "GraphBuilder", "InputDef", "ModelGraph", "Node", "Ref", "base_name", "snake_case"]

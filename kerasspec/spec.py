@@ -12,8 +12,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
-# Keys of a layer entry that are not constructor arguments (spec-format 3).
-RESERVED_LAYER_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "repeat", "layers", "model")
 
 
 

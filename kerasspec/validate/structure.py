@@ -10,7 +10,6 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from kerasspec.errors import Diagnostic, did_you_mean
 from kerasspec.loader import join_path
-from kerasspec.schema import structural_schema
 from kerasspec.validate import fast_structure
 
 _JSON_TYPES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer", float: "a number", type(None): "null"}
@@ -18,6 +17,8 @@ _JSON_TYPES = {dict: "a mapping", list: "a list", str: "a string", bool: "a bool
 
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
+    from kerasspec.schema import structural_schema  # here: `python -m kerasspec.schema` must not find it imported
+
     schema = structural_schema()
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
