@@ -358,3 +358,13 @@ def test_data_that_does_not_fit_the_model(tmp_path: Path, keras_module) -> None:
     spec = write_spec(tmp_path, TINY.replace("input: [4]", "input: [5]"))
     fails(spec, tmp_path / "a", "KS702", "shape (72, 4) but model input 'input' expects (None, 5)",
           position=position_of(spec, "{type: sklearn"))
+
+
+def test_no_imports_refuses_before_anything_runs(tmp_path: Path, keras_module) -> None:
+    from kerasspec.runner import run
+
+    spec = write_spec(tmp_path, TINY.replace("seed: 3\n", "seed: 3\nimports: [anything]\n"))
+    with pytest.raises(KerasspecError) as info:
+        run(spec, out=tmp_path / "run", allow_imports=False, verbose=0)
+    assert info.value.code == "KS605" and f"{spec}:4:" in str(info.value)
+    assert not (tmp_path / "run").exists()

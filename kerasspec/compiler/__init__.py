@@ -54,9 +54,7 @@ def _build(validated: Validated, *, compile: bool, apply_seed: bool, allow_impor
     if apply_seed and data.get("seed") is not None:
         keras.utils.set_random_seed(data["seed"])
     if data.get("imports"):
-        if not allow_imports:
-            raise BuildError("the spec imports Python modules, and imports are refused (--no-imports)", code="KS605",
-                             path="imports", hint="drop --no-imports only for specs you trust: imported modules run code")
+        refuse_imports_unless(allow_imports, data)
         import_modules(data["imports"], validated.loaded.folder)
     blocks = make_block_classes(data["blocks"], package_for(data["name"])) if data.get("blocks") else {}
     factory = ObjectFactory(blocks)
@@ -72,6 +70,13 @@ def _build(validated: Validated, *, compile: bool, apply_seed: bool, allow_impor
     if compile and data.get("compile"):
         compile_model(model, data["compile"], factory)
     return model
+
+
+def refuse_imports_unless(allowed: bool, data: dict[str, Any]) -> None:
+    """`--no-imports`: a spec's `imports:` would run Python code, so an untrusted spec may not have any."""
+    if data.get("imports") and not allowed:
+        raise BuildError("the spec imports Python modules, and imports are refused (--no-imports)", code="KS605",
+                         path="imports", hint="drop --no-imports only for specs you trust: imported modules run code")
 
 
 def import_modules(modules: list[str], folder: Path) -> None:

@@ -25,6 +25,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a spec value, typed as YAML: --set fit.epochs=3 --set model.layers[1].units=64")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run in its folder, from its last whole epoch")
+    parser.add_argument("--no-imports", action="store_true", help="refuse the spec's `imports:` (untrusted specs)")
     parser.add_argument("--verbose", default="auto", choices=("auto", "0", "1", "2"),
                         help="Keras's progress output: auto (bars), 0 (silent), 1 (bars), 2 (one line per epoch)")
 
@@ -42,7 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kerasspec.runner.training_run import run
 
     try:
-        run(spec, out=out, overrides=sets, resume=resume, verbose=verbose)
+        run(spec, out=out, overrides=sets, resume=resume, verbose=verbose, allow_imports=not args.no_imports)
     except KeyboardInterrupt as stop:  # callbacks.RunInterrupted carries the message and exit code
         print(getattr(stop, "message", "") or "kerasspec run: interrupted", file=sys.stderr)
         return getattr(stop, "exit_code", EXIT_INTERRUPTED)

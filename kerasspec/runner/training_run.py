@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from kerasspec.compiler import refuse_imports_unless
 from kerasspec.errors import KerasspecError, RunError, did_you_mean
 from kerasspec.loader import LoadedSpec, SourceMap, load_file
 from kerasspec.overrides import apply_overrides
@@ -78,6 +79,7 @@ def run(
     resume: str | Path | None = None,
     verbose: int | str = "auto",
     callbacks: Sequence[Any] = (),
+    allow_imports: bool = True,
 ) -> RunResult:
     """Train, evaluate and record a spec (a path, LoadedSpec, Validated or mapping).
 
@@ -85,7 +87,7 @@ def run(
     ``overrides`` are ``--set KEY=VALUE`` strings; ``resume`` continues an interrupted run
     in its folder (then ``spec``, ``out`` and ``overrides`` stay unset); ``verbose`` is
     keras.Model.fit's (a spec's own ``fit.verbose`` wins); ``callbacks`` are extra Keras
-    callbacks, after the spec's.
+    callbacks, after the spec's; ``allow_imports=False`` refuses a spec's `imports:`.
 
     SIGINT and SIGTERM raise ``RunInterrupted`` (a KeyboardInterrupt whose message gives the
     ``--resume`` command) once the run can stop without losing its last whole epoch. Under
@@ -108,6 +110,7 @@ def run(
         info = {}
         run_dir = Path(out) if out is not None else artifacts.default_run_dir(validated.data["name"])
     with _positions(validated):
+        refuse_imports_unless(allow_imports, validated.data)  # before anything runs
         fit = _check_settings(validated)
         settings = distribute.check_settings(validated.data.get("distribute"), fit)
         role = distribute.worker_role(settings)
