@@ -43,3 +43,10 @@ def _installed_keras() -> str:
     from importlib.metadata import version
 
     return version("keras")
+
+
+def test_every_example_spec_points_editors_at_the_schema() -> None:
+    line = "# yaml-language-server: $schema=../schema/kerasspec.schema.json"
+    for spec in sorted(SPECS.glob("*.yaml")):
+        assert spec.read_text().splitlines()[0] == line, spec.name
+    assert (SPECS.parent / "schema" / "kerasspec.schema.json").exists()
