@@ -16,12 +16,17 @@ from kerasspec.quiet import import_keras_quietly
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
+def _paths_exist(command: str, paths: list[str]) -> bool:
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        print(f"kerasspec {command}: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+    return not missing
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from kerasspec.validate import spec_files, validate_file
 
-    missing = [p for p in args.paths if not Path(p).exists()]
-    if missing:
-        print(f"kerasspec validate: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+    if not _paths_exist("validate", args.paths):
         return EXIT_USAGE
     fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     files = spec_files(args.paths)
@@ -81,9 +86,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     from kerasspec.runner.artifacts import atomic_path
     from kerasspec.validate import spec_files
 
-    missing = [p for p in args.paths if not Path(p).exists()]
-    if missing:
-        print(f"kerasspec fmt: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+    if not _paths_exist("fmt", args.paths):
         return EXIT_USAGE
     changed, broken = [], []
     for path in spec_files(args.paths):

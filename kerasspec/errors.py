@@ -180,6 +180,11 @@ def did_you_mean(received: str, candidates: Iterable[str], n: int = 1) -> str | 
     return "did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 
+def one_line(exc: BaseException, limit: int = 600) -> str:
+    """An exception's message on one line (Keras's span several), cut at ``limit`` characters."""
+    return " ".join(str(exc).split())[:limit] or type(exc).__name__
+
+
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity == ERROR for d in diagnostics)
 
@@ -197,4 +202,5 @@ __all__ = [
     "SpecInvalid",
     "did_you_mean",
     "has_errors",
+    "one_line",
 ]

@@ -39,7 +39,7 @@ from typing import Any
 
 from kerasspec import catalog
 from kerasspec.dump import dump
-from kerasspec.errors import ExportError, KerasspecError
+from kerasspec.errors import ExportError, KerasspecError, one_line
 from kerasspec.graph import NAME, base_name, snake_case
 
 SCHEMA_URL = "https://kerasspec.dev/schema/kerasspec.schema.json"
@@ -107,64 +107,12 @@ def load_model_file(path: Path) -> Any:
     path = Path(path)
     if not path.exists():
         raise ExportError(f"no such model file: {path}", code="KS801")
-    if path.suffix == ".keras":
+    if path.suffix in (".keras", ".h5", ".hdf5"):
         from kerasspec.compiler import load_model
 
         return load_model(path)
-    if path.suffix in (".h5", ".hdf5"):
-        import keras
-
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return keras.saving.load_model(path, compile=True, safe_mode=True)
-        except Exception:
-            pass  # Keras 3 fails on some legacy compile settings ('mse'): load the model alone, compile below
-        try:
-            model = keras.saving.load_model(path, compile=False, safe_mode=True)
-        except Exception as exc:
-            raise ExportError(f"cannot load {path}: {' '.join(str(exc).split())[:600]}", code="KS801",
-                              hint="a model with registered Python classes needs their module imported first") from exc
-        _compile_from_h5(model, path)
-        return model
     raise ExportError(f"{path} is neither a .keras nor an .h5 model file", code="KS801",
                       hint="save the model with model.save('model.keras')")
-
-
-def _compile_from_h5(model: Any, path: Path) -> None:
-    """Compile a legacy `.h5` model from its `training_config` (names and typed objects as saved)."""
-    import h5py
-    import keras
-
-    with h5py.File(path, "r") as archive:
-        raw = archive.attrs.get("training_config")
-    if raw is None:
-        return
-    config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-    kwargs: dict[str, Any] = {}
-    if config.get("optimizer_config"):
-        kwargs["optimizer"] = keras.optimizers.deserialize(config["optimizer_config"])
-    for key in ("loss", "metrics", "loss_weights", "weighted_metrics"):
-        if config.get(key) is not None:
-            kwargs[key] = _legacy_objects(config[key])
-    try:
-        model.compile(**kwargs)
-    except Exception as exc:
-        warnings.warn(f"{path}: its compile settings cannot be read back ({exc}); the spec has no `compile`", ExportWarning,
-                      stacklevel=3)
-
-
-def _legacy_objects(value: Any) -> Any:
-    """Legacy training_config values: names stay names; `{class_name, config}` become Keras objects."""
-    import keras
-
-    if isinstance(value, list):
-        return [_legacy_objects(v) for v in value]
-    if isinstance(value, dict) and "class_name" in value:
-        return keras.saving.deserialize_keras_object(value)
-    if isinstance(value, dict):
-        return {k: _legacy_objects(v) for k, v in value.items()}
-    return value
 
 
 def _stem(path: Path) -> str:
@@ -685,7 +633,7 @@ class _Exporter:
             config = obj.get_config()
         except NotImplementedError as exc:
             name = getattr(obj, "name", type(obj).__name__)
-            raise ExportError(f"{path}: {type(obj).__name__} {name!r} has no get_config: {' '.join(str(exc).split())[:300]}",
+            raise ExportError(f"{path}: {type(obj).__name__} {name!r} has no get_config: {one_line(exc, 300)}",
                               code="KS801", hint="implement get_config (and register the class) so that its arguments are known"
                               ) from exc
         if not isinstance(config, dict):

@@ -287,6 +287,8 @@ def test_trained_model_exports_with_its_weights_from_keras_and_h5_files(tmp_path
         assert all(np.array_equal(a, b) for a, b in zip(rebuilt.get_weights(), model.get_weights(), strict=True))
         assert np.array_equal(np.asarray(rebuilt(x)), np.asarray(model(x)))
         assert (canonical(rebuilt.get_config()), compile_settings(rebuilt)) == want
+    legacy = kerasspec.load_model(tmp_path / "legacy.h5")  # loss="mse": Keras 3 alone cannot compile it back
+    assert legacy.loss == "mse" and type(legacy.optimizer).__name__ == "Adam"
     first = (tmp_path / "trained.keras.yaml").read_bytes()
     with pytest.raises(ExportError, match="exists"):
         export_file(tmp_path / "trained.keras", tmp_path / "trained.keras.yaml")

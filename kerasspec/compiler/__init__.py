@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from kerasspec.compiler.blocks import make_block_classes, package_for, register_carried_blocks
+from kerasspec.compiler.legacy_h5 import compile_from_training_config
 from kerasspec.compiler.models import GraphRunner
 from kerasspec.compiler.objects import ObjectFactory
-from kerasspec.errors import BuildError, KerasspecError
+from kerasspec.errors import BuildError, KerasspecError, one_line
 from kerasspec.loader import LoadedSpec, SourceMap, load_file
 from kerasspec.validate import Validated, validate_loaded
 
@@ -65,7 +66,7 @@ def _build(validated: Validated, *, compile: bool, apply_seed: bool, allow_impor
         try:
             model.load_weights(weights)
         except Exception as exc:
-            raise BuildError(f"cannot load weights from {weights}: {' '.join(str(exc).split())[:400]}", code="KS604",
+            raise BuildError(f"cannot load weights from {weights}: {one_line(exc, 400)}", code="KS604",
                              path="weights") from exc
     if compile and data.get("compile"):
         compile_model(model, data["compile"], factory)
@@ -97,17 +98,25 @@ def import_modules(modules: list[str], folder: Path) -> None:
 
 
 def load_model(path: str | Path, *, compile: bool = True) -> Any:
-    """Load a `.keras` file, re-creating the block classes it carries; safe_mode stays on."""
+    """Load a `.keras` file (re-creating the block classes it carries) or a legacy `.h5`; safe_mode stays on."""
     import keras
 
     path = Path(path)
     if path.suffix == ".keras":
         register_carried_blocks(path)
+    legacy = path.suffix in (".h5", ".hdf5")
     try:
-        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+        try:
+            return keras.saving.load_model(path, compile=compile, safe_mode=True)
+        except Exception:
+            if not (legacy and compile):
+                raise
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)  # Keras 3 fails on some legacy compile settings
     except Exception as exc:
-        raise KerasspecError(f"cannot load {path}: {' '.join(str(exc).split())[:600]}", code="KS603",
+        raise KerasspecError(f"cannot load {path}: {one_line(exc)}", code="KS603",
                              hint="a model with registered Python classes needs their module imported first") from exc
+    compile_from_training_config(model, path)
+    return model
 
 
 def compile_model(model: Any, settings: dict[str, Any], factory: ObjectFactory) -> None:
@@ -118,5 +127,5 @@ def compile_model(model: Any, settings: dict[str, Any], factory: ObjectFactory) 
     try:
         model.compile(**kwargs)
     except Exception as exc:
-        raise BuildError(f"Keras rejected the compile settings: {' '.join(str(exc).split())[:600]}", code="KS602",
+        raise BuildError(f"Keras rejected the compile settings: {one_line(exc)}", code="KS602",
                          path="compile") from exc

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kerasspec.compiler.objects import ObjectFactory
-from kerasspec.errors import BuildError, KerasspecError
+from kerasspec.errors import BuildError, KerasspecError, one_line
 from kerasspec.graph import Const, InputDef, ModelGraph, Node, Ref, _refs_in
 from kerasspec.loader import join_path
 
@@ -204,5 +204,4 @@ def guard(action: Any, path: str, what: str) -> Any:
     except KerasspecError:
         raise
     except Exception as exc:
-        message = " ".join(str(exc).split())[:600] or type(exc).__name__
-        raise BuildError(f"Keras rejected {what}: {message}", code="KS601", path=path) from exc
+        raise BuildError(f"Keras rejected {what}: {one_line(exc)}", code="KS601", path=path) from exc
