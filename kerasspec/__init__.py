@@ -1,7 +1,9 @@
 """kerasspec: declarative Keras models from YAML specs.
 
 Importing the package is cheap: what needs Keras is imported on first use (PEP 562
-module attributes), so `kerasspec.validate` never loads TensorFlow.
+module attributes), so `kerasspec.validate` never loads TensorFlow. On the light install
+(`pip install kerasspec`, without the `train` extra) ``kerasspec.build``, ``load_model``,
+``run`` and ``to_spec`` raise an ImportError that says to `pip install 'kerasspec[train]'`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ _LAZY = {
     "run": "kerasspec.runner",
     "to_spec": "kerasspec.export",
 }
+# Public name -> the train extra's modules it needs (kerasspec/quiet.py names their packages).
+_NEEDS = {"build": ("keras",), "load_model": ("keras",), "run": ("keras", "sklearn", "matplotlib"), "to_spec": ("keras",)}
 
 
 def validate(path: str | Path) -> list[Diagnostic]:
@@ -37,7 +41,16 @@ def validate(path: str | Path) -> list[Diagnostic]:
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        from kerasspec.quiet import missing_train_package, needs_train_message, require_train
+
+        require_train(f"kerasspec.{name}", _NEEDS[name])
+        try:
+            return getattr(importlib.import_module(_LAZY[name]), name)
+        except ImportError as error:
+            package = missing_train_package(error)
+            if package is None:
+                raise
+            raise ModuleNotFoundError(needs_train_message(f"kerasspec.{name}", package), name=error.name) from error
     raise AttributeError(f"module 'kerasspec' has no attribute {name!r}")
 
 

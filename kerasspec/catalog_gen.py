@@ -291,12 +291,114 @@ def describe_class(cls: type, module: str) -> dict[str, Any]:
             var_kwargs = True
             continue
         params[name] = describe_param(name, param, doc)
+    _add_argument_docs(params, cls)
     return {
         "doc": _first_doc_line(cls),
         "params": params,
         "var_kwargs": var_kwargs,
         "module": module,
     }
+
+
+# ------------------------------------------------------------------ argument descriptions
+# Each argument's `doc`: the first sentence or two of its entry in the "Args:" section of
+# the class's docstring (or of a base class's), which the JSON Schema gives editors for
+# hover and completion.
+
+DOC_LIMIT = 240  # characters; a longer first sentence is cut at a word and ends in "…"
+_ARGS_HEADER = re.compile(r"^(?:Args|Arguments):$")
+_ARG_LINE = re.compile(r"^\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:(?:\s+(.*))?$")
+# A sentence ends at ". " before a capital letter or code, except after e.g., i.e., ie., etc., vs.
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bie)(?<!\betc)(?<!\bvs)\.\s+(?=[A-Z`\"])")
+_NOT_PROSE = ("- ", "* ", ">>>", "```")  # lists and examples inside an argument's text
+_OPTIMIZER_ARGS = "{{base_optimizer_keyword_args}}"  # a placeholder some optimizers leave unfilled
+# Where an argument's documentation is not in its class's docstrings.
+DOC_SOURCES: dict[str, Any] = {"InputLayer": keras.Input}
+BASE_LAYER_DOCS: dict[str, str] = {
+    "activity_regularizer": "Regularizer function applied to the output of the layer (its activation).",
+    "autocast": "Boolean, whether to cast floating-point inputs to the layer's compute dtype.",
+    "input_shape": "The shape of the input without the batch axis (legacy: prefer the model's `input`).",
+    "input_dim": "The size of the last input axis (legacy: prefer the model's `input`).",
+}
+
+
+def _args_section(doc: str) -> dict[str, str]:
+    """Argument name -> its text, from every "Args:" section of a docstring."""
+    lines = inspect.cleandoc(doc).splitlines()
+    found: dict[str, list[str]] = {}
+    for index, header in enumerate(lines):
+        if not _ARGS_HEADER.match(header.strip()):
+            continue
+        header_indent = len(header) - len(header.lstrip())
+        base: int | None = None
+        name: str | None = None
+        prose = True
+        for line in lines[index + 1:]:
+            if not line.strip():
+                continue
+            indent = len(line) - len(line.lstrip())
+            base = indent if base is None else base
+            if indent <= header_indent or indent < base:
+                break  # the next section
+            match = _ARG_LINE.match(line.strip()) if indent == base else None
+            if match:
+                name, prose = match.group(1), True
+                found.setdefault(name, [])
+                line = match.group(2) or ""
+            if name is None or not line.strip():
+                continue
+            prose = prose and not line.strip().startswith(_NOT_PROSE)
+            if prose:
+                found[name].append(line.strip())
+    return {name: " ".join(text) for name, text in found.items() if text}
+
+
+def _optimizer_args() -> dict[str, str]:
+    """The keyword arguments every optimizer documents through the placeholder."""
+    from keras.src.optimizers import base_optimizer
+
+    text = getattr(base_optimizer, "base_optimizer_keyword_args", "")
+    first, _, rest = text.partition("\n")
+    indents = [len(ln) - len(ln.lstrip()) for ln in rest.splitlines() if _ARG_LINE.match(ln.strip())]
+    margin = " " * min(indents, default=0)
+    return _args_section("Args:\n" + margin + first + "\n" + rest)
+
+
+def _summary(text: str) -> str:
+    """The first sentence, and the second too when either is short; at most DOC_LIMIT characters."""
+    sentences = _SENTENCE_END.split(" ".join(text.split()))
+    result = sentences[0].rstrip(".:") + "."
+    if len(sentences) > 1 and (len(result) < 80 or len(sentences[1]) < 40) and len(result) + len(sentences[1]) < DOC_LIMIT:
+        result += " " + sentences[1].rstrip(".:") + "."
+    if len(result) > DOC_LIMIT:
+        result = result[: DOC_LIMIT - 1].rsplit(" ", 1)[0].rstrip(",;:(") + "…"
+    return result
+
+
+def argument_docs(obj: Any) -> dict[str, str]:
+    """Argument name -> a sentence or two, from the docstrings of ``obj`` (a class: and its bases)."""
+    sources = [*(inspect.getmro(obj) if inspect.isclass(obj) else (obj,)), DOC_SOURCES.get(getattr(obj, "__name__", ""))]
+    docs: dict[str, str] = {}
+    for source in sources:
+        doc = vars(source).get("__doc__") if inspect.isclass(source) else getattr(source, "__doc__", None)
+        if not isinstance(doc, str):
+            continue
+        texts = _args_section(doc)
+        if _OPTIMIZER_ARGS in doc:
+            texts = {**_optimizer_args(), **texts}
+        for name, text in texts.items():
+            docs.setdefault(name, _summary(text))
+    return docs
+
+
+def _add_argument_docs(params: dict[str, Any], obj: Any) -> dict[str, Any]:
+    """Set each param's `doc` where the docstrings (or BASE_LAYER_DOCS) have one."""
+    is_layer = inspect.isclass(obj) and issubclass(obj, keras.layers.Layer)
+    docs = {**(BASE_LAYER_DOCS if is_layer else {}), **argument_docs(obj)}
+    for name, param in params.items():
+        if name in docs:
+            param["doc"] = docs[name]
+    return params
 
 
 def _public_names(module: types.ModuleType) -> list[str]:
@@ -424,14 +526,135 @@ def generate() -> dict[str, Any]:
         entry["private"] = module_name
         kinds["layers"]["classes"][name] = entry
 
-    return {
+    return _annotate({
+        **settings_catalog(),
         "keras_version": keras.__version__,
-        "base_layer_params": _base_layer_params(),
+        "base_layer_params": _add_argument_docs(_base_layer_params(), keras.layers.Layer),
         "kinds": kinds,
         "ops": _ops(),
         "refused": dict(REFUSED),
         "private_layers": dict(PRIVATE_LAYERS),
+    })
+
+
+# ----------------------------------------------------------------------------- settings
+# What validate checks in the sections beside `model:` (compile, fit, data) comes from the
+# same signatures that the runner calls, recorded here so that validate never imports them.
+
+# keras.Model.fit arguments that the runner sets itself from `data:`.
+FIT_FROM_DATA = ("x", "y", "validation_data", "sample_weight")
+SKLEARN_PREFIXES = ("fetch_", "load_", "make_")
+# sklearn.datasets functions that give no (x, y) pair, or read files and URLs a spec names
+# (outside the spec-folder rule that csv and npz sources follow).
+SKLEARN_REFUSED: dict[str, str] = {
+    "fetch_file": "downloads any URL",
+    "load_files": "reads a folder of files outside the spec's rules",
+    "load_sample_image": "gives an image, not an (x, y) pair",
+    "load_sample_images": "gives images, not an (x, y) pair",
+    "load_svmlight_file": "reads a file outside the spec's rules",
+    "load_svmlight_files": "reads files outside the spec's rules",
+}
+# Value ranges Keras (or the runner) enforces, by argument name: (minimum, maximum, maximum
+# exclusive). Applied to layer, callback and other class arguments alike, and to each item
+# of an int-or-ints argument.
+RANGES: dict[str, tuple[float | None, float | None, bool]] = {
+    "units": (1, None, False),
+    "filters": (1, None, False),
+    "num_heads": (1, None, False),
+    "num_query_heads": (1, None, False),
+    "num_key_value_heads": (1, None, False),
+    "key_dim": (1, None, False),
+    "value_dim": (1, None, False),
+    "output_dim": (1, None, False),
+    "input_dim": (1, None, False),
+    "kernel_size": (1, None, False),
+    "strides": (1, None, False),
+    "pool_size": (1, None, False),
+    "dilation_rate": (1, None, False),
+    "depth_multiplier": (1, None, False),
+    "groups": (1, None, False),
+    "n": (1, None, False),
+    "num_bins": (1, None, False),
+    "rate": (0, 1, True),
+    "recurrent_dropout": (0, 1, True),
+    "dropout": (0, 1, True),
+    "patience": (0, None, False),
+    "l1": (0, None, False),
+    "l2": (0, None, False),
+    "label_smoothing": (0, 1, False),
+    "momentum": (0, 1, False),
+}
+
+
+def _signature_params(fn: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        name: describe_param(name, p)
+        for name, p in inspect.signature(fn).parameters.items()
+        if name not in ("self", *skip) and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     }
+
+
+def _keras_datasets() -> dict[str, Any]:
+    out = {}
+    for name in _public_names(keras.datasets):
+        loader = getattr(getattr(keras.datasets, name), "load_data", None)
+        if loader is not None:
+            out[name] = {"doc": _first_doc_line(loader), "params": _signature_params(loader)}
+    return out
+
+
+def _sklearn_datasets() -> dict[str, Any]:
+    import sklearn.datasets
+
+    out = {}
+    for name in _public_names(sklearn.datasets):
+        if name.startswith(SKLEARN_PREFIXES) and name not in SKLEARN_REFUSED:
+            fn = getattr(sklearn.datasets, name)
+            out[name] = {"doc": _first_doc_line(fn), "params": _signature_params(fn)}
+    return out
+
+
+def settings_catalog() -> dict[str, Any]:
+    """Signatures of Model.compile and Model.fit and of the dataset loaders a `data.source` names."""
+    import sklearn
+
+    return {
+        "compile": _signature_params(keras.Model.compile),
+        "fit": _signature_params(keras.Model.fit, FIT_FROM_DATA),
+        "fit_from_data": list(FIT_FROM_DATA),
+        "keras_datasets": _keras_datasets(),
+        "sklearn_datasets": _sklearn_datasets(),
+        "sklearn_refused": dict(SKLEARN_REFUSED),
+        "sklearn_version": sklearn.__version__,
+    }
+
+
+def _add_ranges(params: dict[str, Any]) -> None:
+    for name, param in params.items():
+        if name in RANGES and param.get("type") in ("int", "number", "int_or_ints"):
+            low, high, high_exclusive = RANGES[name]
+            param["range"] = {"min": low, "max": high, "max_exclusive": high_exclusive}
+
+
+def _add_call_signatures(classes: dict[str, Any], module_name: str) -> None:
+    """Layers whose `call` takes several tensors (MultiHeadAttention's query, value) record them."""
+    for name, entry in classes.items():
+        cls = getattr(importlib.import_module(entry.get("private") or module_name), name)
+        params = inspect.signature(cls.call).parameters.values()
+        required = [p.name for p in params if p.name != "self" and p.default is p.empty
+                    and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if len(required) > 1:
+            entry["call_required"] = required
+
+
+def _annotate(catalog: dict[str, Any]) -> dict[str, Any]:
+    """Ranges on every argument, call signatures on layers (post-passes over ``generate``'s data)."""
+    for kind in catalog["kinds"].values():
+        for entry in kind["classes"].values():
+            _add_ranges(entry["params"])
+    _add_ranges(catalog["base_layer_params"])
+    _add_call_signatures(catalog["kinds"]["layers"]["classes"], "keras.layers")
+    return catalog
 
 
 def dumps(catalog: dict[str, Any]) -> str:

@@ -1,17 +1,25 @@
-"""The command line: `kerasspec validate | build | schema`. Parsing and printing only."""
+"""The command line: `kerasspec validate | build | run | export | fmt | schema`. Parsing and printing only.
+
+Importing this module and building the parser load no TensorFlow, NumPy or scikit-learn:
+validate, fmt and schema run on the light install. build, run and export (and
+`validate --build`) check for the `train` extra first and, without it, exit 2 with one
+line naming it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from kerasspec import report
 from kerasspec.errors import KerasspecError
 from kerasspec.loader import DEFAULT_MAX_BYTES
-from kerasspec.quiet import import_keras_quietly
+from kerasspec.quiet import NEEDS, import_keras_quietly, missing_train_package, needs_train_message, require_train
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -23,8 +31,35 @@ def _paths_exist(command: str, paths: list[str]) -> bool:
     return not missing
 
 
+# A top-level `kerasspec:` key in the text, for files that do not load as one mapping.
+_SPEC_LINE = re.compile(r"""^(kerasspec|"kerasspec"|'kerasspec')[ \t]*:""")
+
+
+def _text_claims_spec(path: Path) -> bool:
+    """Whether a line of the file starts with a top-level `kerasspec:` key (read line by line)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            return any(_SPEC_LINE.match(line.lstrip("\ufeff")) for line in lines)
+    except OSError:
+        return False
+
+
+def _is_spec(data: Any, path: Path) -> bool:
+    """`--skip-non-specs`: a single mapping document with a top-level `kerasspec` key is a spec.
+
+    A file that does not load as one mapping (a syntax error, several documents, empty, a
+    list, a refused tag on the whole document) is a spec only if its text has a top-level
+    `kerasspec:` line; then its loading findings are reported. Other YAML (a Kubernetes
+    manifest, a CI workflow, a file with duplicate keys or Python tags) is not ours to judge.
+    """
+    if isinstance(data, dict):
+        return "kerasspec" in data
+    return _text_claims_spec(path)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    from kerasspec.validate import spec_files, validate_file
+    from kerasspec.loader import load_file
+    from kerasspec.validate import spec_files, validate_loaded
 
     if not _paths_exist("validate", args.paths):
         return EXIT_USAGE
@@ -33,9 +68,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     found = []
     checked = []
     for path in files:
-        validated = validate_file(path, max_bytes=args.max_bytes)
-        if args.skip_non_specs and isinstance(validated.loaded.data, dict) and "kerasspec" not in validated.loaded.data:
+        loaded, load_findings = load_file(path, max_bytes=args.max_bytes)
+        if args.skip_non_specs and not _is_spec(loaded.data, path):
             continue  # another YAML file (a CI config, say): not ours to judge
+        validated = validate_loaded(loaded, load_findings)
         checked.append(path)
         found.extend(validated.diagnostics)
         if args.build and validated.ok:
@@ -157,13 +193,30 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _train_modules(args: argparse.Namespace) -> tuple[str, ...]:
+    """The train extra's modules this command needs (none for validate, fmt and schema)."""
+    if args.command == "validate":
+        return ("keras",) if args.build else ()
+    return NEEDS.get(args.command, ())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    command = f"kerasspec {args.command}"
     try:
+        require_train(command, _train_modules(args))
         return int(args.func(args))
     except KerasspecError as error:
         print(error, file=sys.stderr)
         return EXIT_FINDINGS
+    except ImportError as error:
+        package = missing_train_package(error)
+        if package is None:
+            raise
+        # require_train's own message, or one for a module found missing later on
+        message = str(error) if str(error).startswith(command + ":") else needs_train_message(command, package)
+        print(message, file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

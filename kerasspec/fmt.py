@@ -1,22 +1,36 @@
-"""`kerasspec fmt`: a spec rewritten in the canonical layout (the exporter's), comments kept.
+"""`kerasspec fmt`: a spec rewritten in the canonical layout (``kerasspec.dump``'s), comments kept.
 
 The data is dumped by ``dump``, so the meaning cannot change: ``load(fmt(text)) ==
 load(text)``, and formatting twice changes nothing. Comments are carried over by spec
-path: a comment line stays above the node that follows it, and a comment at the end of
-a line stays on the line of the node it followed. Both positions come from our own
-loader's source map, of the original text and of the formatted one.
+path, from our own loader's source map of the original text and of the formatted one:
+
+- comments before the first key (the `$schema` modeline, a licence) stay on top, and
+  comments after the last node stay at the end;
+- a comment line stays above the node that follows it;
+- an end-of-line comment stays at the end of the line of the node it followed. Its
+  spacing is canonical: two spaces before `#`, and the comments of consecutive lines
+  aligned in one column (two spaces after the longest of those lines).
+
+A comment needs its node to start a line, so the collections holding a commented node
+are written in block style (``dump``'s ``block_paths``) even where the canonical layout
+would fit them on one flow line.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
+import yaml
+
 from kerasspec.dump import dump
 from kerasspec.errors import Diagnostic, has_errors
-from kerasspec.loader import SourceMap, load_text
+from kerasspec.loader import SourceMap, join_path, load_text, split_path
 
 _BLOCK_SCALAR = re.compile(r"[|>][-+0-9]*\s*(#.*)?$")
+_Scanner: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+COMMENT_GAP = "  "
 
 
 @dataclass
@@ -27,10 +41,42 @@ class Comment:
 
 
 def find_comments(text: str) -> list[Comment]:
-    """Comments of a YAML text: `#` at a line start or after white space, outside quotes and block scalars."""
+    """Comments of a YAML text: a `#` at a line start or after white space, outside every scalar."""
+    lines = text.splitlines()
+    try:
+        spans = _scalar_spans(text)
+    except yaml.YAMLError:
+        return _find_comments_by_hand(lines)
+    starts = [start for start, _ in spans]
+    comments: list[Comment] = []
+    for number, line in enumerate(lines):
+        for match in re.finditer("#", line):
+            index = match.start()
+            if index and line[index - 1] not in " \t":
+                continue
+            at = (number, index)
+            inside = bisect.bisect_right(starts, at) - 1
+            if inside >= 0 and spans[inside][0] <= at < spans[inside][1]:
+                continue
+            comments.append(Comment(number + 1, line[index:].rstrip(), inline=bool(line[:index].strip())))
+            break
+    return comments
+
+
+def _scalar_spans(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(line, column) from and to of every scalar, 0-based, in order."""
+    spans = []
+    for token in yaml.scan(text, Loader=_Scanner):
+        if isinstance(token, yaml.ScalarToken):
+            spans.append(((token.start_mark.line, token.start_mark.column), (token.end_mark.line, token.end_mark.column)))
+    return spans
+
+
+def _find_comments_by_hand(lines: list[str]) -> list[Comment]:
+    """For a text the YAML scanner refuses: quotes and block scalars followed by hand."""
     comments: list[Comment] = []
     scalar_indent: int | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         indent = len(line) - len(line.lstrip())
         if scalar_indent is not None:
             if not line.strip() or indent > scalar_indent:
@@ -51,7 +97,7 @@ def _comment_start(line: str) -> int | None:
         if quote:
             if char == quote and not (quote == '"' and line[index - 1] == "\\"):
                 quote = None
-        elif char in "'\"" and (index == 0 or line[index - 1] in " \t[{,:-"):
+        elif char in "'\"" and line[:index].rstrip()[-1:] in ("", "[", "{", ",", ":", "-", "?"):
             quote = char
         elif char == "#" and (index == 0 or line[index - 1] in " \t"):
             return index
@@ -69,40 +115,68 @@ def _anchor(source_map: SourceMap, comment: Comment) -> str | None:
     return min(candidates)[3] if candidates else None
 
 
+def _ancestors(path: str) -> list[str]:
+    """The spec paths of the collections holding ``path`` (not the root)."""
+    parts = split_path(path)
+    result, current = [], ""
+    for part in parts[:-1]:
+        current = join_path(current, part)
+        result.append(current)
+    return result
+
+
 def format_text(text: str, file: str = "<string>") -> tuple[str, list[Diagnostic]]:
     """The canonical text, or the original with the loading findings when it cannot be read."""
     loaded, found = load_text(text, file)
     if has_errors(found) or not isinstance(loaded.data, dict):
         return text, found
-    canonical = dump(loaded.data)
-    out_map = load_text(canonical, file)[0].source_map
-    lines = canonical.splitlines()
-    above: dict[int, list[str]] = {}
-    after: dict[int, list[str]] = {}
+    first_line = min((key.line for path, (key, _) in loaded.source_map.entries.items() if path), default=0)
     header: list[str] = []  # comments before the first node (a modeline, a licence) stay on top
     trailing: list[str] = []
-    first_line = min((key.line for path, (key, _) in loaded.source_map.entries.items() if path), default=0)
+    anchored: list[tuple[Comment, str]] = []
     for comment in find_comments(text):
-        if not comment.inline and comment.line < first_line:
-            header.append(comment.text)
-            continue
-        path = _anchor(loaded.source_map, comment)
-        if path is None or path not in out_map.entries:
+        path = None if not comment.inline and comment.line < first_line else _anchor(loaded.source_map, comment)
+        if path is None:
+            (header if comment.line < first_line else trailing).append(comment.text)
+        else:
+            anchored.append((comment, path))
+    block_paths = {ancestor for _, path in anchored for ancestor in _ancestors(path)}
+    canonical = dump(loaded.data, block_paths=block_paths)
+    out_map = load_text(canonical, file)[0].source_map
+    above: dict[int, list[str]] = {}
+    after: dict[int, list[str]] = {}
+    for comment, path in anchored:
+        if path not in out_map.entries:  # cannot happen for paths of the same data; kept safe
             trailing.append(comment.text)
             continue
         target = out_map.entries[path][0].line - 1
-        if comment.inline:
-            after.setdefault(target, []).append(comment.text)
-        else:
-            above.setdefault(target, []).append(comment.text)
-    result: list[str] = list(header)
-    for index, line in enumerate(lines):
+        (after if comment.inline else above).setdefault(target, []).append(comment.text)
+    rows: list[tuple[str, str | None]] = [(line, None) for line in header]
+    for index, line in enumerate(canonical.splitlines()):
         indent = line[: len(line) - len(line.lstrip())]
         inline = after.get(index, [])
-        if len(inline) > 1:  # lines joined into one flow collection: their comments go above it
+        if len(inline) > 1:  # two commented nodes on one line (not expected): their comments go above it
             above.setdefault(index, []).extend(inline)
             inline = []
-        result.extend(indent + c for c in above.get(index, []))
-        result.append(line + "".join("  " + c for c in inline))
-    result.extend(trailing)
-    return "\n".join(result) + "\n", []
+        rows.extend((indent + c, None) for c in above.get(index, []))
+        rows.append((line, inline[0] if inline else None))
+    rows.extend((line, None) for line in trailing)
+    return "\n".join(_aligned(rows)) + "\n", []
+
+
+def _aligned(rows: list[tuple[str, str | None]]) -> list[str]:
+    """Lines with their end-of-line comments; the comments of consecutive lines share one column."""
+    result: list[str] = []
+    index = 0
+    while index < len(rows):
+        if rows[index][1] is None:
+            result.append(rows[index][0])
+            index += 1
+            continue
+        end = index
+        while end < len(rows) and rows[end][1] is not None:
+            end += 1
+        column = max(len(code) for code, _ in rows[index:end]) + len(COMMENT_GAP)
+        result.extend(code.ljust(column) + str(comment) for code, comment in rows[index:end])
+        index = end
+    return result

@@ -332,6 +332,9 @@ class GraphBuilder:
                     node.chained = Ref(previous.name, None, node.path)
             if node.name:
                 previous = Ref(node.name, None, node.path)
+        if outputs is None and not graph.nodes and graph.kind != "block":
+            self.error("KS406", "this model has no output: it has no layers and no `outputs`", join_path(graph.path, "layers"),
+                       "add layers, or name the output with `outputs:`")
         if outputs is None and graph.nodes and graph.nodes[-1].name:
             graph.outputs = Ref(graph.nodes[-1].name, None, outputs_path)
         elif isinstance(outputs, dict):

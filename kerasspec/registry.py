@@ -12,6 +12,8 @@ import importlib
 from kerasspec import catalog
 from kerasspec.errors import BuildError, did_you_mean
 
+# A module name under `imports:`: dotted identifiers, nothing a shell or a path could mean.
+MODULE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 KIND_MODULES = {
     "layers": "keras.layers", "activations": "keras.activations", "initializers": "keras.initializers",
     "regularizers": "keras.regularizers", "constraints": "keras.constraints", "optimizers": "keras.optimizers",

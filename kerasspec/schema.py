@@ -17,59 +17,148 @@ from kerasspec import catalog
 SCHEMA_ID = "https://kerasspec.dev/schema/kerasspec.schema.json"
 PACKAGE_SCHEMA = Path(__file__).parent / "kerasspec.schema.json"
 REPO_SCHEMA = Path(__file__).parent.parent / "schema" / "kerasspec.schema.json"
-PER_CLASS_KEY = "x-kerasspec-per-class"  # marks the editor-only part that validate strips
+PER_CLASS_KEY = "x-kerasspec-per-class"  # marks an editor-only definition, which validate strips
 FAST_VALIDATOR = Path(__file__).parent / "validate" / "fast_structure.py"
 
 _OBJECT_KIND = {
     "activation": "activations", "initializer": "initializers", "regularizer": "regularizers",
     "constraint": "constraints", "optimizer": "optimizers", "schedule": "schedules", "loss": "losses",
-    "metric": "metrics", "layer": "layers",
+    "metric": "metrics", "layer": "layers", "callback": "callbacks",
 }
 _EXPRESSION = {"type": "string", "pattern": r"\$\{"}
+_REGISTERED = {"type": "string", "pattern": ">"}  # package>Name: a class registered with Keras
+# The keys of a layer mapping that are not constructor arguments (spec-format 3; graph.py).
+RESERVED_LAYER_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model")
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def _bounds(param: dict[str, Any]) -> dict[str, Any]:
+    """The catalog's `range` of a number as JSON Schema keywords (validate checks the same: KS104)."""
+    bounds = param.get("range") or {}
+    out: dict[str, Any] = {}
+    if bounds.get("min") is not None:
+        out["minimum"] = bounds["min"]
+    if bounds.get("max") is not None:
+        out["exclusiveMaximum" if bounds.get("max_exclusive") else "maximum"] = bounds["max"]
+    return out
 
 
 def _value_schema(param: dict[str, Any]) -> dict[str, Any]:
-    """A parameter's JSON Schema; `${...}` strings stay allowed everywhere."""
+    """A parameter's JSON Schema, as lenient as validate: `${...}` strings stay allowed everywhere.
+
+    A list holding a `${...}` is accepted whole, as validate accepts it (a block parameter
+    is known only where the block is used).
+    """
     kind = param.get("type", "any")
-    simple: dict[str, dict[str, Any]] = {
-        "int": {"type": "integer"},
-        "number": {"type": "number"},
-        "bool": {"type": "boolean"},
-        "string": {"type": "string"},
-        "dtype": {"type": "string"},
-        "int_or_ints": {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
-        "ints": {"type": "array", "items": {"type": "integer"}},
-        "shape": {"type": "array", "items": {"type": ["integer", "null"]}},
-        "list": {"type": "array"},
-        "dict": {"type": "object"},
-        "number_or_schedule": {"anyOf": [{"type": "number"}, {"$ref": "#/$defs/TypedObject"}]},
+    bounds = _bounds(param) if kind in ("int", "number", "int_or_ints", "number_or_schedule") else {}
+    simple: dict[str, list[dict[str, Any]]] = {
+        "int": [{"type": "integer", **bounds}],
+        "number": [{"type": "number", **bounds}],
+        "bool": [{"type": "boolean"}],
+        "string": [{"type": "string"}],
+        "dtype": [{"type": "string"}],
+        "int_or_ints": [{"type": "integer", **bounds}, {"type": "array", "items": {"type": "integer", **bounds}}],
+        "ints": [{"type": "array", "items": {"type": "integer"}}],
+        "shape": [{"type": "array", "items": {"type": ["integer", "null"]}}],
+        "list": [{"type": "array"}],
+        "dict": [{"type": "object"}],
+        "number_or_schedule": [{"type": "number", **bounds}, _ref("names.schedules")],
     }
-    if kind in _OBJECT_KIND:
-        schema: dict[str, Any] = {"$ref": f"#/$defs/names.{_OBJECT_KIND[kind]}"}
-    else:
-        schema = dict(simple.get(kind, {}))
     if "enum" in param:
-        schema = {"enum": param["enum"]}
-    options = [schema, _EXPRESSION] if schema else []
-    if param.get("nullable"):
-        options.append({"type": "null"})
+        options = [{"enum": param["enum"]}]
+    elif kind in _OBJECT_KIND:
+        options = [_ref(f"names.{_OBJECT_KIND[kind]}")]
+    else:
+        options = [dict(option) for option in simple.get(kind, [])]
+    if any(option.get("type") == "array" and "items" in option for option in options):
+        options.append({"type": "array", "contains": _EXPRESSION})
+    if options:
+        options.append(_EXPRESSION)
+        if param.get("nullable"):
+            options.append({"type": "null"})
     result: dict[str, Any] = {"anyOf": options} if options else {}
+    if param.get("doc"):
+        result["description"] = param["doc"]
     if "default" in param:
         result["default"] = param["default"]
     return result
 
 
-def _class_schema(name: str, entry: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    params = dict(base) if entry.get("var_kwargs") else {}
-    params.update(entry.get("params", {}))
-    properties = {key: _value_schema(param) for key, param in sorted(params.items())}
-    schema: dict[str, Any] = {"properties": properties}
+def _closed_branch(names: list[str], entry: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    """`if type is one of names then only these keys`, with the required arguments."""
+    then: dict[str, Any] = {"properties": properties, "additionalProperties": False}
     if entry.get("doc"):
-        schema["description"] = entry["doc"]
-    required = [key for key, param in entry.get("params", {}).items() if param.get("required")]
+        then["description"] = entry["doc"]
+    required = sorted(key for key, param in entry.get("params", {}).items() if param.get("required"))
     if required:
-        schema["required"] = required
-    return schema
+        then["required"] = required
+    condition = {"const": names[0]} if len(names) == 1 else {"enum": names}
+    return {"if": {"properties": {"type": condition}, "required": ["type"]}, "then": then}
+
+
+def _names_by_class(kind: str) -> dict[str, list[str]]:
+    """Class name -> [the class name, then its aliases]: one branch serves them all."""
+    groups = {name: [name] for name in sorted(catalog.load_catalog()["kinds"][kind]["classes"])}
+    for alias, target in sorted(catalog.aliases(kind).items()):
+        if target in groups:
+            groups[target].append(alias)
+    return groups
+
+
+def _layer_arguments() -> dict[str, Any]:
+    """Each layer class's keys: the reserved ones and its constructor arguments, nothing else.
+
+    A type the catalog does not know (a block, package>Name, a ${...}) stays open: validate
+    checks block arguments against the block. An ops node and a nested model or reuse
+    entry take only the reserved keys.
+    """
+    base = catalog.load_catalog()["base_layer_params"]
+    reserved: dict[str, Any] = {key: {} for key in RESERVED_LAYER_KEYS}  # their schemas are LayerEntry's
+    branches = []
+    for name, names in _names_by_class("layers").items():
+        entry = catalog.layer_class(name) or {}
+        properties = dict(reserved)
+        if entry.get("var_kwargs"):
+            properties.update({key: _ref(f"arg.Layer.{key}") for key in base})
+        properties.update({key: _value_schema(param) for key, param in entry.get("params", {}).items()})
+        branches.append(_closed_branch(names, entry, properties))
+    only_reserved = {"properties": reserved, "additionalProperties": False}
+    branches.append({"if": {"properties": {"type": {"type": "string", "pattern": "^ops\\."}}, "required": ["type"]},
+                     "then": {**only_reserved, "description": "A keras.ops function; its arguments go in `args` and `call`."}})
+    not_null = {"not": {"type": "null"}}
+    branches.append({"if": {"properties": {"type": {"type": "null"}}}, "then": {  # a nested model, or a reuse
+        **only_reserved,
+        "anyOf": [{"required": [key], "properties": {key: not_null}} for key in ("model", "reuse")],
+    }})
+    return {"allOf": branches}
+
+
+def _typed_objects(kind: str) -> dict[str, Any]:
+    """`names.<kind>`: a name Keras accepts, or `{type: Class, **arguments}` closed per class."""
+    names = sorted(catalog.kind_names(kind))
+    if kind == "layers":  # the spec's blocks are layers too: left open
+        return {"anyOf": [{"type": "string", "examples": names}, _ref("TypedObject")],
+                "description": "A layer class name, or a mapping with `type` and its arguments."}
+    groups = _names_by_class(kind)
+    classes = sorted(n for group in groups.values() for n in group)
+    mapping: dict[str, Any] = {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"anyOf": [{"enum": classes}, _REGISTERED, _EXPRESSION] if classes else [_REGISTERED, _EXPRESSION],
+                                "description": f"A keras.{kind} class, or package>Name."}},
+    }
+    if groups:
+        kind_entries = catalog.load_catalog()["kinds"][kind]["classes"]
+        mapping["allOf"] = [
+            _closed_branch(group, kind_entries[name],
+                           {"type": {}, **{key: _value_schema(p) for key, p in kind_entries[name]["params"].items()}})
+            for name, group in groups.items()
+        ]
+    return {"anyOf": [{"enum": names}, _REGISTERED, _EXPRESSION, mapping],
+            "description": f"A keras.{kind} name, or a mapping with `type` and its arguments."}
 
 
 _LAYER_ITEM = {
@@ -95,49 +184,168 @@ def _discriminate_layer_items(node: Any) -> None:
             _discriminate_layer_items(value)
 
 
+def _discriminated_unions_as_if_then(node: Any) -> None:
+    """pydantic's `oneOf` + `discriminator` (data sources, transforms) -> `type` enum and one if/then per type.
+
+    JSON Schema validators ignore `discriminator`, so a oneOf reports every branch's errors;
+    with if/then an unknown `type` is one enum error, and a known one is checked by its branch only.
+    """
+    if isinstance(node, dict):
+        discriminator = node.get("discriminator")
+        if isinstance(discriminator, dict) and "oneOf" in node:
+            key, mapping = discriminator["propertyName"], discriminator["mapping"]
+            node.pop("discriminator")
+            node.pop("oneOf")
+            node.update({
+                "type": "object",
+                "required": [key],
+                "properties": {key: {"enum": sorted(mapping)}},
+                "allOf": [{"if": {"properties": {key: {"const": name}}}, "then": {"$ref": ref}}
+                          for name, ref in sorted(mapping.items())],
+            })
+        for value in node.values():
+            _discriminated_unions_as_if_then(value)
+    elif isinstance(node, list):
+        for value in node:
+            _discriminated_unions_as_if_then(value)
+
+
 def generate() -> dict[str, Any]:
     """The whole schema, deterministic, as committed."""
     from kerasspec.spec import Spec  # pydantic is needed only to generate
 
     schema = Spec.model_json_schema()
     _discriminate_layer_items(schema)
+    _discriminated_unions_as_if_then(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
     schema["title"] = "kerasspec spec, format version 1"
     schema["x-keras-version"] = catalog.keras_version()
-    layer_types = sorted(catalog.kind_names("layers")) + sorted(catalog.load_catalog().get("private_layers", {}))
-    entry = schema["$defs"]["LayerEntry"]
-    entry["properties"]["type"]["anyOf"] = [
-        {"type": "string", "examples": layer_types},
-        {"type": "null"},
-    ]
-    for kind in set(_OBJECT_KIND.values()):
-        names = sorted(catalog.kind_names(kind))
-        schema["$defs"][f"names.{kind}"] = {
-            "anyOf": [{"type": "string", "enum": names}, {"$ref": "#/$defs/TypedObject"}],
-            "description": f"A keras.{kind} name, or a mapping with `type` and its arguments.",
-        }
-    base = catalog.load_catalog()["base_layer_params"]
-    entry[PER_CLASS_KEY] = True
-    entry["allOf"] = [
-        {"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
-         "then": _class_schema(name, catalog.layer_class(name) or {}, base)}
-        for name in layer_types if catalog.layer_class(name)
-    ]
+    _add_layer_schemas(schema)
     return schema
+
+
+def _layer_item(string: dict[str, Any], repeat: str | None, entry: str) -> dict[str, Any]:
+    """A layer item of the no-blocks variant: a type name, a repeat group or a layer mapping."""
+    mapping: dict[str, Any] = _ref(entry)
+    if repeat:
+        mapping = {"if": {"required": ["repeat"]}, "then": _ref(repeat), "else": mapping}
+    return {"if": {"type": "string"}, "then": string, "else": mapping}
+
+
+def _add_layer_schemas(schema: dict[str, Any]) -> None:
+    """Closed layer entries, typed objects, and the layer types of a spec without blocks.
+
+    Every definition added here is editor-only (PER_CLASS_KEY); `structural_schema` strips
+    them, and validate checks the same things by dispatching on `type` (arguments.py).
+    Without `blocks:` a `type` must be a catalog layer, `ops.NAME` or package>Name: the
+    `*.without_blocks` definitions re-check only the types along model -> layers -> entry
+    (so each entry's arguments are still checked once, by LayerEntry).
+    """
+    defs = schema["$defs"]
+    layer_names = sorted(catalog.kind_names("layers"))
+    entry = defs["LayerEntry"]
+    entry["properties"]["type"]["anyOf"] = [{"type": "string", "examples": layer_names}, {"type": "null"}]
+    entry["allOf"] = [_ref("layer.arguments")]
+    editor: dict[str, Any] = {"layer.arguments": _layer_arguments()}
+    for key, param in catalog.load_catalog()["base_layer_params"].items():
+        editor[f"arg.Layer.{key}"] = _value_schema(param)
+    for kind in catalog.KINDS:
+        editor[f"names.{kind}"] = _typed_objects(kind)
+    ops = [f"ops.{name}" for name in catalog.load_catalog()["ops"]]
+    editor["layer.type"] = {
+        "anyOf": [{"enum": layer_names + ops}, _REGISTERED, _EXPRESSION],
+        "description": "A keras.layers class, ops.NAME, or package>Name (a spec with `blocks:` may also name a block).",
+    }
+    editor["LayerEntry.without_blocks"] = {"properties": {
+        "type": {"anyOf": [_ref("layer.type"), {"type": "null"}]},
+        "model": _ref("ModelSpec.without_blocks"),
+    }}
+    editor["RepeatGroup.without_blocks"] = {"properties": {
+        "layers": {"items": _layer_item(_ref("layer.type"), None, "LayerEntry.without_blocks")},
+    }}
+    editor["ModelSpec.without_blocks"] = {"properties": {
+        "layers": {"items": _layer_item(_ref("layer.type"), "RepeatGroup.without_blocks", "LayerEntry.without_blocks")},
+    }}
+    editor["Spec.without_blocks"] = {"if": {"required": ["blocks"]},
+                                     "else": {"properties": {"model": _ref("ModelSpec.without_blocks")}}}
+    editor["Spec.blocks"] = _block_names(layer_names)
+    editor.update(_settings_objects())
+    for name, definition in editor.items():
+        defs[name] = {**definition, PER_CLASS_KEY: True}
+    schema.setdefault("allOf", []).extend(_ref(name) for name in ("Spec.without_blocks", "Spec.blocks", "Spec.objects"))
+
+
+# Block parameters that would shadow Layer's own keyword arguments (validate/blocks.py).
+BLOCK_RESERVED_PARAMS = ("name", "trainable", "dtype", "i")
+
+
+def _block_names(layer_names: list[str]) -> dict[str, Any]:
+    """Block and block-parameter names validate refuses (KS106): a Keras layer's name, or a reserved one."""
+    from kerasspec.spec import NAME_PATTERN
+
+    param_name = {"pattern": NAME_PATTERN, "not": {"enum": list(BLOCK_RESERVED_PARAMS)}}
+    return {"properties": {"blocks": {
+        "propertyNames": {"pattern": NAME_PATTERN, "not": {"enum": [*layer_names, "i"]}},
+        "additionalProperties": {"properties": {
+            "required": {"items": param_name},
+            "params": {"propertyNames": param_name},
+        }},
+    }}}
+
+
+def _settings_objects() -> dict[str, Any]:
+    """compile's optimizer, losses and metrics and fit's callbacks as the kinds' typed objects.
+
+    Losses, metrics and callbacks nest as validate reads them: a list, or a mapping without
+    `type` (output name -> ...), of objects.
+    """
+    defs: dict[str, Any] = {}
+    for kind in ("losses", "metrics", "callbacks"):
+        item = _ref(f"objects.{kind}")
+        defs[f"objects.{kind}"] = {
+            "if": {"type": "array"}, "then": {"items": item},
+            "else": {"if": {"type": "object", "not": {"required": ["type"]}}, "then": {"additionalProperties": item},
+                     "else": {"anyOf": [_ref(f"names.{kind}"), {"type": "null"}]}},
+        }
+    defs["Spec.objects"] = {"properties": {
+        "compile": {"properties": {
+            "optimizer": _ref("names.optimizers"),
+            "loss": _ref("objects.losses"),
+            "metrics": _ref("objects.metrics"),
+            "weighted_metrics": _ref("objects.metrics"),
+        }},
+        "fit": {"properties": {"callbacks": {"if": {"type": "array"}, "then": _ref("objects.callbacks")}}},
+    }}
+    return defs
 
 
 def dumps(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=1, sort_keys=True) + "\n"
 
 
+def _strip_refs(node: Any, removed: set[str]) -> None:
+    """Drop `allOf` items that only point at a removed definition."""
+    if isinstance(node, dict):
+        if isinstance(node.get("allOf"), list):
+            node["allOf"] = [item for item in node["allOf"]
+                             if not (isinstance(item, dict) and item.get("$ref", "").removeprefix("#/$defs/") in removed)]
+            if not node["allOf"]:
+                del node["allOf"]
+        for value in node.values():
+            _strip_refs(value, removed)
+    elif isinstance(node, list):
+        for value in node:
+            _strip_refs(value, removed)
+
+
 def structural_schema(schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The schema without its per-class parts (what validate checks)."""
+    """The schema without its editor-only parts (what validate checks)."""
     schema = json.loads(PACKAGE_SCHEMA.read_text(encoding="utf-8")) if schema is None else json.loads(json.dumps(schema))
-    schema["$defs"]["LayerEntry"].pop("allOf", None)
-    schema["$defs"]["LayerEntry"].pop(PER_CLASS_KEY, None)
-    for name in [n for n in schema["$defs"] if n.startswith("names.")]:
-        del schema["$defs"][name]  # used only by the per-class parts
+    removed = {name for name, d in schema["$defs"].items() if d.get(PER_CLASS_KEY) or name.startswith("names.")}
+    for name in removed:
+        del schema["$defs"][name]
+    _strip_refs(schema, removed)
     return schema
 
 

@@ -7,9 +7,12 @@ Layer entries and typed objects keep their constructor arguments as extra keys.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from kerasspec.registry import MODULE_PATTERN
+from kerasspec.substitute import TEMPLATE_PATTERN
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 
@@ -92,38 +95,151 @@ class BlockSpec(_Strict):
     description: str | None = None
 
 
-class CompileSpec(BaseModel):
-    """The arguments of keras.Model.compile."""
+# A `${...}` template: allowed wherever a value is, and checked again once substituted
+# (validate runs the structural check of these sections on the substituted values).
+Template = Annotated[str, Field(pattern=TEMPLATE_PATTERN)]
+PositiveInt = Annotated[int, Field(ge=1)]
+Count = Annotated[int, Field(ge=0)]
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+PerOutput = dict[str, ObjectRef | list[ObjectRef]]
+
+
+class CompileSpec(_Strict):
+    """The arguments of keras.Model.compile (the catalog records its signature; a test holds them equal)."""
+
+    optimizer: ObjectRef | None = Field(default=None, description="An optimizer name (adam) or {type: Adam, learning_rate: ...}.")
+    loss: ObjectRef | list[ObjectRef] | dict[str, ObjectRef] | None = Field(
+        default=None, description="A loss, or one per output (a list in output order, or output name -> loss).")
+    loss_weights: list[float | Template] | dict[str, float | Template] | Template | None = Field(
+        default=None, description="Weights of the per-output losses: a list in output order, or output name -> weight.")
+    metrics: list[ObjectRef] | PerOutput | None = Field(
+        default=None, description="Metrics to log, or per output (output name -> metrics).")
+    weighted_metrics: list[ObjectRef] | PerOutput | None = Field(
+        default=None, description="Metrics weighted by class_weight / sample weights.")
+    run_eagerly: bool | Template | None = Field(default=None, description="Run the training step eagerly (slow; for debugging).")
+    steps_per_execution: PositiveInt | Template | None = Field(
+        default=None, description="Training steps per call of the compiled function (>= 1).")
+    jit_compile: bool | Literal["auto"] | Template | None = Field(default=None, description="XLA compilation: true, false or auto.")
+    auto_scale_loss: bool | Template | None = Field(default=None, description="Scale the loss under mixed precision.")
+
+
+class KerasSource(_Strict):
+    """A keras.datasets dataset, with its own test split; other keys are load_data's arguments."""
 
     model_config = ConfigDict(extra="allow")
-    optimizer: ObjectRef | None = None
-    loss: ObjectRef | list[ObjectRef] | dict[str, ObjectRef] | None = None
-    metrics: list[ObjectRef] | dict[str, ObjectRef | list[ObjectRef]] | None = None
-    loss_weights: list[float] | dict[str, float] | None = None
+    type: Literal["keras"]
+    name: str = Field(description="A keras.datasets module: mnist, fashion_mnist, cifar10, imdb, ...")
 
 
-class DataSpec(BaseModel):
+class SklearnSource(_Strict):
+    """A scikit-learn dataset function (fetch_*, load_*, make_*); other keys are its keyword arguments."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["sklearn"]
+    name: str = Field(description="A sklearn.datasets function: load_digits, make_regression, fetch_california_housing, ...")
+
+
+Column = Annotated[int, Field(ge=0)] | str
+
+
+class CsvSource(_Strict):
+    """A CSV file in the spec's folder, one row per sample."""
+
+    type: Literal["csv"]
+    path: str = Field(description="The file, relative to the spec's folder.")
+    target: Column | list[Column] = Field(description="The column(s) to predict: a header name or a column number.")
+    features: list[Column] | None = Field(default=None, description="The input columns (default: every column but the target).")
+    header: bool | None = Field(default=None, description="Whether the first row names the columns (default true).")
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] | None = Field(
+        default=None, description="The one-character field separator (default ',').")
+
+
+class NpzSource(_Strict):
+    """A numpy .npz file in the spec's folder (written by numpy.savez; pickled arrays are refused)."""
+
+    type: Literal["npz"]
+    path: str = Field(description="The file, relative to the spec's folder.")
+    x: str | None = Field(default=None, description="The name of the inputs array (default x).")
+    y: str | None = Field(default=None, description="The name of the targets array (default y).")
+
+
+DataSource = Annotated[KerasSource | SklearnSource | CsvSource | NpzSource, Field(discriminator="type")]
+
+
+class FractionSplit(_Strict):
+    """sklearn's train_test_split: `fraction` of the rows, drawn with `random_state`."""
+
+    fraction: Fraction | Template | None = Field(default=None, description="Between 0 and 1 (default 0.25).")
+    random_state: Annotated[int, Field(ge=0, lt=2**32)] | Template | None = None
+    shuffle: bool | Template | None = None
+
+
+class FirstRowsSplit(_Strict):
+    """The first N rows (the seed's `x_valid = x_train[:5000]`)."""
+
+    first: PositiveInt | Template
+
+
+SplitPart = Fraction | Template | FirstRowsSplit | FractionSplit
+
+
+class SplitSpec(_Strict):
+    """Rows held out: `test` first, then `validation` from what remains."""
+
+    test: SplitPart | None = None
+    validation: SplitPart | None = None
+
+
+class Standardize(_Strict):
+    """sklearn's StandardScaler, fitted on the training split only."""
+
+    type: Literal["standardize"]
+    with_mean: bool | Template | None = None
+    with_std: bool | Template | None = None
+
+
+class Rescale(_Strict):
+    """x * scale + offset, in float32 (keras.layers.Rescaling)."""
+
+    type: Literal["rescale"]
+    scale: float | Template
+    offset: float | Template | None = None
+
+
+Transform = Literal["standardize"] | Annotated[Standardize | Rescale, Field(discriminator="type")]
+
+
+class DataSpec(_Strict):
     """What `kerasspec run` trains on (spec-format 7)."""
 
-    model_config = ConfigDict(extra="forbid")
-    source: TypedObject
-    split: dict[str, Any] | None = None
-    transforms: list[str | TypedObject] | None = None
-    features: dict[str, list[int]] | None = None
+    source: DataSource
+    split: SplitSpec | None = None
+    transforms: list[Transform] | None = None
+    features: dict[str, Annotated[list[Count], Field(min_length=1)]] | None = Field(
+        default=None, description="Model input name -> the columns of x it takes.")
 
 
-class FitSpec(BaseModel):
-    """The arguments of keras.Model.fit, with callbacks as typed objects."""
+class FitSpec(_Strict):
+    """The arguments of keras.Model.fit (the catalog records its signature), with callbacks as typed objects."""
 
-    model_config = ConfigDict(extra="allow")
-    epochs: int | str | None = None
-    batch_size: int | str | None = None
-    callbacks: list[ObjectRef] | None = None
+    epochs: PositiveInt | Template | None = Field(default=None, description="Passes over the training data (>= 1).")
+    batch_size: PositiveInt | Template | None = Field(default=None, description="Samples per step, over all devices (default 32).")
+    verbose: Literal["auto", 0, 1, 2] | Template | None = Field(default=None, description="0 silent, 1 progress bar, 2 one line per epoch.")
+    callbacks: list[ObjectRef] | None = Field(default=None, description="keras.callbacks, e.g. {type: EarlyStopping, patience: 5}.")
+    validation_split: Annotated[float, Field(ge=0, lt=1)] | Template | None = Field(
+        default=None, description="The fraction of training rows kept for validation (not with data.split.validation).")
+    shuffle: bool | Literal["batch"] | Template | None = Field(default=None, description="Shuffle the training rows each epoch.")
+    class_weight: dict[str, float | Template] | None = Field(default=None, description="Class index -> weight of its loss.")
+    initial_epoch: Count | Template | None = Field(default=None, description="The epoch to start at (below epochs).")
+    steps_per_epoch: PositiveInt | Template | None = None
+    validation_steps: PositiveInt | Template | None = None
+    validation_batch_size: PositiveInt | Template | None = None
+    validation_freq: PositiveInt | Template | None = Field(default=None, description="Validate every N epochs.")
 
 
 class DistributeSpec(_Strict):
     strategy: Literal["default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server"] = "default"
-    devices: list[str] | None = None
+    devices: list[Annotated[str, Field(min_length=1)]] | None = None
 
 
 class Spec(_Strict):
@@ -132,9 +248,9 @@ class Spec(_Strict):
     kerasspec: Literal[1] = Field(description="The spec format version.")
     name: str = Field(pattern=NAME_PATTERN, description="An identifier for the spec and its runs.")
     description: str | None = None
-    seed: int | None = Field(default=None, description="keras.utils.set_random_seed before build and run.")
+    seed: Annotated[int, Field(ge=0, lt=2**32)] | None = Field(default=None, description="keras.utils.set_random_seed before build and run.")
     vars: dict[str, Any] | None = Field(default=None, description="Values for ${...} substitution.")
-    imports: list[str] | None = Field(default=None, description="Python modules imported before build (never by validate).")
+    imports: list[Annotated[str, Field(pattern=MODULE_PATTERN)]] | None = Field(default=None, description="Python modules imported before build (never by validate).")
     blocks: dict[str, BlockSpec] | None = None
     model: ModelSpec
     compile: CompileSpec | None = None

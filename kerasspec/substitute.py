@@ -17,6 +17,8 @@ from typing import Any
 from kerasspec.errors import Diagnostic, did_you_mean
 from kerasspec.loader import join_path
 
+# What marks a string as holding an expression (the JSON Schema accepts such a string anywhere).
+TEMPLATE_PATTERN = r"\$\{"
 _WHOLE = re.compile(r"^\$\{([^{}]*)\}$")
 _PART = re.compile(r"\$\$\{|\$\{([^{}]*)\}")
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
+import pytest
+
+from kerasspec import cli
 from kerasspec.cli import main
 from tests.conftest import FIXTURES, SPECS
+
+NON_SPECS = FIXTURES / "non_specs"
 
 
 def test_build_prints_a_summary_and_saves_without_overwriting(tmp_path, capsys, keras_module) -> None:
@@ -42,3 +49,54 @@ def test_schema_command_writes_the_schema(tmp_path) -> None:
 
     assert main(["schema", "-o", str(tmp_path / "s.json")]) == 0
     assert (tmp_path / "s.json").read_text() == PACKAGE_SCHEMA.read_text()
+
+
+def _json_report(capsys) -> tuple[list[str], set[tuple[str, str]]]:
+    report = json.loads(capsys.readouterr().out)
+    return [Path(f).name for f in report["files"]], {(Path(d["file"]).name, d["code"]) for d in report["diagnostics"]}
+
+
+def test_skip_non_specs_reports_only_the_broken_spec(capsys) -> None:
+    """A k8s manifest, an empty file, a list, a workflow, duplicate keys, a Python tag, a syntax error: skipped."""
+    assert main(["validate", "--skip-non-specs", "--format", "json", str(NON_SPECS)]) == 1
+    files, found = _json_report(capsys)
+    assert files == ["broken_spec.yaml"]
+    assert found == {("broken_spec.yaml", "KS002")}
+
+
+def test_without_skip_non_specs_every_yaml_file_is_judged(capsys) -> None:
+    assert main(["validate", "--format", "json", str(NON_SPECS)]) == 1
+    files, found = _json_report(capsys)
+    assert len(files) == 8 and {name for name, _ in found} == set(files)
+
+
+def test_skip_non_specs_still_reports_specs_that_break_yaml_rules(tmp_path, capsys) -> None:
+    shutil.copy(SPECS / "quickstart.yaml", tmp_path / "quickstart.yaml")
+    shutil.copy(NON_SPECS / "k8s_manifest.yaml", tmp_path / "k8s.yaml")
+    shutil.copy(NON_SPECS / "github_workflow.yml", tmp_path / "ci.yml")
+    assert main(["validate", "--skip-non-specs", "--format", "json", str(tmp_path)]) == 0
+    assert _json_report(capsys) == (["quickstart.yaml"], set())
+    spec = (SPECS / "quickstart.yaml").read_text(encoding="utf-8")
+    (tmp_path / "two_documents.yaml").write_text(spec + "---\nkerasspec: 1\n", encoding="utf-8")
+    (tmp_path / "duplicate.yaml").write_text(spec + "\nname: again\n", encoding="utf-8")
+    assert main(["validate", "--skip-non-specs", "--format", "json", str(tmp_path)]) == 1
+    files, found = _json_report(capsys)
+    assert files == ["duplicate.yaml", "quickstart.yaml", "two_documents.yaml"]
+    assert found == {("duplicate.yaml", "KS003"), ("two_documents.yaml", "KS002")}
+
+
+def test_a_missing_train_module_is_one_line_naming_the_extra(monkeypatch, capsys) -> None:
+    def plots(args):
+        raise ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")
+
+    monkeypatch.setattr(cli, "cmd_build", plots)
+    monkeypatch.setattr(cli, "require_train", lambda what, modules: None)
+    assert main(["build", str(SPECS / "quickstart.yaml")]) == 2
+    assert capsys.readouterr().err == "kerasspec build: needs matplotlib; install it with: pip install 'kerasspec[train]'\n"
+
+    def user_module(args):
+        raise ModuleNotFoundError("No module named 'my_layers'", name="my_layers")
+
+    monkeypatch.setattr(cli, "cmd_build", user_module)
+    with pytest.raises(ModuleNotFoundError, match="my_layers"):
+        main(["build", str(SPECS / "quickstart.yaml")])

@@ -144,16 +144,11 @@ def test_worker_roles_from_tf_config() -> None:
 @pytest.mark.parametrize(
     ("settings", "environ", "words"),
     [
-        ({"strategy": "parameter_server"}, {}, "use multi_worker_mirrored"),
         ({"strategy": "multi_worker_mirrored"}, {}, "TF_CONFIG environment variable, which is not set"),
         ({"strategy": "multi_worker_mirrored"}, {"TF_CONFIG": "{not json"}, "not a cluster description"),
         ({"strategy": "multi_worker_mirrored"}, tf_config(2), "task worker 2 is not in its cluster"),
         ({"strategy": "multi_worker_mirrored"}, {"TF_CONFIG": json.dumps({"cluster": {"worker": ["a:1"], "ps": ["b:1"]},
                                                                          "task": {"type": "worker", "index": 0}})}, "ps tasks"),
-        ({"strategy": "multi_worker_mirrored", "devices": ["/gpu:0"]}, tf_config(0), "every GPU of each worker"),
-        ({"strategy": "one_device", "devices": ["/cpu:0", "/cpu:1"]}, {}, "lists 2"),
-        ({"strategy": "default", "devices": ["/cpu:0"]}, {}, "default device"),
-        ({"strategy": "mirrored", "devices": "/cpu:0"}, {}, "list of device names"),
     ],
 )
 def test_refused_settings(settings, environ, words, monkeypatch) -> None:
@@ -163,6 +158,26 @@ def test_refused_settings(settings, environ, words, monkeypatch) -> None:
     with pytest.raises(RunError) as info:
         distribute.check_settings(settings)
     assert info.value.code == "KS707" and words in str(info.value) and info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("settings", "fit", "words"),
+    [
+        ({"strategy": "parameter_server"}, {}, "use multi_worker_mirrored"),
+        ({"strategy": "multi_worker_mirrored", "devices": ["/gpu:0"]}, {}, "every GPU of each worker"),
+        ({"strategy": "multi_worker_mirrored"}, {"validation_split": 0.1}, "use data.split.validation"),
+        ({"strategy": "one_device", "devices": ["/cpu:0", "/cpu:1"]}, {}, "lists 2"),
+        ({"strategy": "default", "devices": ["/cpu:0"]}, {}, "default device"),
+        ({"strategy": "mirrored", "devices": []}, {}, "is empty"),
+    ],
+)
+def test_refused_by_validate(settings, fit, words) -> None:
+    from kerasspec.loader import LoadedSpec, SourceMap
+    from kerasspec.validate import validate_loaded
+
+    spec = {"kerasspec": 1, "name": "d", "model": {"input": [2], "layers": ["Flatten"]}, "distribute": settings, "fit": fit}
+    found = validate_loaded(LoadedSpec(spec, SourceMap("<d>"))).diagnostics
+    assert [d.code for d in found] == ["KS707"] and words in found[0].text, [d.format() for d in found]
 
 
 def test_refusals_point_at_the_spec(tmp_path: Path, monkeypatch, keras_module) -> None:

@@ -10,7 +10,6 @@ module must stay usable (and testable) without paying for TensorFlow's import.
 from __future__ import annotations
 
 import csv
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,23 +19,9 @@ import sklearn.datasets
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from kerasspec import catalog
 from kerasspec.errors import RunError, did_you_mean
 from kerasspec.paths import confine
-
-SOURCE_TYPES = ("keras", "sklearn", "csv", "npz")
-TRANSFORM_TYPES = ("rescale", "standardize")
-SKLEARN_PREFIXES = ("fetch_", "load_", "make_")
-# These sklearn.datasets functions exist but give no (x, y) pair, or read arbitrary
-# files and URLs that would escape the spec-folder rule that csv and npz follow.
-SKLEARN_REFUSED = {
-    "fetch_file",
-    "load_files",
-    "load_sample_image",
-    "load_sample_images",
-    "load_svmlight_file",
-    "load_svmlight_files",
-}
-SPLIT_KEYS = ("fraction", "random_state", "shuffle")
 
 Array = np.ndarray
 XData = np.ndarray | dict[str, np.ndarray]
@@ -74,28 +59,15 @@ def _fail(code: str, path: str, message: str, hint: str | None = None) -> RunErr
 def load_data(data: dict, spec_dir: Path, *, input_names: list[str] | None = None) -> Dataset:
     """Load, split, transform and route the data that the spec's `data:` mapping describes.
 
-    `spec_dir` anchors relative paths; `input_names` (the model's inputs, in order)
-    lets `features` be checked against the model. Raises RunError with a spec path.
+    ``data`` has passed validation (validate/settings.py checks every setting that needs no
+    data); what is checked here needs the data: files, rows, columns. `spec_dir` anchors
+    relative paths; `input_names` (the model's inputs, in order) orders `features`.
+    Raises RunError with a spec path.
     """
-    if not isinstance(data, dict):
-        raise _fail("KS701", "data", f"data must be a mapping, got {type(data).__name__}")
-    for key in data:
-        if key not in ("source", "split", "transforms", "features"):
-            raise _fail(
-                "KS101", f"data.{key}", f"unknown key {key!r} in data", _hint(key, ["source", "split", "transforms", "features"])
-            )
-    source = _source_config(data.get("source"))
-    # Check every setting before loading, so a typo fails before a long download.
-    splits = _split_config(data.get("split"))
-    transforms = _transform_config(data.get("transforms"))
-    features = _features_config(data.get("features"), input_names)
-    if source["type"] == "keras" and "test" in splits:
-        raise _fail(
-            "KS703",
-            "data.split.test",
-            f"keras.datasets.{source.get('name')} has its own test split, so data.split.test cannot make another",
-            "remove data.split.test; use data.split.validation to hold out rows",
-        )
+    source = data["source"]
+    splits = {key: _one_split(value) for key, value in (data.get("split") or {}).items() if value is not None}
+    transforms = [{"type": t} if isinstance(t, str) else t for t in data.get("transforms") or []]
+    features = _features_in_input_order(data.get("features"), input_names)
 
     x, y, test = _load_source(source, Path(spec_dir))
     if "test" in splits:
@@ -120,29 +92,6 @@ def load_data(data: dict, spec_dir: Path, *, input_names: list[str] | None = Non
 # ----------------------------------------------------------------------------- sources
 
 
-def _source_config(source: Any) -> dict:
-    if source is None:
-        raise _fail(
-            "KS701",
-            "data.source",
-            "data has no source",
-            "add data.source, e.g. {type: keras, name: fashion_mnist} or {type: csv, path: data.csv, target: y}",
-        )
-    if isinstance(source, str):  # typed-object shorthand: the name alone
-        source = {"type": "sklearn" if source.startswith(SKLEARN_PREFIXES) else "keras", "name": source}
-    if not isinstance(source, dict):
-        raise _fail("KS701", "data.source", f"data.source must be a mapping with `type`, got {source!r}")
-    kind = source.get("type")
-    if kind not in SOURCE_TYPES:
-        raise _fail(
-            "KS201",
-            "data.source.type",
-            f"unknown data source type {kind!r}; known types: {', '.join(SOURCE_TYPES)}",
-            _hint(kind, SOURCE_TYPES),
-        )
-    return source
-
-
 def _load_source(source: dict, spec_dir: Path) -> tuple[Array, Array, tuple[Array, Array] | None]:
     """(x, y, own test split or None) as the source gives them, dtypes untouched."""
     kind = source["type"]
@@ -159,23 +108,7 @@ def _load_source(source: dict, spec_dir: Path) -> tuple[Array, Array, tuple[Arra
     return x, y, None
 
 
-def _check_kwargs(fn: Any, kwargs: dict, label: str) -> None:
-    # Compare with the signature first: Python's TypeError names neither the spec key nor the fix.
-    params = inspect.signature(fn).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    for key in kwargs:
-        if key not in params:
-            raise _fail(
-                "KS202",
-                f"data.source.{key}",
-                f"{label} takes no argument {key!r}; it takes: {', '.join(params) or 'none'}",
-                _hint(key, params),
-            )
-
-
 def _call(fn: Any, kwargs: dict, label: str, hint: str) -> Any:
-    _check_kwargs(fn, kwargs, label)
     try:
         return fn(**kwargs)
     except Exception as exc:  # downloads, corrupt caches, bad argument values: all KS701
@@ -185,12 +118,7 @@ def _call(fn: Any, kwargs: dict, label: str, hint: str) -> Any:
 def _load_keras(source: dict) -> tuple[Array, Array, tuple[Array, Array]]:
     import keras  # lazily: importing Keras imports TensorFlow (seconds)
 
-    name = source.get("name")
-    names = sorted(n for n in dir(keras.datasets) if not n.startswith("_") and hasattr(getattr(keras.datasets, n), "load_data"))
-    if name not in names:
-        raise _fail(
-            "KS701", "data.source.name", f"keras.datasets has no dataset {name!r}; it has: {', '.join(names)}", _hint(name, names)
-        )
+    name = source["name"]
     kwargs = {k: v for k, v in source.items() if k not in ("type", "name")}
     label = f"keras.datasets.{name}.load_data()"
     result = _call(
@@ -205,15 +133,9 @@ def _load_keras(source: dict) -> tuple[Array, Array, tuple[Array, Array]]:
 
 
 def _load_sklearn(source: dict, spec_dir: Path) -> tuple[Array, Array]:
-    name = source.get("name")
-    allowed = sorted(n for n in dir(sklearn.datasets) if n.startswith(SKLEARN_PREFIXES) and n not in SKLEARN_REFUSED)
-    if name not in allowed:
-        why = (
-            "gives no (x, y) pair or reads files outside the spec's folder; use type csv or npz"
-            if name in SKLEARN_REFUSED
-            else f"sklearn sources are the datasets {', '.join(SKLEARN_PREFIXES)}*"
-        )
-        raise _fail("KS701", "data.source.name", f"sklearn.datasets.{name} cannot be a data source: {why}", _hint(name, allowed))
+    name = source["name"]
+    if name in catalog.load_catalog()["sklearn_refused"]:  # validate refuses it too; never call it
+        raise _fail("KS104", "data.source.name", f"sklearn.datasets.{name} cannot be a data source")
     kwargs = {k: v for k, v in source.items() if k not in ("type", "name")}
     if isinstance(kwargs.get("data_home"), str):
         # A cache folder, so not confined to the spec's folder; relative still means "from the spec".
@@ -251,17 +173,6 @@ def _resolve(spec_dir: Path, value: Any, path: str) -> Path:
     return resolved
 
 
-def _check_keys(source: dict, allowed: tuple[str, ...]) -> None:
-    for key in source:
-        if key not in allowed:
-            raise _fail(
-                "KS202",
-                f"data.source.{key}",
-                f"a {source['type']} source takes no key {key!r}; it takes: {', '.join(allowed)}",
-                _hint(key, allowed),
-            )
-
-
 def _numeric(cells: np.ndarray, columns: list[str]) -> Array:
     # int64 when every cell is an integer, else float64: what pandas.read_csv would give.
     try:
@@ -285,7 +196,6 @@ def _numeric(cells: np.ndarray, columns: list[str]) -> Array:
 
 
 def _load_csv(source: dict, spec_dir: Path) -> tuple[Array, Array]:
-    _check_keys(source, ("type", "path", "target", "features", "header", "delimiter"))
     file = _resolve(spec_dir, source.get("path"), "data.source.path")
     header, delimiter = source.get("header", True), source.get("delimiter", ",")
     if "target" not in source:
@@ -334,7 +244,6 @@ def _load_csv(source: dict, spec_dir: Path) -> tuple[Array, Array]:
 
 
 def _load_npz(source: dict, spec_dir: Path) -> tuple[Array, Array]:
-    _check_keys(source, ("type", "path", "x", "y"))
     file = _resolve(spec_dir, source.get("path"), "data.source.path")
     try:
         with np.load(file, allow_pickle=False) as arrays:  # pickle could run code: refused
@@ -362,67 +271,9 @@ def _load_npz(source: dict, spec_dir: Path) -> tuple[Array, Array]:
 # ----------------------------------------------------------------------------- splits
 
 
-def _split_config(split: Any) -> dict[str, dict]:
-    if split is None:
-        return {}
-    if not isinstance(split, dict):
-        raise _fail("KS703", "data.split", f"data.split must be a mapping of test/validation, got {split!r}")
-    out = {}
-    for key, value in split.items():
-        path = f"data.split.{key}"
-        if key not in ("test", "validation"):
-            raise _fail(
-                "KS703", path, f"unknown split {key!r}; splits are test and validation", _hint(key, ["test", "validation"])
-            )
-        out[key] = _one_split(value, path)
-    return out
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _one_split(value: Any, path: str) -> dict:
-    forms = "a fraction (0.2), {fraction: 0.2, random_state: 7} or {first: 5000}"
-    bare = _is_number(value)
-    if bare:
-        value = {"fraction": value}
-    if not isinstance(value, dict):
-        raise _fail("KS703", path, f"{path} must be {forms}, got {value!r}")
-    if "first" in value:
-        n = value["first"]
-        if len(value) > 1:
-            raise _fail(
-                "KS703",
-                path,
-                f"{path}.first stands alone; got also {', '.join(k for k in value if k != 'first')}",
-                "remove the other keys, or use the fraction form",
-            )
-        if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
-            raise _fail("KS703", f"{path}.first", f"{path}.first must be a whole number of rows >= 1, got {n!r}")
-        return value
-    for key in value:
-        if key not in SPLIT_KEYS:
-            raise _fail(
-                "KS703",
-                f"{path}.{key}",
-                f"unknown key {key!r} in {path}; it takes {', '.join(SPLIT_KEYS)} or first",
-                _hint(key, (*SPLIT_KEYS, "first")),
-            )
-    f = value.get("fraction")  # None: sklearn's default test_size (0.25), as the seed relies on
-    if f is not None and not (_is_number(f) and 0 < f < 1):
-        raise _fail(
-            "KS703",
-            path if bare else f"{path}.fraction",
-            f"a split fraction must lie between 0 and 1, got {f!r}",
-            "for a count of rows use {first: N}",
-        )
-    rs = value.get("random_state")
-    if rs is not None and not (isinstance(rs, int) and not isinstance(rs, bool)):
-        raise _fail("KS703", f"{path}.random_state", f"random_state must be an integer, got {rs!r}")
-    if not isinstance(value.get("shuffle", True), bool):
-        raise _fail("KS703", f"{path}.shuffle", f"shuffle must be true or false, got {value['shuffle']!r}")
-    return value
+def _one_split(value: Any) -> dict:
+    """A validated split in its mapping form (a bare number is the fraction)."""
+    return value if isinstance(value, dict) else {"fraction": value}
 
 
 def _split(x: Array, y: Array, cfg: dict, path: str) -> tuple[Array, Array, Array, Array]:
@@ -452,42 +303,6 @@ def _split(x: Array, y: Array, cfg: dict, path: str) -> tuple[Array, Array, Arra
 
 
 # ----------------------------------------------------------------------------- transforms
-
-
-def _transform_config(transforms: Any) -> list[dict]:
-    if transforms is None:
-        return []
-    if not isinstance(transforms, list):
-        raise _fail("KS701", "data.transforms", f"data.transforms must be a list, got {transforms!r}")
-    out = []
-    for i, t in enumerate(transforms):
-        path = f"data.transforms[{i}]"
-        t = {"type": t} if isinstance(t, str) else t  # typed-object shorthand: `standardize`
-        kind = t.get("type") if isinstance(t, dict) else None
-        if kind not in TRANSFORM_TYPES:
-            raise _fail(
-                "KS201",
-                f"{path}.type" if isinstance(t, dict) else path,
-                f"unknown transform {kind if kind is not None else t!r}; transforms: {', '.join(TRANSFORM_TYPES)}",
-                _hint(kind, TRANSFORM_TYPES),
-            )
-        allowed = {"rescale": ("type", "scale", "offset"), "standardize": ("type", "with_mean", "with_std")}[kind]
-        for key in t:
-            if key not in allowed:
-                raise _fail(
-                    "KS202",
-                    f"{path}.{key}",
-                    f"{kind} takes no argument {key!r}; it takes {', '.join(allowed[1:])}",
-                    _hint(key, allowed),
-                )
-        if kind == "rescale":
-            if "scale" not in t:
-                raise _fail("KS204", path, "rescale needs `scale`", "e.g. {type: rescale, scale: 0.00392156862745098} for 1/255")
-            for key in ("scale", "offset"):
-                if not _is_number(t.get(key, 0.0)):
-                    raise _fail("KS203", f"{path}.{key}", f"rescale {key} must be a number, got {t[key]!r}")
-        out.append(t)
-    return out
 
 
 def _fit_transform(spec: dict, x: Array, path: str) -> dict:
@@ -540,37 +355,11 @@ def apply_transforms(x: np.ndarray, fitted: list[dict]) -> np.ndarray:
 # ----------------------------------------------------------------------------- features
 
 
-def _features_config(features: Any, input_names: list[str] | None) -> dict[str, list[int]] | None:
-    if features is None:
+def _features_in_input_order(features: Any, input_names: list[str] | None) -> dict[str, list[int]] | None:
+    """The validated `features` mapping in the model's input order (so a list-input model can take its values)."""
+    if not features:
         return None
-    if not isinstance(features, dict) or not features:
-        raise _fail(
-            "KS702",
-            "data.features",
-            f"data.features must map model input names to column lists, got {features!r}",
-            "e.g. features: {wide: [0, 1, 2], deep: [2, 3, 4]}",
-        )
-    for name, cols in features.items():
-        path = f"data.features.{name}"
-        if input_names is not None and name not in input_names:
-            raise _fail(
-                "KS702", path, f"the model has no input {name!r}; its inputs: {', '.join(input_names)}", _hint(name, input_names)
-            )
-        if not isinstance(cols, list) or not cols:
-            raise _fail("KS702", path, f"{path} must be a non-empty list of column numbers, got {cols!r}")
-        for k, c in enumerate(cols):
-            if not (isinstance(c, int) and not isinstance(c, bool) and c >= 0):
-                raise _fail("KS702", f"{path}[{k}]", f"a column number must be a whole number >= 0, got {c!r}")
-    missing = [n for n in input_names or [] if n not in features]
-    if missing:
-        raise _fail(
-            "KS702",
-            "data.features",
-            f"model input {missing[0]!r} gets no columns from data.features",
-            f"add data.features.{missing[0]}: [column numbers]",
-        )
-    # The model's input order, so that a list-input model could take list(x.values()).
-    return {n: features[n] for n in input_names} if input_names else dict(features)
+    return {n: features[n] for n in input_names if n in features} if input_names else dict(features)
 
 
 def route_features(x: np.ndarray, features: dict[str, list[int]]) -> dict[str, np.ndarray]:

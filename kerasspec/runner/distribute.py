@@ -55,42 +55,17 @@ def _error(message: str, hint: str | None = None, path: str = "distribute.strate
 
 
 def check_settings(settings: Any, fit: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The `distribute` mapping with its defaults, checked (KS707) without starting TensorFlow."""
+    """The validated `distribute` mapping with its defaults; TF_CONFIG is read (and checked) here, before anything starts.
+
+    The spec's own rules (KS707: parameter_server, devices, validation_split) are validate's
+    (validate/settings.py); what is left needs this process's environment.
+    """
     settings = dict(settings or {})
-    strategy = settings.get("strategy") or "default"
-    devices = settings.get("devices")
-    settings["strategy"] = strategy
-    if strategy not in STRATEGIES:  # the schema says so too; this guards the Python API
-        raise _error(f"unknown distribute.strategy {strategy!r}", hint=f"one of: {', '.join(STRATEGIES)}")
-    if strategy == "parameter_server":
-        raise _error(
-            "distribute.strategy parameter_server is not available: Keras 3's Model.fit has no "
-            "ParameterServerStrategy support (tf.distribute's parameter servers need Keras 2's training loop)",
-            hint="use multi_worker_mirrored for synchronous training on several machines (TF_CONFIG lists the workers), "
-            "or mirrored for the GPUs of one machine",
-        )
-    if devices is not None and (not isinstance(devices, list) or not all(isinstance(d, str) and d for d in devices)):
-        raise _error(f"distribute.devices must be a list of device names, got {devices!r}",
-                     hint='e.g. devices: ["/gpu:0", "/gpu:1"]', path="distribute.devices")
-    if devices is not None and strategy in ("default", "multi_worker_mirrored"):
-        what = ("the default strategy uses TensorFlow's default device" if strategy == "default"
-                else "multi_worker_mirrored uses every GPU of each worker (else its CPU)")
-        raise _error(f"distribute.devices does not apply here: {what}",
-                     hint="remove distribute.devices (CUDA_VISIBLE_DEVICES chooses a worker's GPUs)", path="distribute.devices")
-    if strategy == "one_device" and devices is not None and len(devices) != 1:
-        raise _error(f"one_device trains on one device, but distribute.devices lists {len(devices)}",
-                     hint="list one device, e.g. devices: [/cpu:0], or use strategy: mirrored for several",
-                     path="distribute.devices")
-    if strategy == "mirrored" and devices is not None and not devices:
-        raise _error("distribute.devices is empty", hint="list devices, or leave devices out for every local GPU",
-                     path="distribute.devices")
-    if strategy == "multi_worker_mirrored":
-        if (fit or {}).get("validation_split"):
-            raise _error("fit.validation_split is not available with multi_worker_mirrored "
-                         "(each worker's data is a tf.data dataset, which Keras cannot split)",
-                         hint="use data.split.validation instead, e.g. {fraction: 0.2, random_state: 0}",
-                         path="fit.validation_split")
-        worker_role(settings)  # TF_CONFIG is read (and checked) before anything starts
+    settings["strategy"] = settings.get("strategy") or "default"
+    if settings["strategy"] not in STRATEGIES:  # the Python API with an unvalidated mapping
+        raise _error(f"unknown distribute.strategy {settings['strategy']!r}", hint=f"one of: {', '.join(STRATEGIES)}")
+    if settings["strategy"] == "multi_worker_mirrored":
+        worker_role(settings)
     return settings
 
 

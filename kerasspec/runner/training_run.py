@@ -37,19 +37,18 @@ from pathlib import Path
 from typing import Any
 
 from kerasspec.compiler import refuse_imports_unless
-from kerasspec.errors import KerasspecError, RunError, did_you_mean
+from kerasspec.errors import KerasspecError, RunError
 from kerasspec.loader import LoadedSpec, SourceMap, load_file
 from kerasspec.overrides import apply_overrides
 from kerasspec.runner import artifacts, distribute
 from kerasspec.runner.artifacts import atomic_path, write_json, write_text
 from kerasspec.runner.data import Dataset, check_fits, load_data
 from kerasspec.validate import Validated, validate_loaded
+from kerasspec.validate.settings import run_requirements
 
 RUN_INFO = "run.json"
 EXPORTED_SPEC = "exported.yaml"
 SPEC_FILE = "spec.yaml"
-# keras.Model.fit arguments that the runner sets itself from `data:` and `fit.callbacks`.
-FIT_FROM_DATA = ("x", "y", "validation_data", "sample_weight")
 
 
 @dataclass
@@ -179,14 +178,7 @@ class _Job:
 
         graph_inputs = [i.name for i in validated.graph.inputs] if validated.graph is not None else []
         dataset = load_data(spec["data"], validated.loaded.folder, input_names=graph_inputs or None)
-        evaluate = spec.get("evaluate")
-        if evaluate is True and dataset.test is None:
-            raise RunError(
-                "evaluate: true, but the data has no test split to evaluate on",
-                code="KS703",
-                path="evaluate",
-                hint="add data.split.test, e.g. {fraction: 0.2, random_state: 0}, or remove `evaluate`",
-            )
+        evaluate = spec.get("evaluate")  # `true` without a test split is a validation error
 
         chief = self.role.is_chief
         with distribution.scope():  # build, compile and fit inside the strategy's scope
@@ -366,39 +358,11 @@ def _load_run(run_dir: Path) -> tuple[Validated, dict[str, Any]]:
 
 
 def _check_settings(validated: Validated) -> dict[str, Any]:
-    """What a run needs beyond a valid spec; returns the `fit` mapping."""
-    spec = validated.data
-    for key, example in (("data", "data: {source: {type: sklearn, name: load_digits}}"),
-                         ("compile", "compile: {optimizer: adam, loss: mse}")):
-        if not spec.get(key):
-            raise RunError(f"kerasspec run needs a `{key}:` section", code="KS102", path=key,
-                           hint=f"add e.g. {example}; `kerasspec build` builds a model without one")
-    fit = spec.get("fit") or {}
-    allowed = _fit_parameters()
-    for key in fit:
-        if key in FIT_FROM_DATA:
-            raise RunError(f"fit.{key} comes from the `data:` section, not from fit", code="KS104", path=f"fit.{key}",
-                           hint="remove it; data.split.validation gives validation_data")
-        if key not in allowed:
-            raise RunError(f"keras.Model.fit has no argument {key!r}", code="KS101", path=f"fit.{key}",
-                           hint=did_you_mean(key, allowed) or f"fit takes: {', '.join(allowed)}")
-    split = spec["data"].get("split") if isinstance(spec["data"], dict) else None
-    if fit.get("validation_split") and isinstance(split, dict) and "validation" in split:
-        raise RunError(
-            "fit.validation_split and data.split.validation never stand together",
-            code="KS703",
-            path="fit.validation_split",
-            hint="keep one: data.split.validation (a fraction with random_state, or {first: N}) or fit.validation_split",
-        )
-    return fit
-
-
-def _fit_parameters() -> list[str]:
-    import inspect
-
-    import keras
-
-    return [p for p in inspect.signature(keras.Model.fit).parameters if p != "self" and p not in FIT_FROM_DATA]
+    """What a run needs beyond a valid spec (validate/settings.py); returns the `fit` mapping."""
+    missing = run_requirements(validated.data)
+    if missing:
+        raise RunError(missing[0].message, code=missing[0].code, path=missing[0].path, hint=missing[0].hint, diagnostics=missing)
+    return validated.data.get("fit") or {}
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from kerasspec.loader import DEFAULT_MAX_BYTES, LoadedSpec, load_file
 from kerasspec.substitute import substitute
 from kerasspec.validate.arguments import ArgumentChecker, check_callbacks, check_compile
 from kerasspec.validate.blocks import check_blocks
+from kerasspec.validate.settings import check_settings
 from kerasspec.validate.shapes import check_shapes
 from kerasspec.validate.structure import check_structure
 
@@ -54,7 +55,6 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
     if not isinstance(data, dict):
         return result
     found = result.diagnostics
-    found.extend(check_structure(data))
     env = data.get("vars") if isinstance(data.get("vars"), dict) else {}
     for name in env:
         if not NAME.match(str(name)) or name == "i":
@@ -63,6 +63,8 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
     result.data = {
         key: value if key in _LITERAL_SECTIONS else substitute(value, env, key, found) for key, value in data.items()
     }
+    # The settings sections are checked as substituted, so a `${...}` is held to the type of its place.
+    found.extend(check_structure(result.data))
     builder = GraphBuilder(found)
     blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
     block_graphs = check_blocks(blocks, builder, found)
@@ -79,6 +81,7 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
         found.extend(check_shapes(result.graph, blocks=blocks, source_map=loaded.source_map))
     check_compile(checker, result.data.get("compile"))
     check_callbacks(checker, result.data.get("fit"))
+    check_settings(result.data, result.graph, checker)
     result.diagnostics = _tidy(found, loaded)
     return result
 

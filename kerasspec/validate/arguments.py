@@ -84,6 +84,9 @@ class ArgumentChecker:
                            f"write `call: {{{key}: ...}}`")
             return
         self.typed_object("layers", {"type": node.type, **node.config}, node.path, type_path=type_path)
+        entry = catalog.layer_class(node.type)
+        if entry is not None and node.type not in self.blocks:
+            self.call_signature(node, entry)
 
     # -- typed objects ----------------------------------------------------------------------
     def typed_object(self, kind: str | None, value: Any, path: str, *, type_path: str | None = None) -> None:
@@ -165,9 +168,42 @@ class ArgumentChecker:
             check, expected = _SIMPLE_CHECKS[kind]
             if not check(value):
                 self.error("KS203", f"{owner}'s {key} must be {expected}, got {value!r}", path)
+            elif "range" in param:
+                self.in_range(param["range"], value, path, owner, key)
             return
         if isinstance(value, dict) and "type" in value:
             self.typed_object(None, value, path)
+
+    def in_range(self, bounds: dict[str, Any], value: Any, path: str, owner: str, key: str) -> None:
+        """The range Keras enforces (catalog `range`), for a number or each item of a list."""
+        low, high = bounds.get("min"), bounds.get("max")
+        for item in value if isinstance(value, list) else [value]:
+            if not _is_number(item):
+                continue
+            if low is not None and item < low:
+                self.error("KS104", f"{owner}'s {key} must be >= {low}, got {value!r}", path)
+            elif high is not None and (item >= high if bounds.get("max_exclusive") else item > high):
+                self.error("KS104", f"{owner}'s {key} must be {'<' if bounds.get('max_exclusive') else '<='} {high}, got {value!r}", path)
+            else:
+                continue
+            return
+
+    def call_signature(self, node: Node, entry: dict[str, Any]) -> None:
+        """A layer whose call takes several tensors (MultiHeadAttention: query, value) needs them all."""
+        required = entry.get("call_required")
+        if not required or node.model is not None:
+            return
+        given = len(node.args) if node.args is not None else 1
+        named = set(node.call or {})
+        missing = [p for i, p in enumerate(required) if i >= given and p not in named]
+        if not missing:
+            return
+        if isinstance(node.inputs, list):
+            hint = f"`inputs:` passes one list; write `args: [{', '.join(str(r) for r in node.inputs)}]`"
+        else:
+            hint = f"write `args: [{', '.join(required)}]` with references, or name them under `call:`"
+        self.error("KS405", f"{node.type} is called with {', '.join(required)}, but {', '.join(missing)} is not given",
+                   join_path(node.path, "inputs" if node.inputs is not None else "type"), hint)
 
     # -- helpers ----------------------------------------------------------------------------
     def _kind_of(self, type_name: str, path: str) -> str | None:

@@ -1,0 +1,310 @@
+"""Settings: what the schema cannot say about the sections beside `model:`.
+
+The schema (spec.py) already fixes every key, type and range of `compile`, `fit`, `data`,
+`distribute`, `seed` and `evaluate`. This pass adds the rules that relate two places: a
+data source's own arguments (from the catalog's recorded signatures), splits against the
+source and `fit`, `features` against the model's inputs, per-output settings against the
+model's outputs, callbacks' `monitor` against what the run logs, and paths that leave their
+folder. The runner calls nothing of its own for these: a spec that validates runs.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from typing import Any
+
+from kerasspec import catalog
+from kerasspec.errors import Diagnostic, did_you_mean
+from kerasspec.graph import ModelGraph, Ref, snake_case
+from kerasspec.loader import join_path
+from kerasspec.registry import registered_name
+from kerasspec.substitute import has_expression
+from kerasspec.validate.arguments import ArgumentChecker
+
+# Callback arguments that name files or folders: relative to the run folder (runner/callbacks.py confines them).
+CALLBACK_PATH_ARGS = ("filepath", "log_dir", "filename", "backup_dir", "directory")
+# Logged quantities that no compile setting names: ReduceLROnPlateau adds the learning rate.
+ALWAYS_LOGGED = ("loss", "learning_rate")
+# Callbacks whose `monitor` decides what they do, and when its default matters.
+MONITORING = {"EarlyStopping": None, "ReduceLROnPlateau": None, "ModelCheckpoint": "save_best_only"}
+
+
+def check_settings(spec: dict[str, Any], graph: ModelGraph | None, checker: ArgumentChecker) -> None:
+    """Every rule of this module over the substituted spec; findings go to the checker's list."""
+    data = spec.get("data") if isinstance(spec.get("data"), dict) else None
+    fit = spec.get("fit") if isinstance(spec.get("fit"), dict) else {}
+    if data is not None:
+        _source(data.get("source"), checker)
+        _splits(spec, data, fit, checker)
+        _features(data, graph, checker)
+    _fit(fit, spec.get("distribute"), checker)
+    compile_data = spec.get("compile") if isinstance(spec.get("compile"), dict) else {}
+    outputs = output_names(graph)
+    if outputs is not None and len(outputs) > 1:
+        _per_output(compile_data, outputs, checker)
+    if data is not None and outputs is not None and len(outputs) > 1:
+        checker.error("KS702", f"data gives one array y, but the model has {len(outputs)} outputs ({', '.join(outputs)})", "data",
+                      "kerasspec run trains models with one output; `kerasspec build` builds this one")
+    elif data is not None:
+        _monitors(compile_data, fit, data, outputs, checker)
+    _paths(spec, fit, checker)
+
+
+def run_requirements(spec: dict[str, Any]) -> list[Diagnostic]:
+    """What `kerasspec run` needs beyond a valid spec (a spec for `build` alone may leave them out)."""
+    found = []
+    for key, example in (("data", "data: {source: {type: sklearn, name: load_digits}}"),
+                         ("compile", "compile: {optimizer: adam, loss: mse}")):
+        if not spec.get(key):
+            found.append(Diagnostic("KS102", f"kerasspec run needs a `{key}:` section", path=key,
+                                    hint=f"add e.g. {example}; `kerasspec build` builds a model without one"))
+    return found
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _source(source: Any, checker: ArgumentChecker) -> None:
+    if not isinstance(source, dict) or not isinstance(source.get("name"), str):
+        return  # csv and npz sources are closed by the schema
+    kind, name, path = source.get("type"), source["name"], "data.source"
+    kwargs = {k: v for k, v in source.items() if k not in ("type", "name")}
+    settings = catalog.load_catalog()
+    if kind == "keras":
+        known = settings["keras_datasets"]
+        if name not in known:
+            checker.error("KS201", f"keras.datasets has no dataset {name!r}", join_path(path, "name"),
+                          did_you_mean(name, known) or f"its datasets: {', '.join(sorted(known))}")
+            return
+        checker.arguments(f"keras.datasets.{name}.load_data", known[name]["params"], kwargs, path)
+    elif kind == "sklearn":
+        known, refused = settings["sklearn_datasets"], settings["sklearn_refused"]
+        if name in refused:
+            checker.error("KS104", f"sklearn.datasets.{name} cannot be a data source: it {refused[name]}",
+                          join_path(path, "name"), "use a csv or npz source in the spec's folder")
+        elif name not in known:
+            checker.error("KS201", f"sklearn.datasets has no dataset function {name!r}", join_path(path, "name"),
+                          did_you_mean(name, known) or "sklearn sources are its fetch_*, load_* and make_* functions")
+        else:
+            checker.arguments(f"sklearn.datasets.{name}", known[name]["params"], kwargs, path)
+
+
+def _splits(spec: dict[str, Any], data: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) -> None:
+    split = data.get("split") if isinstance(data.get("split"), dict) else {}
+    source = data.get("source") if isinstance(data.get("source"), dict) else {}
+    own_test_split = source.get("type") == "keras"
+    if own_test_split and split.get("test") is not None:
+        checker.error("KS703", f"keras.datasets.{source.get('name')} has its own test split, so data.split.test cannot make another",
+                      "data.split.test", "remove data.split.test; use data.split.validation to hold out rows")
+    if fit.get("validation_split") and split.get("validation") is not None:
+        checker.error("KS703", "fit.validation_split and data.split.validation never stand together", "fit.validation_split",
+                      "keep one: data.split.validation (a fraction with random_state, or {first: N}) or fit.validation_split")
+    if spec.get("evaluate") is True and not own_test_split and split.get("test") is None:
+        checker.error("KS703", "evaluate: true, but the data has no test split to evaluate on", "evaluate",
+                      "add data.split.test, e.g. {fraction: 0.2, random_state: 0}, or remove `evaluate`")
+
+
+def _features(data: dict[str, Any], graph: ModelGraph | None, checker: ArgumentChecker) -> None:
+    if graph is None or not graph.inputs or graph.kind == "sequential":
+        return
+    inputs = [i.name for i in graph.inputs]
+    features = data.get("features")
+    if not isinstance(features, dict):
+        if features is None and len(inputs) > 1:
+            checker.error("KS702", f"data gives one array x, but the model has inputs {', '.join(inputs)}", "data",
+                          "add data.features to route columns to each input, e.g. features: {"
+                          + ", ".join(f"{n}: [0, 1]" for n in inputs[:2]) + "}")
+        return
+    for name in features:
+        if name not in inputs:
+            checker.error("KS702", f"the model has no input {name!r}", join_path("data.features", name),
+                          did_you_mean(str(name), inputs) or f"its inputs: {', '.join(inputs)}")
+    missing = [n for n in inputs if n not in features]
+    if missing and all(n in inputs for n in features):
+        checker.error("KS702", f"model input {missing[0]!r} gets no columns from data.features", "data.features",
+                      f"add data.features.{missing[0]}: [column numbers]")
+
+
+# ----------------------------------------------------------------------------- fit and distribute
+
+
+def _fit(fit: dict[str, Any], distribute: Any, checker: ArgumentChecker) -> None:
+    epochs, initial = fit.get("epochs", 1), fit.get("initial_epoch")
+    if _is_int(epochs) and _is_int(initial) and initial >= epochs:
+        checker.error("KS104", f"initial_epoch must be below epochs ({epochs}), got {initial}", "fit.initial_epoch",
+                      "initial_epoch counts epochs already done; fit trains epochs - initial_epoch more")
+    weights = fit.get("class_weight")
+    if isinstance(weights, dict):
+        for key in weights:
+            if not (_is_int(key) and key >= 0) and not (isinstance(key, str) and key.isdigit()):
+                checker.error("KS104", f"class_weight keys are class indices (0, 1, ...), got {key!r}",
+                              join_path("fit.class_weight", key), "write e.g. class_weight: {0: 1.0, 1: 5.0}")
+    if isinstance(distribute, dict):
+        _distribute(distribute, fit, checker)
+
+
+def _distribute(settings: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) -> None:
+    strategy, devices = settings.get("strategy") or "default", settings.get("devices")
+    where = "distribute.strategy"
+    if strategy == "parameter_server":
+        checker.error("KS707", "distribute.strategy parameter_server is not available: Keras 3's Model.fit has no "
+                      "ParameterServerStrategy support (tf.distribute's parameter servers need Keras 2's training loop)", where,
+                      "use multi_worker_mirrored for synchronous training on several machines (TF_CONFIG lists the workers), "
+                      "or mirrored for the GPUs of one machine")
+    if isinstance(devices, list):
+        if strategy in ("default", "multi_worker_mirrored"):
+            what = ("the default strategy uses TensorFlow's default device" if strategy == "default"
+                    else "multi_worker_mirrored uses every GPU of each worker (else its CPU)")
+            checker.error("KS707", f"distribute.devices does not apply here: {what}", "distribute.devices",
+                          "remove distribute.devices (CUDA_VISIBLE_DEVICES chooses a worker's GPUs)")
+        elif strategy == "one_device" and len(devices) != 1:
+            checker.error("KS707", f"one_device trains on one device, but distribute.devices lists {len(devices)}",
+                          "distribute.devices", "list one device, e.g. devices: [/cpu:0], or use strategy: mirrored for several")
+        elif strategy == "mirrored" and not devices:
+            checker.error("KS707", "distribute.devices is empty", "distribute.devices",
+                          "list devices, or leave devices out for every local GPU")
+    if strategy == "multi_worker_mirrored" and fit.get("validation_split"):
+        checker.error("KS707", "fit.validation_split is not available with multi_worker_mirrored (each worker's data is a "
+                      "tf.data dataset, which Keras cannot split)", "fit.validation_split",
+                      "use data.split.validation instead, e.g. {fraction: 0.2, random_state: 0}")
+
+
+# ----------------------------------------------------------------------------- outputs and what the run logs
+
+
+def output_names(graph: ModelGraph | None) -> list[str] | None:
+    """The model's output names as compile's per-output settings key them; None when not known statically."""
+    if graph is None:
+        return None
+    outputs = graph.outputs
+    if isinstance(outputs, dict):
+        return list(outputs)
+    if outputs is None or isinstance(outputs, Ref):
+        if isinstance(outputs, Ref) and outputs.index is not None:
+            return None
+        node = graph.node(outputs.name) if isinstance(outputs, Ref) else (graph.nodes[-1] if graph.nodes else None)
+        return [node.name] if node is not None and node.model is None and not _is_block_or_custom(node.type) else None
+    if isinstance(outputs, list) and all(isinstance(r, Ref) and r.index is None for r in outputs):
+        return [r.name for r in outputs]
+    return None
+
+
+def _is_block_or_custom(type_name: str | None) -> bool:
+    return type_name is None or registered_name(type_name) or catalog.layer_class(type_name) is None
+
+
+def _per_output(compile_data: dict[str, Any], outputs: list[str], checker: ArgumentChecker) -> None:
+    for key in ("loss", "loss_weights", "metrics", "weighted_metrics"):
+        value, path = compile_data.get(key), join_path("compile", key)
+        if isinstance(value, dict) and "type" not in value:
+            for name in value:
+                if name not in outputs:
+                    checker.error("KS101", f"compile.{key} names no output of the model: {name!r}", join_path(path, name),
+                                  did_you_mean(str(name), outputs) or f"the model's outputs: {', '.join(outputs)}")
+        elif isinstance(value, list) and key in ("loss", "loss_weights") and len(value) != len(outputs):
+            checker.error("KS104", f"compile.{key} lists {len(value)} item(s) for a model with {len(outputs)} outputs",
+                          path, f"one per output, in order ({', '.join(outputs)}), or a mapping of output name to {key}")
+        elif isinstance(value, list) and key in ("metrics", "weighted_metrics") and not all(
+                isinstance(v, list) or v is None for v in value):
+            checker.error("KS104", f"a model with {len(outputs)} outputs takes compile.{key} per output", path,
+                          f"write a mapping, e.g. {key}: {{{outputs[0]}: [mae]}}, or one list per output")
+
+
+def _metric_name(metric: Any) -> str | None:
+    """The name Keras logs a compiled metric under, or None when only Keras can tell."""
+    if isinstance(metric, str):
+        return None if registered_name(metric) or has_expression(metric) else metric
+    if isinstance(metric, dict) and isinstance(metric.get("type"), str):
+        if isinstance(metric.get("name"), str):
+            return metric["name"]
+        entry = catalog.class_entry("metrics", metric["type"])
+        default = ((entry or {}).get("params", {}).get("name") or {}).get("default")
+        return default if isinstance(default, str) else snake_case(metric["type"]) if entry else None
+    return None
+
+
+def logged_quantities(compile_data: dict[str, Any], outputs: list[str] | None) -> set[str] | None:
+    """What `model.fit` logs each epoch (before `val_`), or None when it cannot be known without Keras."""
+    if compile_data.get("weighted_metrics"):
+        return None
+    metrics = compile_data.get("metrics") or []
+    names: set[str] = set(ALWAYS_LOGGED)
+    if isinstance(metrics, list) and (outputs is None or len(outputs) <= 1):
+        pairs: Iterator[tuple[str, Any]] = (("", m) for m in metrics)
+    elif isinstance(metrics, dict) and outputs and isinstance(compile_data.get("loss"), dict):
+        names.update(f"{name}_loss" for name in compile_data["loss"])
+        pairs = ((f"{out}_", m) for out, ms in metrics.items() for m in (ms if isinstance(ms, list) else [ms]))
+    else:
+        return None
+    for prefix, metric in pairs:
+        name = _metric_name(metric)
+        if name is None:
+            return None
+        names.add(prefix + name)
+    return names
+
+
+def _monitors(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str, Any], outputs: list[str] | None,
+              checker: ArgumentChecker) -> None:
+    callbacks = fit.get("callbacks")
+    logged = logged_quantities(compile_data, outputs)
+    if not isinstance(callbacks, list) or logged is None:
+        return
+    split = data.get("split") if isinstance(data.get("split"), dict) else {}
+    validates = split.get("validation") is not None or bool(fit.get("validation_split"))
+    logged.discard("learning_rate")  # accepted, but no suggestion
+    quantities = sorted(logged | ({f"val_{n}" for n in logged} if validates else set()))
+    for i, entry in enumerate(callbacks):
+        entry = {"type": entry} if isinstance(entry, str) else entry
+        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+            continue
+        params = (catalog.class_entry("callbacks", entry["type"]) or {}).get("params", {})
+        if "monitor" not in params:
+            continue
+        path = join_path("fit.callbacks", i)
+        monitor = entry.get("monitor", params["monitor"].get("default"))
+        if not isinstance(monitor, str) or monitor in quantities or monitor in ALWAYS_LOGGED:
+            continue
+        hint = did_you_mean(monitor, quantities) or f"it logs: {', '.join(quantities)}"
+        if monitor.startswith("val_") and not validates:
+            hint = f"val_ quantities need validation data: add data.split.validation or fit.validation_split; it logs: {', '.join(quantities)}"
+        if "monitor" in entry:
+            checker.error("KS104", f"{entry['type']} monitors {monitor!r}, which the run does not log", join_path(path, "monitor"), hint)
+        elif entry["type"] in MONITORING and (MONITORING[entry["type"]] is None or entry.get(MONITORING[entry["type"]])):
+            checker.error("KS104", f"{entry['type']} monitors {monitor!r} by default, which the run does not log", path, hint)
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+def leaves_folder(value: Any) -> bool:
+    """Whether a relative path leaves its folder as written (absolute, or `..` past the top); symlinks are the runner's."""
+    if not isinstance(value, str) or not value or has_expression(value):
+        return False
+    normal = posixpath.normpath(value.replace("\\", "/"))
+    return normal.startswith("/") or normal == ".." or normal.startswith("../") or (len(value) > 1 and value[1] == ":")
+
+
+def _paths(spec: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) -> None:
+    places: list[tuple[str, Any, str]] = [("weights", spec.get("weights"), "the spec's folder")]
+    data = spec.get("data") if isinstance(spec.get("data"), dict) else {}
+    source = data.get("source") if isinstance(data.get("source"), dict) else {}
+    if source.get("type") in ("csv", "npz"):
+        places.append(("data.source.path", source.get("path"), "the spec's folder"))
+    callbacks = fit.get("callbacks") if isinstance(fit.get("callbacks"), list) else []
+    for i, entry in enumerate(callbacks):
+        if isinstance(entry, dict):
+            places += [(join_path(join_path("fit.callbacks", i), arg), entry.get(arg), "the run folder")
+                       for arg in CALLBACK_PATH_ARGS if arg in entry]
+    for path, value, folder in places:
+        if leaves_folder(value):
+            checker.error("KS704", f"{path} {value!r} leaves {folder}", path,
+                          f"write a path relative to {folder}, without `..`")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+__all__ = ["CALLBACK_PATH_ARGS", "check_settings", "leaves_folder", "logged_quantities", "output_names", "run_requirements"]
