@@ -6,10 +6,11 @@
 
 For each schema and case, a fresh server is started over stdio (as an editor does when a
 file is opened), the spec is opened with a modeline pointing at a copy of the schema, and
-the time from `didOpen` to the first `publishDiagnostics` is measured (`--repeat` times;
-the median is printed). The `typos` case has a misspelt layer type, a misspelt argument
-and a `stride` for `strides`; the script prints whether each is flagged, and the hover
-over `units` of a Dense layer. It needs no Python package beyond the standard library.
+the time from `didOpen` to the first `publishDiagnostics` is measured (`--repeat` times,
+the schemas alternating; the median is printed). The `typos` case has a misspelt layer
+type, a misspelt argument and a `stride` for `strides`; the script prints whether each is
+flagged, the hover over `units` of a Dense layer, and whether completion inside a Dense
+entry offers `activation` with its documentation. Only the standard library is needed.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ model:
     - {type: Dens, units: 32}
     - {type: Dense, units: 10, activaton: relu}
 """
+# A block-style Dense entry with the cursor on an empty line: completion should offer its arguments.
+COMPLETION = "kerasspec: 1\nname: completion\nmodel:\n  input: [4]\n  layers:\n    - type: Dense\n      units: 3\n      \n"
 # What the typos case must flag: (line, text of the key or value), 0-based lines.
 EXPECTED = {"stride": (5, "stride"), "Dens": (7, "Dens"), "activaton": (8, "activaton")}
 
@@ -141,9 +144,22 @@ def measure(command: list[str], schema: Path, text: str, *, hover_on: str | None
                 hover = server.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": position})
                 contents = (hover or {}).get("contents", "")
                 result["hover"] = contents.get("value", "") if isinstance(contents, dict) else str(contents)
+                completion = "\n".join(["# yaml-language-server: $schema=./schema.json", *COMPLETION.splitlines()]) + "\n"
+                server.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
+                                                         "contentChanges": [{"text": completion}]})
+                line_no = len(completion.splitlines()) - 1
+                items = server.request("textDocument/completion", {"textDocument": {"uri": uri},
+                                                                   "position": {"line": line_no, "character": 6}})
+                items = items.get("items", []) if isinstance(items, dict) else items or []
+                result["completion"] = {item["label"]: _documentation(item) for item in items}
             return result
         finally:
             server.close()
+
+
+def _documentation(item: dict[str, Any]) -> str:
+    doc = item.get("documentation", "")
+    return doc.get("value", "") if isinstance(doc, dict) else str(doc)
 
 
 def flagged(diagnostics: list[dict[str, Any]], header_lines: int = 1) -> dict[str, str | None]:
@@ -164,6 +180,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--schema", type=Path, default=SCHEMA, help="the schema to measure (default: schema/)")
     parser.add_argument("--against", metavar="GIT_REF", help="also measure schema/kerasspec.schema.json at this commit")
+    parser.add_argument("--spec", type=Path, action="append", default=[], help="another spec to time (repeatable)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--server", default="yaml-language-server", help="the server's command (run with --stdio)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -180,24 +197,30 @@ def main() -> int:
             old.write_text(subprocess.run(["git", "show", f"{options.against}:schema/kerasspec.schema.json"], cwd=ROOT,
                                           check=True, capture_output=True, text=True).stdout)
             schemas = {options.against: old, **schemas}
-        cases = {"quickstart": QUICKSTART.read_text(), "typos": TYPOS}
+        cases = {"quickstart": QUICKSTART.read_text(), "typos": TYPOS, **{p.stem: p.read_text() for p in options.spec}}
+        runs_by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for _ in range(options.repeat):  # alternating schemas, so that a noisy machine hits both alike
+            for label, schema in schemas.items():
+                for case, text in cases.items():
+                    runs_by_key.setdefault((label, case), []).append(
+                        measure(command, schema, text, hover_on="units" if case == "typos" else None))
         report: dict[str, Any] = {}
-        for label, schema in schemas.items():
-            for case, text in cases.items():
-                runs = [measure(command, schema, text, hover_on="units" if case == "typos" else None)
-                        for _ in range(options.repeat)]
-                last = runs[-1]
-                entry: dict[str, Any] = {
-                    "schema_bytes": schema.stat().st_size,
-                    "seconds": [round(r["seconds"], 3) for r in runs],
-                    "median": round(statistics.median(r["seconds"] for r in runs), 3),
-                    "diagnostics": [f'{d["range"]["start"]["line"] + 1}:{d["range"]["start"]["character"] + 1} {d["message"]}'
-                                    for d in last["diagnostics"]],
-                }
-                if case == "typos":
-                    entry["flagged"] = flagged(last["diagnostics"])
-                    entry["hover_units"] = last.get("hover", "")
-                report[f"{label}/{case}"] = entry
+        for (label, case), runs in runs_by_key.items():
+            schema = schemas[label]
+            last = runs[-1]
+            entry: dict[str, Any] = {
+                "schema_bytes": schema.stat().st_size,
+                "seconds": [round(r["seconds"], 3) for r in runs],
+                "median": round(statistics.median(r["seconds"] for r in runs), 3),
+                "diagnostics": [f'{d["range"]["start"]["line"] + 1}:{d["range"]["start"]["character"] + 1} {d["message"]}'
+                                for d in last["diagnostics"]],
+            }
+            if case == "typos":
+                entry["flagged"] = flagged(last["diagnostics"])
+                entry["hover_units"] = last.get("hover", "")
+                entry["completion_activation"] = last.get("completion", {}).get("activation")
+                entry["completion_count"] = len(last.get("completion", {}))
+            report[f"{label}/{case}"] = entry
     if options.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -211,6 +234,11 @@ def main() -> int:
         if "hover_units" in entry:
             hover = " ".join(entry["hover_units"].split())
             print(f"    hover over `units`: {hover[:300] or '(nothing)'}")
+        if "completion_activation" in entry:
+            offered = entry["completion_activation"]
+            doc = " ".join((offered or "").split())[:200]
+            print(f"    completion in a Dense entry: {entry['completion_count']} items; `activation` "
+                  + (f"offered: {doc or '(no documentation)'}" if offered is not None else "NOT offered"))
     return 0
 
 

@@ -17,6 +17,7 @@ import json
 import math
 import re
 import sys
+import textwrap
 import types
 from pathlib import Path
 from typing import Any
@@ -319,6 +320,9 @@ BASE_LAYER_DOCS: dict[str, str] = {
     "autocast": "Boolean, whether to cast floating-point inputs to the layer's compute dtype.",
     "input_shape": "The shape of the input without the batch axis (legacy: prefer the model's `input`).",
     "input_dim": "The size of the last input axis (legacy: prefer the model's `input`).",
+    # arguments many layers take, where a class leaves them undocumented
+    "data_format": 'string, either `"channels_last"` or `"channels_first"`: the ordering of the dimensions in the inputs.',
+    "seed": "Integer, the seed of the layer's random operations.",
 }
 
 
@@ -360,8 +364,8 @@ def _optimizer_args() -> dict[str, str]:
     text = getattr(base_optimizer, "base_optimizer_keyword_args", "")
     first, _, rest = text.partition("\n")
     indents = [len(ln) - len(ln.lstrip()) for ln in rest.splitlines() if _ARG_LINE.match(ln.strip())]
-    margin = " " * min(indents, default=0)
-    return _args_section("Args:\n" + margin + first + "\n" + rest)
+    block = textwrap.dedent(" " * min(indents, default=0) + first + "\n" + rest)
+    return _args_section("Optimizer arguments.\n\nArgs:\n" + textwrap.indent(block, "    "))
 
 
 def _summary(text: str) -> str:

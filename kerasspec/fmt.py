@@ -115,6 +115,26 @@ def _anchor(source_map: SourceMap, comment: Comment) -> str | None:
     return min(candidates)[3] if candidates else None
 
 
+def _settled(data: object, path: str) -> str:
+    """``path``, or the list item it starts: a block item's first key shares the item's line (`- type: Dense`)."""
+    parts = split_path(path)
+    try:
+        nodes = [data]
+        for part in parts[:-1]:
+            nodes.append(nodes[-1][part])  # type: ignore[index]
+        while len(parts) >= 2 and isinstance(parts[-2], int):
+            holder = nodes[len(parts) - 1]
+            if parts[-1] != (0 if isinstance(holder, list) else next(iter(holder))):  # type: ignore[call-overload]
+                break
+            parts.pop()
+    except (KeyError, IndexError, TypeError, StopIteration):  # a key the path syntax cannot spell back
+        return path
+    current = ""
+    for part in parts:
+        current = join_path(current, part)
+    return current
+
+
 def _ancestors(path: str) -> list[str]:
     """The spec paths of the collections holding ``path`` (not the root)."""
     parts = split_path(path)
@@ -139,7 +159,7 @@ def format_text(text: str, file: str = "<string>") -> tuple[str, list[Diagnostic
         if path is None:
             (header if comment.line < first_line else trailing).append(comment.text)
         else:
-            anchored.append((comment, path))
+            anchored.append((comment, _settled(loaded.data, path)))
     block_paths = {ancestor for _, path in anchored for ancestor in _ancestors(path)}
     canonical = dump(loaded.data, block_paths=block_paths)
     out_map = load_text(canonical, file)[0].source_map

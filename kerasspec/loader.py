@@ -48,8 +48,14 @@ class _SpecLoader(_Loader):  # type: ignore[misc, valid-type]
         return _CORE + ("seq" if kind is yaml.SequenceNode else "map")
 
 
+# First characters of every plain scalar that is not a string (null, bools, numbers, .inf, .nan).
+_NON_STRING_STARTS = frozenset("~nNtTfF0123456789+-.")
+
+
 def _resolve_plain(text: str) -> Any:
     """YAML 1.2 core schema resolution of a plain scalar."""
+    if text[:1] not in _NON_STRING_STARTS and text:  # most scalars are names: no pattern can match them
+        return text
     if _NULL.match(text):
         return None
     if text in _BOOL:

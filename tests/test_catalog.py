@@ -79,7 +79,8 @@ def test_load_is_fast() -> None:
 def test_layers() -> None:
     dense = catalog.layer_class("Dense")
     assert dense is not None and dense["module"] == "keras.layers"
-    assert dense["params"]["units"] == {"required": True, "type": "int"}
+    units = dense["params"]["units"]
+    assert units["required"] is True and units["type"] == "int"
     assert dense["params"]["activation"]["type"] == "activation"
     assert dense["doc"]
     conv = catalog.layer_class("Conv2D")
@@ -96,6 +97,26 @@ def test_layers() -> None:
     assert "name" in params and "batch_input_shape" not in params
     assert catalog.layer_params("NoSuchLayer") == {}
     assert "Dense" in catalog.kind_names("layers")
+
+
+def test_arguments_documented_from_the_docstrings() -> None:
+    """Each argument's `doc`: a sentence or two of its class's (or a base class's) Args section."""
+    dense = catalog.layer_params("Dense")
+    assert dense["units"]["doc"] == "Positive integer, dimensionality of the output space."
+    assert dense["activation"]["doc"].startswith("Activation function to use.")
+    strides = catalog.layer_params("Conv2D")["strides"]["doc"]
+    assert strides.startswith("int or tuple/list of 2 integer") and "stride length" in strides
+    # Layer's own keyword arguments: its docstring, else a hand-written line.
+    assert catalog.layer_params("Flatten")["name"]["doc"] == "String name of the layer."
+    assert "shape" in catalog.layer_params("Flatten")["input_shape"]["doc"]
+    # Typed objects too; optimizers document their shared arguments through a placeholder.
+    assert "learning rate" in catalog.class_entry("optimizers", "Adam")["params"]["learning_rate"]["doc"]
+    assert catalog.class_entry("optimizers", "Muon")["params"]["clipnorm"]["doc"]
+    assert "patience" not in catalog.class_entry("callbacks", "EarlyStopping")["params"]["monitor"]["doc"]
+    docs = [p["doc"] for k in catalog.KINDS for e in catalog.load_catalog()["kinds"][k]["classes"].values()
+            for p in e["params"].values() if "doc" in p]
+    assert len(docs) > 1300 and max(map(len, docs)) <= 240
+    assert all(doc.endswith((".", "…")) and "\n" not in doc for doc in docs)
 
 
 def test_private_and_refused() -> None:

@@ -16,28 +16,28 @@ NoneType = type(None)
 
 def validate(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'$defs': {'BlockSpec': {'additionalProperties': False, 'properties': {'base': {'enum': ['layer', 'model'], 'type': 'string'}, 'required': {'items': {'type': 'string'}, 'type': 'array'}, 'params': {'additionalProperties': True, 'type': 'object'}, 'inputs': {'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['layers'], 'type': 'object'}, 'CompileSpec': {'additionalProperties': False, 'properties': {'optimizer': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'type': 'null'}]}, 'loss': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'object'}, {'type': 'null'}]}, 'loss_weights': {'anyOf': [{'items': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'weighted_metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'run_eagerly': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_execution': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'jit_compile': {'anyOf': [{'type': 'boolean'}, {'const': 'auto', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'auto_scale_loss': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, 'CsvSource': {'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}, 'DataSpec': {'additionalProperties': False, 'properties': {'source': {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}]}, 'split': {'anyOf': [{'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'transforms': {'anyOf': [{'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}}]}]}, 'type': 'array'}, {'type': 'null'}]}, 'features': {'anyOf': [{'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, {'type': 'null'}]}}, 'required': ['source'], 'type': 'object'}, 'DistributeSpec': {'additionalProperties': False, 'properties': {'strategy': {'enum': ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server'], 'type': 'string'}, 'devices': {'anyOf': [{'items': {'minLength': 1, 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}}, 'type': 'object'}, 'FirstRowsSplit': {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, 'FitSpec': {'additionalProperties': False, 'properties': {'epochs': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'verbose': {'anyOf': [{'enum': ['auto', 0, 1, 2]}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'callbacks': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'type': 'null'}]}, 'validation_split': {'anyOf': [{'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'const': 'batch', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'class_weight': {'anyOf': [{'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'type': 'null'}]}, 'initial_epoch': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_epoch': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_steps': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_freq': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, 'FractionSplit': {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, 'InputSpec': {'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, 'KerasSource': {'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}, 'LayerEntry': {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'ModelSpec': {'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'NpzSource': {'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}, 'RepeatGroup': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'Rescale': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}, 'SklearnSource': {'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}, 'SplitSpec': {'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'Standardize': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}, 'TypedObject': {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}}, 'additionalProperties': False, 'properties': {'kerasspec': {'const': 1, 'type': 'integer'}, 'name': {'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'seed': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'type': 'null'}]}, 'vars': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'imports': {'anyOf': [{'items': {'pattern': '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$', 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'blocks': {'anyOf': [{'additionalProperties': {'additionalProperties': False, 'properties': {'base': {'enum': ['layer', 'model'], 'type': 'string'}, 'required': {'items': {'type': 'string'}, 'type': 'array'}, 'params': {'additionalProperties': True, 'type': 'object'}, 'inputs': {'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['layers'], 'type': 'object'}, 'type': 'object'}, {'type': 'null'}]}, 'model': {'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'compile': {'anyOf': [{'additionalProperties': False, 'properties': {'optimizer': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'type': 'null'}]}, 'loss': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'object'}, {'type': 'null'}]}, 'loss_weights': {'anyOf': [{'items': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'weighted_metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'run_eagerly': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_execution': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'jit_compile': {'anyOf': [{'type': 'boolean'}, {'const': 'auto', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'auto_scale_loss': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'data': {'anyOf': [{'additionalProperties': False, 'properties': {'source': {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'$ref': '#/$defs/CsvSource'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'$ref': '#/$defs/KerasSource'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'$ref': '#/$defs/NpzSource'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'$ref': '#/$defs/SklearnSource'}}]}, 'split': {'anyOf': [{'$ref': '#/$defs/SplitSpec'}, {'type': 'null'}]}, 'transforms': {'anyOf': [{'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'$ref': '#/$defs/Rescale'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'$ref': '#/$defs/Standardize'}}]}]}, 'type': 'array'}, {'type': 'null'}]}, 'features': {'anyOf': [{'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, {'type': 'null'}]}}, 'required': ['source'], 'type': 'object'}, {'type': 'null'}]}, 'fit': {'anyOf': [{'additionalProperties': False, 'properties': {'epochs': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'verbose': {'anyOf': [{'enum': ['auto', 0, 1, 2]}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'callbacks': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'type': 'null'}]}, 'validation_split': {'anyOf': [{'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'const': 'batch', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'class_weight': {'anyOf': [{'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'type': 'null'}]}, 'initial_epoch': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_epoch': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_steps': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_freq': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'evaluate': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'distribute': {'anyOf': [{'additionalProperties': False, 'properties': {'strategy': {'enum': ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server'], 'type': 'string'}, 'devices': {'anyOf': [{'items': {'minLength': 1, 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'weights': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['kerasspec', 'name', 'model'], 'type': 'object', '$schema': 'http://json-schema.org/draft-07/schema#', 'x-keras-version': '3.15.1'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['kerasspec', 'name', 'model']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'$defs': {'BlockSpec': {'additionalProperties': False, 'properties': {'base': {'enum': ['layer', 'model'], 'type': 'string'}, 'required': {'items': {'type': 'string'}, 'type': 'array'}, 'params': {'additionalProperties': True, 'type': 'object'}, 'inputs': {'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['layers'], 'type': 'object'}, 'CompileSpec': {'additionalProperties': False, 'properties': {'optimizer': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'type': 'null'}]}, 'loss': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'object'}, {'type': 'null'}]}, 'loss_weights': {'anyOf': [{'items': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'weighted_metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'run_eagerly': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_execution': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'jit_compile': {'anyOf': [{'type': 'boolean'}, {'const': 'auto', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'auto_scale_loss': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, 'CsvSource': {'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}, 'DataSpec': {'additionalProperties': False, 'properties': {'source': {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}]}, 'split': {'anyOf': [{'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'transforms': {'anyOf': [{'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}}]}]}, 'type': 'array'}, {'type': 'null'}]}, 'features': {'anyOf': [{'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, {'type': 'null'}]}}, 'required': ['source'], 'type': 'object'}, 'DistributeSpec': {'additionalProperties': False, 'properties': {'strategy': {'enum': ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server'], 'type': 'string'}, 'devices': {'anyOf': [{'items': {'minLength': 1, 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}}, 'type': 'object'}, 'FirstRowsSplit': {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, 'FitSpec': {'additionalProperties': False, 'properties': {'epochs': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'verbose': {'anyOf': [{'enum': ['auto', 0, 1, 2]}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'callbacks': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'type': 'null'}]}, 'validation_split': {'anyOf': [{'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'const': 'batch', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'class_weight': {'anyOf': [{'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'type': 'null'}]}, 'initial_epoch': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_epoch': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_steps': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_freq': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, 'FractionSplit': {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, 'InputSpec': {'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, 'KerasSource': {'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}, 'LayerEntry': {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'ModelSpec': {'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'NpzSource': {'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}, 'RepeatGroup': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'Rescale': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}, 'SklearnSource': {'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}, 'SplitSpec': {'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'Standardize': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}, 'TypedObject': {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}}, 'additionalProperties': False, 'properties': {'kerasspec': {'const': 1, 'type': 'integer'}, 'name': {'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'seed': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'type': 'null'}]}, 'vars': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'imports': {'anyOf': [{'items': {'pattern': '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$', 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'blocks': {'anyOf': [{'additionalProperties': {'additionalProperties': False, 'properties': {'base': {'enum': ['layer', 'model'], 'type': 'string'}, 'required': {'items': {'type': 'string'}, 'type': 'array'}, 'params': {'additionalProperties': True, 'type': 'object'}, 'inputs': {'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['layers'], 'type': 'object'}, 'type': 'object'}, {'type': 'null'}]}, 'model': {'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'compile': {'anyOf': [{'additionalProperties': False, 'properties': {'optimizer': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'type': 'null'}]}, 'loss': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'object'}, {'type': 'null'}]}, 'loss_weights': {'anyOf': [{'items': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'weighted_metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'run_eagerly': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_execution': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'jit_compile': {'anyOf': [{'type': 'boolean'}, {'const': 'auto', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'auto_scale_loss': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'data': {'anyOf': [{'additionalProperties': False, 'properties': {'source': {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'$ref': '#/$defs/CsvSource'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'$ref': '#/$defs/KerasSource'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'$ref': '#/$defs/NpzSource'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'$ref': '#/$defs/SklearnSource'}}]}, 'split': {'anyOf': [{'$ref': '#/$defs/SplitSpec'}, {'type': 'null'}]}, 'transforms': {'anyOf': [{'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'$ref': '#/$defs/Rescale'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'$ref': '#/$defs/Standardize'}}]}]}, 'type': 'array'}, {'type': 'null'}]}, 'features': {'anyOf': [{'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, {'type': 'null'}]}}, 'required': ['source'], 'type': 'object'}, {'type': 'null'}]}, 'fit': {'anyOf': [{'additionalProperties': False, 'properties': {'epochs': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'verbose': {'anyOf': [{'enum': ['auto', 0, 1, 2]}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'callbacks': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'type': 'null'}]}, 'validation_split': {'anyOf': [{'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'const': 'batch', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'class_weight': {'anyOf': [{'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'type': 'null'}]}, 'initial_epoch': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_epoch': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_steps': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_freq': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'evaluate': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'distribute': {'anyOf': [{'additionalProperties': False, 'properties': {'strategy': {'enum': ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server'], 'type': 'string'}, 'devices': {'anyOf': [{'items': {'minLength': 1, 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'weights': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['kerasspec', 'name', 'model'], 'type': 'object', '$schema': 'http://json-schema.org/draft-07/schema#', 'x-keras-version': '3.15.1'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "kerasspec" in data_keys:
             data_keys.remove("kerasspec")
             data__kerasspec = data["kerasspec"]
             if not isinstance(data__kerasspec, (int)) and not (isinstance(data__kerasspec, float) and data__kerasspec.is_integer()) or isinstance(data__kerasspec, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kerasspec must be integer", value=data__kerasspec, name="" + (name_prefix or "data") + ".kerasspec", definition={'const': 1, 'type': 'integer'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kerasspec must be integer")
             if not (isinstance(data__kerasspec, (int, float)) and not isinstance(data__kerasspec, bool) and data__kerasspec == 1):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kerasspec must be same as const definition: 1", value=data__kerasspec, name="" + (name_prefix or "data") + ".kerasspec", definition={'const': 1, 'type': 'integer'}, rule='const')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".kerasspec must be one of [1]")
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
             if not isinstance(data__name, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
             if isinstance(data__name, str):
                 if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$'].search(data__name):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$")
         if "description" in data_keys:
             data_keys.remove("description")
             data__description = data["description"]
@@ -45,17 +45,17 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__description_any_of_count1:
                 try:
                     if not isinstance(data__description, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be string", value=data__description, name="" + (name_prefix or "data") + ".description", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be string")
                     data__description_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__description_any_of_count1:
                 try:
                     if not isinstance(data__description, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be null", value=data__description, name="" + (name_prefix or "data") + ".description", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be null")
                     data__description_any_of_count1 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__description_any_of_count1:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".description cannot be validated by any definition", value=data__description, name="" + (name_prefix or "data") + ".description", definition={'anyOf': [{'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".description cannot be validated by any definition")
         if "seed" in data_keys:
             data_keys.remove("seed")
             data__seed = data["seed"]
@@ -63,22 +63,22 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__seed_any_of_count2:
                 try:
                     if not isinstance(data__seed, (int)) and not (isinstance(data__seed, float) and data__seed.is_integer()) or isinstance(data__seed, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".seed must be integer", value=data__seed, name="" + (name_prefix or "data") + ".seed", definition={'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".seed must be integer")
                     if isinstance(data__seed, (int, float, Decimal)) and not isinstance(data__seed, bool):
                         if data__seed < 0:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".seed must be bigger than or equal to 0", value=data__seed, name="" + (name_prefix or "data") + ".seed", definition={'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".seed must be bigger than or equal to 0")
                         if data__seed >= 4294967296:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".seed must be smaller than 4294967296", value=data__seed, name="" + (name_prefix or "data") + ".seed", definition={'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, rule='exclusiveMaximum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".seed must be smaller than 4294967296")
                     data__seed_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__seed_any_of_count2:
                 try:
                     if not isinstance(data__seed, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".seed must be null", value=data__seed, name="" + (name_prefix or "data") + ".seed", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".seed must be null")
                     data__seed_any_of_count2 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__seed_any_of_count2:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".seed cannot be validated by any definition", value=data__seed, name="" + (name_prefix or "data") + ".seed", definition={'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".seed cannot be validated by any definition")
         if "vars" in data_keys:
             data_keys.remove("vars")
             data__vars = data["vars"]
@@ -86,7 +86,7 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__vars_any_of_count3:
                 try:
                     if not isinstance(data__vars, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".vars must be object", value=data__vars, name="" + (name_prefix or "data") + ".vars", definition={'additionalProperties': True, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".vars must be object")
                     data__vars_is_dict = isinstance(data__vars, dict)
                     if data__vars_is_dict:
                         data__vars_keys = set(data__vars.keys())
@@ -95,11 +95,11 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__vars_any_of_count3:
                 try:
                     if not isinstance(data__vars, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".vars must be null", value=data__vars, name="" + (name_prefix or "data") + ".vars", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".vars must be null")
                     data__vars_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__vars_any_of_count3:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vars cannot be validated by any definition", value=data__vars, name="" + (name_prefix or "data") + ".vars", definition={'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".vars cannot be validated by any definition")
         if "imports" in data_keys:
             data_keys.remove("imports")
             data__imports = data["imports"]
@@ -107,26 +107,26 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__imports_any_of_count4:
                 try:
                     if not isinstance(data__imports, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".imports must be array", value=data__imports, name="" + (name_prefix or "data") + ".imports", definition={'items': {'pattern': '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$', 'type': 'string'}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".imports must be array")
                     data__imports_is_list = isinstance(data__imports, (list, tuple))
                     if data__imports_is_list:
                         data__imports_len = len(data__imports)
                         for data__imports_x, data__imports_item in enumerate(data__imports):
                             if not isinstance(data__imports_item, (str)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".imports[{data__imports_x}]".format(**locals()) + " must be string", value=data__imports_item, name="" + (name_prefix or "data") + ".imports[{data__imports_x}]".format(**locals()) + "", definition={'pattern': '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$', 'type': 'string'}, rule='type')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".imports[{data__imports_x}]".format(**locals()) + " must be string")
                             if isinstance(data__imports_item, str):
                                 if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$'].search(data__imports_item):
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".imports[{data__imports_x}]".format(**locals()) + " must match pattern ^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$", value=data__imports_item, name="" + (name_prefix or "data") + ".imports[{data__imports_x}]".format(**locals()) + "", definition={'pattern': '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$', 'type': 'string'}, rule='pattern')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".imports[{data__imports_x}]".format(**locals()) + " must match pattern ^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$")
                     data__imports_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__imports_any_of_count4:
                 try:
                     if not isinstance(data__imports, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".imports must be null", value=data__imports, name="" + (name_prefix or "data") + ".imports", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".imports must be null")
                     data__imports_any_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__imports_any_of_count4:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".imports cannot be validated by any definition", value=data__imports, name="" + (name_prefix or "data") + ".imports", definition={'anyOf': [{'items': {'pattern': '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$', 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".imports cannot be validated by any definition")
         if "blocks" in data_keys:
             data_keys.remove("blocks")
             data__blocks = data["blocks"]
@@ -134,7 +134,7 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__blocks_any_of_count5:
                 try:
                     if not isinstance(data__blocks, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".blocks must be object", value=data__blocks, name="" + (name_prefix or "data") + ".blocks", definition={'additionalProperties': {'additionalProperties': False, 'properties': {'base': {'enum': ['layer', 'model'], 'type': 'string'}, 'required': {'items': {'type': 'string'}, 'type': 'array'}, 'params': {'additionalProperties': True, 'type': 'object'}, 'inputs': {'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['layers'], 'type': 'object'}, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".blocks must be object")
                     data__blocks_is_dict = isinstance(data__blocks, dict)
                     if data__blocks_is_dict:
                         data__blocks_keys = set(data__blocks.keys())
@@ -147,11 +147,11 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__blocks_any_of_count5:
                 try:
                     if not isinstance(data__blocks, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".blocks must be null", value=data__blocks, name="" + (name_prefix or "data") + ".blocks", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".blocks must be null")
                     data__blocks_any_of_count5 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__blocks_any_of_count5:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".blocks cannot be validated by any definition", value=data__blocks, name="" + (name_prefix or "data") + ".blocks", definition={'anyOf': [{'additionalProperties': {'additionalProperties': False, 'properties': {'base': {'enum': ['layer', 'model'], 'type': 'string'}, 'required': {'items': {'type': 'string'}, 'type': 'array'}, 'params': {'additionalProperties': True, 'type': 'object'}, 'inputs': {'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['layers'], 'type': 'object'}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".blocks cannot be validated by any definition")
         if "model" in data_keys:
             data_keys.remove("model")
             data__model = data["model"]
@@ -168,11 +168,11 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__compile_any_of_count6:
                 try:
                     if not isinstance(data__compile, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".compile must be null", value=data__compile, name="" + (name_prefix or "data") + ".compile", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".compile must be null")
                     data__compile_any_of_count6 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__compile_any_of_count6:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".compile cannot be validated by any definition", value=data__compile, name="" + (name_prefix or "data") + ".compile", definition={'anyOf': [{'additionalProperties': False, 'properties': {'optimizer': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'type': 'null'}]}, 'loss': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'object'}, {'type': 'null'}]}, 'loss_weights': {'anyOf': [{'items': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'weighted_metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'run_eagerly': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_execution': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'jit_compile': {'anyOf': [{'type': 'boolean'}, {'const': 'auto', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'auto_scale_loss': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".compile cannot be validated by any definition")
         if "data" in data_keys:
             data_keys.remove("data")
             data__data = data["data"]
@@ -185,11 +185,11 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__data_any_of_count7:
                 try:
                     if not isinstance(data__data, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".data must be null", value=data__data, name="" + (name_prefix or "data") + ".data", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".data must be null")
                     data__data_any_of_count7 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__data_any_of_count7:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".data cannot be validated by any definition", value=data__data, name="" + (name_prefix or "data") + ".data", definition={'anyOf': [{'additionalProperties': False, 'properties': {'source': {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'$ref': '#/$defs/CsvSource'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'$ref': '#/$defs/KerasSource'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'$ref': '#/$defs/NpzSource'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'$ref': '#/$defs/SklearnSource'}}]}, 'split': {'anyOf': [{'$ref': '#/$defs/SplitSpec'}, {'type': 'null'}]}, 'transforms': {'anyOf': [{'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'$ref': '#/$defs/Rescale'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'$ref': '#/$defs/Standardize'}}]}]}, 'type': 'array'}, {'type': 'null'}]}, 'features': {'anyOf': [{'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, {'type': 'null'}]}}, 'required': ['source'], 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".data cannot be validated by any definition")
         if "fit" in data_keys:
             data_keys.remove("fit")
             data__fit = data["fit"]
@@ -202,11 +202,11 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__fit_any_of_count8:
                 try:
                     if not isinstance(data__fit, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".fit must be null", value=data__fit, name="" + (name_prefix or "data") + ".fit", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".fit must be null")
                     data__fit_any_of_count8 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__fit_any_of_count8:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".fit cannot be validated by any definition", value=data__fit, name="" + (name_prefix or "data") + ".fit", definition={'anyOf': [{'additionalProperties': False, 'properties': {'epochs': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'verbose': {'anyOf': [{'enum': ['auto', 0, 1, 2]}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'callbacks': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'type': 'null'}]}, 'validation_split': {'anyOf': [{'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'const': 'batch', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'class_weight': {'anyOf': [{'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'type': 'null'}]}, 'initial_epoch': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_epoch': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_steps': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_freq': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".fit cannot be validated by any definition")
         if "evaluate" in data_keys:
             data_keys.remove("evaluate")
             data__evaluate = data["evaluate"]
@@ -214,17 +214,17 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__evaluate_any_of_count9:
                 try:
                     if not isinstance(data__evaluate, (bool)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".evaluate must be boolean", value=data__evaluate, name="" + (name_prefix or "data") + ".evaluate", definition={'type': 'boolean'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".evaluate must be boolean")
                     data__evaluate_any_of_count9 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__evaluate_any_of_count9:
                 try:
                     if not isinstance(data__evaluate, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".evaluate must be null", value=data__evaluate, name="" + (name_prefix or "data") + ".evaluate", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".evaluate must be null")
                     data__evaluate_any_of_count9 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__evaluate_any_of_count9:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".evaluate cannot be validated by any definition", value=data__evaluate, name="" + (name_prefix or "data") + ".evaluate", definition={'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".evaluate cannot be validated by any definition")
         if "distribute" in data_keys:
             data_keys.remove("distribute")
             data__distribute = data["distribute"]
@@ -237,11 +237,11 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__distribute_any_of_count10:
                 try:
                     if not isinstance(data__distribute, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".distribute must be null", value=data__distribute, name="" + (name_prefix or "data") + ".distribute", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".distribute must be null")
                     data__distribute_any_of_count10 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__distribute_any_of_count10:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".distribute cannot be validated by any definition", value=data__distribute, name="" + (name_prefix or "data") + ".distribute", definition={'anyOf': [{'additionalProperties': False, 'properties': {'strategy': {'enum': ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server'], 'type': 'string'}, 'devices': {'anyOf': [{'items': {'minLength': 1, 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".distribute cannot be validated by any definition")
         if "weights" in data_keys:
             data_keys.remove("weights")
             data__weights = data["weights"]
@@ -249,24 +249,24 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not data__weights_any_of_count11:
                 try:
                     if not isinstance(data__weights, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weights must be string", value=data__weights, name="" + (name_prefix or "data") + ".weights", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weights must be string")
                     data__weights_any_of_count11 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__weights_any_of_count11:
                 try:
                     if not isinstance(data__weights, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weights must be null", value=data__weights, name="" + (name_prefix or "data") + ".weights", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weights must be null")
                     data__weights_any_of_count11 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__weights_any_of_count11:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".weights cannot be validated by any definition", value=data__weights, name="" + (name_prefix or "data") + ".weights", definition={'anyOf': [{'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".weights cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'$defs': {'BlockSpec': {'additionalProperties': False, 'properties': {'base': {'enum': ['layer', 'model'], 'type': 'string'}, 'required': {'items': {'type': 'string'}, 'type': 'array'}, 'params': {'additionalProperties': True, 'type': 'object'}, 'inputs': {'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['layers'], 'type': 'object'}, 'CompileSpec': {'additionalProperties': False, 'properties': {'optimizer': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'type': 'null'}]}, 'loss': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'object'}, {'type': 'null'}]}, 'loss_weights': {'anyOf': [{'items': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'weighted_metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'run_eagerly': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_execution': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'jit_compile': {'anyOf': [{'type': 'boolean'}, {'const': 'auto', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'auto_scale_loss': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, 'CsvSource': {'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}, 'DataSpec': {'additionalProperties': False, 'properties': {'source': {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}]}, 'split': {'anyOf': [{'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'transforms': {'anyOf': [{'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}}]}]}, 'type': 'array'}, {'type': 'null'}]}, 'features': {'anyOf': [{'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, {'type': 'null'}]}}, 'required': ['source'], 'type': 'object'}, 'DistributeSpec': {'additionalProperties': False, 'properties': {'strategy': {'enum': ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server'], 'type': 'string'}, 'devices': {'anyOf': [{'items': {'minLength': 1, 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}}, 'type': 'object'}, 'FirstRowsSplit': {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, 'FitSpec': {'additionalProperties': False, 'properties': {'epochs': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'verbose': {'anyOf': [{'enum': ['auto', 0, 1, 2]}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'callbacks': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'type': 'null'}]}, 'validation_split': {'anyOf': [{'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'const': 'batch', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'class_weight': {'anyOf': [{'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'type': 'null'}]}, 'initial_epoch': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_epoch': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_steps': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_freq': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, 'FractionSplit': {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, 'InputSpec': {'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, 'KerasSource': {'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}, 'LayerEntry': {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'ModelSpec': {'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'NpzSource': {'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}, 'RepeatGroup': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'Rescale': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}, 'SklearnSource': {'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}, 'SplitSpec': {'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'Standardize': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}, 'TypedObject': {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}}, 'additionalProperties': False, 'properties': {'kerasspec': {'const': 1, 'type': 'integer'}, 'name': {'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'seed': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'type': 'null'}]}, 'vars': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'imports': {'anyOf': [{'items': {'pattern': '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$', 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'blocks': {'anyOf': [{'additionalProperties': {'additionalProperties': False, 'properties': {'base': {'enum': ['layer', 'model'], 'type': 'string'}, 'required': {'items': {'type': 'string'}, 'type': 'array'}, 'params': {'additionalProperties': True, 'type': 'object'}, 'inputs': {'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['layers'], 'type': 'object'}, 'type': 'object'}, {'type': 'null'}]}, 'model': {'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, 'compile': {'anyOf': [{'additionalProperties': False, 'properties': {'optimizer': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'type': 'null'}]}, 'loss': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'object'}, {'type': 'null'}]}, 'loss_weights': {'anyOf': [{'items': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'weighted_metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}, {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'run_eagerly': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_execution': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'jit_compile': {'anyOf': [{'type': 'boolean'}, {'const': 'auto', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'auto_scale_loss': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'data': {'anyOf': [{'additionalProperties': False, 'properties': {'source': {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'$ref': '#/$defs/CsvSource'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'$ref': '#/$defs/KerasSource'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'$ref': '#/$defs/NpzSource'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'$ref': '#/$defs/SklearnSource'}}]}, 'split': {'anyOf': [{'$ref': '#/$defs/SplitSpec'}, {'type': 'null'}]}, 'transforms': {'anyOf': [{'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'$ref': '#/$defs/Rescale'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'$ref': '#/$defs/Standardize'}}]}]}, 'type': 'array'}, {'type': 'null'}]}, 'features': {'anyOf': [{'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, {'type': 'null'}]}}, 'required': ['source'], 'type': 'object'}, {'type': 'null'}]}, 'fit': {'anyOf': [{'additionalProperties': False, 'properties': {'epochs': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'verbose': {'anyOf': [{'enum': ['auto', 0, 1, 2]}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'callbacks': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/TypedObject'}]}, 'type': 'array'}, {'type': 'null'}]}, 'validation_split': {'anyOf': [{'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'const': 'batch', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'class_weight': {'anyOf': [{'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'type': 'null'}]}, 'initial_epoch': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_epoch': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_steps': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_freq': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'evaluate': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'distribute': {'anyOf': [{'additionalProperties': False, 'properties': {'strategy': {'enum': ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server'], 'type': 'string'}, 'devices': {'anyOf': [{'items': {'minLength': 1, 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'weights': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['kerasspec', 'name', 'model'], 'type': 'object', '$schema': 'http://json-schema.org/draft-07/schema#', 'x-keras-version': '3.15.1'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_distributespec(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'strategy': {'enum': ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server'], 'type': 'string'}, 'devices': {'anyOf': [{'items': {'minLength': 1, 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}}, 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data_keys = set(data.keys())
@@ -274,9 +274,9 @@ def validate____defs_distributespec(data, custom_formats={}, name_prefix=None):
             data_keys.remove("strategy")
             data__strategy = data["strategy"]
             if not isinstance(data__strategy, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".strategy must be string", value=data__strategy, name="" + (name_prefix or "data") + ".strategy", definition={'enum': ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server'], 'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".strategy must be string")
             if not (isinstance(data__strategy, str) and data__strategy == 'default' or isinstance(data__strategy, str) and data__strategy == 'one_device' or isinstance(data__strategy, str) and data__strategy == 'mirrored' or isinstance(data__strategy, str) and data__strategy == 'multi_worker_mirrored' or isinstance(data__strategy, str) and data__strategy == 'parameter_server'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".strategy must be one of ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server']", value=data__strategy, name="" + (name_prefix or "data") + ".strategy", definition={'enum': ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server'], 'type': 'string'}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".strategy must be one of ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server']")
         if "devices" in data_keys:
             data_keys.remove("devices")
             data__devices = data["devices"]
@@ -284,34 +284,34 @@ def validate____defs_distributespec(data, custom_formats={}, name_prefix=None):
             if not data__devices_any_of_count12:
                 try:
                     if not isinstance(data__devices, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices must be array", value=data__devices, name="" + (name_prefix or "data") + ".devices", definition={'items': {'minLength': 1, 'type': 'string'}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices must be array")
                     data__devices_is_list = isinstance(data__devices, (list, tuple))
                     if data__devices_is_list:
                         data__devices_len = len(data__devices)
                         for data__devices_x, data__devices_item in enumerate(data__devices):
                             if not isinstance(data__devices_item, (str)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices[{data__devices_x}]".format(**locals()) + " must be string", value=data__devices_item, name="" + (name_prefix or "data") + ".devices[{data__devices_x}]".format(**locals()) + "", definition={'minLength': 1, 'type': 'string'}, rule='type')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices[{data__devices_x}]".format(**locals()) + " must be string")
                             if isinstance(data__devices_item, str):
                                 data__devices_item_len = len(data__devices_item)
                                 if data__devices_item_len < 1:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices[{data__devices_x}]".format(**locals()) + " must be longer than or equal to 1 characters", value=data__devices_item, name="" + (name_prefix or "data") + ".devices[{data__devices_x}]".format(**locals()) + "", definition={'minLength': 1, 'type': 'string'}, rule='minLength')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices[{data__devices_x}]".format(**locals()) + " must be longer than or equal to 1 characters")
                     data__devices_any_of_count12 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__devices_any_of_count12:
                 try:
                     if not isinstance(data__devices, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices must be null", value=data__devices, name="" + (name_prefix or "data") + ".devices", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices must be null")
                     data__devices_any_of_count12 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__devices_any_of_count12:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices cannot be validated by any definition", value=data__devices, name="" + (name_prefix or "data") + ".devices", definition={'anyOf': [{'items': {'minLength': 1, 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'strategy': {'enum': ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server'], 'type': 'string'}, 'devices': {'anyOf': [{'items': {'minLength': 1, 'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}}, 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'epochs': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'verbose': {'anyOf': [{'enum': ['auto', 0, 1, 2]}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'callbacks': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'type': 'null'}]}, 'validation_split': {'anyOf': [{'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'const': 'batch', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'class_weight': {'anyOf': [{'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'type': 'null'}]}, 'initial_epoch': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_epoch': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_steps': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_freq': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data_keys = set(data.keys())
@@ -322,29 +322,29 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__epochs_any_of_count13:
                 try:
                     if not isinstance(data__epochs, (int)) and not (isinstance(data__epochs, float) and data__epochs.is_integer()) or isinstance(data__epochs, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be integer", value=data__epochs, name="" + (name_prefix or "data") + ".epochs", definition={'minimum': 1, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be integer")
                     if isinstance(data__epochs, (int, float, Decimal)) and not isinstance(data__epochs, bool):
                         if data__epochs < 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be bigger than or equal to 1", value=data__epochs, name="" + (name_prefix or "data") + ".epochs", definition={'minimum': 1, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be bigger than or equal to 1")
                     data__epochs_any_of_count13 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__epochs_any_of_count13:
                 try:
                     if not isinstance(data__epochs, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be string", value=data__epochs, name="" + (name_prefix or "data") + ".epochs", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be string")
                     if isinstance(data__epochs, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__epochs):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must match pattern \\$\\{", value=data__epochs, name="" + (name_prefix or "data") + ".epochs", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must match pattern \\$\\{")
                     data__epochs_any_of_count13 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__epochs_any_of_count13:
                 try:
                     if not isinstance(data__epochs, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be null", value=data__epochs, name="" + (name_prefix or "data") + ".epochs", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be null")
                     data__epochs_any_of_count13 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__epochs_any_of_count13:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs cannot be validated by any definition", value=data__epochs, name="" + (name_prefix or "data") + ".epochs", definition={'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs cannot be validated by any definition")
         if "batch_size" in data_keys:
             data_keys.remove("batch_size")
             data__batchsize = data["batch_size"]
@@ -352,29 +352,29 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__batchsize_any_of_count14:
                 try:
                     if not isinstance(data__batchsize, (int)) and not (isinstance(data__batchsize, float) and data__batchsize.is_integer()) or isinstance(data__batchsize, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be integer", value=data__batchsize, name="" + (name_prefix or "data") + ".batch_size", definition={'minimum': 1, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be integer")
                     if isinstance(data__batchsize, (int, float, Decimal)) and not isinstance(data__batchsize, bool):
                         if data__batchsize < 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be bigger than or equal to 1", value=data__batchsize, name="" + (name_prefix or "data") + ".batch_size", definition={'minimum': 1, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be bigger than or equal to 1")
                     data__batchsize_any_of_count14 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__batchsize_any_of_count14:
                 try:
                     if not isinstance(data__batchsize, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be string", value=data__batchsize, name="" + (name_prefix or "data") + ".batch_size", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be string")
                     if isinstance(data__batchsize, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__batchsize):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must match pattern \\$\\{", value=data__batchsize, name="" + (name_prefix or "data") + ".batch_size", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must match pattern \\$\\{")
                     data__batchsize_any_of_count14 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__batchsize_any_of_count14:
                 try:
                     if not isinstance(data__batchsize, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be null", value=data__batchsize, name="" + (name_prefix or "data") + ".batch_size", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be null")
                     data__batchsize_any_of_count14 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__batchsize_any_of_count14:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size cannot be validated by any definition", value=data__batchsize, name="" + (name_prefix or "data") + ".batch_size", definition={'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size cannot be validated by any definition")
         if "verbose" in data_keys:
             data_keys.remove("verbose")
             data__verbose = data["verbose"]
@@ -382,26 +382,26 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__verbose_any_of_count15:
                 try:
                     if not (isinstance(data__verbose, str) and data__verbose == 'auto' or isinstance(data__verbose, (int, float)) and not isinstance(data__verbose, bool) and data__verbose == 0 or isinstance(data__verbose, (int, float)) and not isinstance(data__verbose, bool) and data__verbose == 1 or isinstance(data__verbose, (int, float)) and not isinstance(data__verbose, bool) and data__verbose == 2):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must be one of ['auto', 0, 1, 2]", value=data__verbose, name="" + (name_prefix or "data") + ".verbose", definition={'enum': ['auto', 0, 1, 2]}, rule='enum')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must be one of ['auto', 0, 1, 2]")
                     data__verbose_any_of_count15 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__verbose_any_of_count15:
                 try:
                     if not isinstance(data__verbose, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must be string", value=data__verbose, name="" + (name_prefix or "data") + ".verbose", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must be string")
                     if isinstance(data__verbose, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__verbose):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must match pattern \\$\\{", value=data__verbose, name="" + (name_prefix or "data") + ".verbose", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must match pattern \\$\\{")
                     data__verbose_any_of_count15 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__verbose_any_of_count15:
                 try:
                     if not isinstance(data__verbose, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must be null", value=data__verbose, name="" + (name_prefix or "data") + ".verbose", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must be null")
                     data__verbose_any_of_count15 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__verbose_any_of_count15:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose cannot be validated by any definition", value=data__verbose, name="" + (name_prefix or "data") + ".verbose", definition={'anyOf': [{'enum': ['auto', 0, 1, 2]}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose cannot be validated by any definition")
         if "callbacks" in data_keys:
             data_keys.remove("callbacks")
             data__callbacks = data["callbacks"]
@@ -409,7 +409,7 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__callbacks_any_of_count16:
                 try:
                     if not isinstance(data__callbacks, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks must be array", value=data__callbacks, name="" + (name_prefix or "data") + ".callbacks", definition={'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks must be array")
                     data__callbacks_is_list = isinstance(data__callbacks, (list, tuple))
                     if data__callbacks_is_list:
                         data__callbacks_len = len(data__callbacks)
@@ -418,7 +418,7 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
                             if not data__callbacks_item_any_of_count17:
                                 try:
                                     if not isinstance(data__callbacks_item, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks[{data__callbacks_x}]".format(**locals()) + " must be string", value=data__callbacks_item, name="" + (name_prefix or "data") + ".callbacks[{data__callbacks_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks[{data__callbacks_x}]".format(**locals()) + " must be string")
                                     data__callbacks_item_any_of_count17 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__callbacks_item_any_of_count17:
@@ -427,17 +427,17 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
                                     data__callbacks_item_any_of_count17 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__callbacks_item_any_of_count17:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks[{data__callbacks_x}]".format(**locals()) + " cannot be validated by any definition", value=data__callbacks_item, name="" + (name_prefix or "data") + ".callbacks[{data__callbacks_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, rule='anyOf')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks[{data__callbacks_x}]".format(**locals()) + " cannot be validated by any definition")
                     data__callbacks_any_of_count16 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__callbacks_any_of_count16:
                 try:
                     if not isinstance(data__callbacks, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks must be null", value=data__callbacks, name="" + (name_prefix or "data") + ".callbacks", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks must be null")
                     data__callbacks_any_of_count16 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__callbacks_any_of_count16:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks cannot be validated by any definition", value=data__callbacks, name="" + (name_prefix or "data") + ".callbacks", definition={'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks cannot be validated by any definition")
         if "validation_split" in data_keys:
             data_keys.remove("validation_split")
             data__validationsplit = data["validation_split"]
@@ -445,31 +445,31 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__validationsplit_any_of_count18:
                 try:
                     if not isinstance(data__validationsplit, (int, float, Decimal)) or isinstance(data__validationsplit, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be number", value=data__validationsplit, name="" + (name_prefix or "data") + ".validation_split", definition={'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be number")
                     if isinstance(data__validationsplit, (int, float, Decimal)) and not isinstance(data__validationsplit, bool):
                         if data__validationsplit < 0:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be bigger than or equal to 0", value=data__validationsplit, name="" + (name_prefix or "data") + ".validation_split", definition={'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be bigger than or equal to 0")
                         if data__validationsplit >= 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be smaller than 1", value=data__validationsplit, name="" + (name_prefix or "data") + ".validation_split", definition={'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, rule='exclusiveMaximum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be smaller than 1")
                     data__validationsplit_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationsplit_any_of_count18:
                 try:
                     if not isinstance(data__validationsplit, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be string", value=data__validationsplit, name="" + (name_prefix or "data") + ".validation_split", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be string")
                     if isinstance(data__validationsplit, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__validationsplit):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must match pattern \\$\\{", value=data__validationsplit, name="" + (name_prefix or "data") + ".validation_split", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must match pattern \\$\\{")
                     data__validationsplit_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationsplit_any_of_count18:
                 try:
                     if not isinstance(data__validationsplit, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be null", value=data__validationsplit, name="" + (name_prefix or "data") + ".validation_split", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be null")
                     data__validationsplit_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationsplit_any_of_count18:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split cannot be validated by any definition", value=data__validationsplit, name="" + (name_prefix or "data") + ".validation_split", definition={'anyOf': [{'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split cannot be validated by any definition")
         if "shuffle" in data_keys:
             data_keys.remove("shuffle")
             data__shuffle = data["shuffle"]
@@ -477,34 +477,34 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__shuffle_any_of_count19:
                 try:
                     if not isinstance(data__shuffle, (bool)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be boolean", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'type': 'boolean'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be boolean")
                     data__shuffle_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__shuffle_any_of_count19:
                 try:
                     if not isinstance(data__shuffle, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be string", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'const': 'batch', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be string")
                     if not (isinstance(data__shuffle, str) and data__shuffle == 'batch'):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be same as const definition: batch", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'const': 'batch', 'type': 'string'}, rule='const')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be one of ['batch']")
                     data__shuffle_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__shuffle_any_of_count19:
                 try:
                     if not isinstance(data__shuffle, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be string", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be string")
                     if isinstance(data__shuffle, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__shuffle):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must match pattern \\$\\{", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must match pattern \\$\\{")
                     data__shuffle_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__shuffle_any_of_count19:
                 try:
                     if not isinstance(data__shuffle, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be null", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be null")
                     data__shuffle_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__shuffle_any_of_count19:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle cannot be validated by any definition", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'anyOf': [{'type': 'boolean'}, {'const': 'batch', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle cannot be validated by any definition")
         if "class_weight" in data_keys:
             data_keys.remove("class_weight")
             data__classweight = data["class_weight"]
@@ -512,7 +512,7 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__classweight_any_of_count20:
                 try:
                     if not isinstance(data__classweight, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight must be object", value=data__classweight, name="" + (name_prefix or "data") + ".class_weight", definition={'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight must be object")
                     data__classweight_is_dict = isinstance(data__classweight, dict)
                     if data__classweight_is_dict:
                         data__classweight_keys = set(data__classweight.keys())
@@ -523,30 +523,30 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
                                 if not data__classweight_value_any_of_count21:
                                     try:
                                         if not isinstance(data__classweight_value, (int, float, Decimal)) or isinstance(data__classweight_value, bool):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " must be number", value=data__classweight_value, name="" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + "", definition={'type': 'number'}, rule='type')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " must be number")
                                         data__classweight_value_any_of_count21 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                 if not data__classweight_value_any_of_count21:
                                     try:
                                         if not isinstance(data__classweight_value, (str)):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " must be string", value=data__classweight_value, name="" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + "", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " must be string")
                                         if isinstance(data__classweight_value, str):
                                             if not REGEX_PATTERNS['\\$\\{'].search(data__classweight_value):
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " must match pattern \\$\\{", value=data__classweight_value, name="" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + "", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " must match pattern \\$\\{")
                                         data__classweight_value_any_of_count21 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                 if not data__classweight_value_any_of_count21:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " cannot be validated by any definition", value=data__classweight_value, name="" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + "", definition={'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, rule='anyOf')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " cannot be validated by any definition")
                     data__classweight_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__classweight_any_of_count20:
                 try:
                     if not isinstance(data__classweight, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight must be null", value=data__classweight, name="" + (name_prefix or "data") + ".class_weight", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight must be null")
                     data__classweight_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__classweight_any_of_count20:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight cannot be validated by any definition", value=data__classweight, name="" + (name_prefix or "data") + ".class_weight", definition={'anyOf': [{'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight cannot be validated by any definition")
         if "initial_epoch" in data_keys:
             data_keys.remove("initial_epoch")
             data__initialepoch = data["initial_epoch"]
@@ -554,29 +554,29 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__initialepoch_any_of_count22:
                 try:
                     if not isinstance(data__initialepoch, (int)) and not (isinstance(data__initialepoch, float) and data__initialepoch.is_integer()) or isinstance(data__initialepoch, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be integer", value=data__initialepoch, name="" + (name_prefix or "data") + ".initial_epoch", definition={'minimum': 0, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be integer")
                     if isinstance(data__initialepoch, (int, float, Decimal)) and not isinstance(data__initialepoch, bool):
                         if data__initialepoch < 0:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be bigger than or equal to 0", value=data__initialepoch, name="" + (name_prefix or "data") + ".initial_epoch", definition={'minimum': 0, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be bigger than or equal to 0")
                     data__initialepoch_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__initialepoch_any_of_count22:
                 try:
                     if not isinstance(data__initialepoch, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be string", value=data__initialepoch, name="" + (name_prefix or "data") + ".initial_epoch", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be string")
                     if isinstance(data__initialepoch, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__initialepoch):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must match pattern \\$\\{", value=data__initialepoch, name="" + (name_prefix or "data") + ".initial_epoch", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must match pattern \\$\\{")
                     data__initialepoch_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__initialepoch_any_of_count22:
                 try:
                     if not isinstance(data__initialepoch, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be null", value=data__initialepoch, name="" + (name_prefix or "data") + ".initial_epoch", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be null")
                     data__initialepoch_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__initialepoch_any_of_count22:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch cannot be validated by any definition", value=data__initialepoch, name="" + (name_prefix or "data") + ".initial_epoch", definition={'anyOf': [{'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch cannot be validated by any definition")
         if "steps_per_epoch" in data_keys:
             data_keys.remove("steps_per_epoch")
             data__stepsperepoch = data["steps_per_epoch"]
@@ -584,29 +584,29 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__stepsperepoch_any_of_count23:
                 try:
                     if not isinstance(data__stepsperepoch, (int)) and not (isinstance(data__stepsperepoch, float) and data__stepsperepoch.is_integer()) or isinstance(data__stepsperepoch, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be integer", value=data__stepsperepoch, name="" + (name_prefix or "data") + ".steps_per_epoch", definition={'minimum': 1, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be integer")
                     if isinstance(data__stepsperepoch, (int, float, Decimal)) and not isinstance(data__stepsperepoch, bool):
                         if data__stepsperepoch < 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be bigger than or equal to 1", value=data__stepsperepoch, name="" + (name_prefix or "data") + ".steps_per_epoch", definition={'minimum': 1, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be bigger than or equal to 1")
                     data__stepsperepoch_any_of_count23 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__stepsperepoch_any_of_count23:
                 try:
                     if not isinstance(data__stepsperepoch, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be string", value=data__stepsperepoch, name="" + (name_prefix or "data") + ".steps_per_epoch", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be string")
                     if isinstance(data__stepsperepoch, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__stepsperepoch):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must match pattern \\$\\{", value=data__stepsperepoch, name="" + (name_prefix or "data") + ".steps_per_epoch", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must match pattern \\$\\{")
                     data__stepsperepoch_any_of_count23 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__stepsperepoch_any_of_count23:
                 try:
                     if not isinstance(data__stepsperepoch, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be null", value=data__stepsperepoch, name="" + (name_prefix or "data") + ".steps_per_epoch", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be null")
                     data__stepsperepoch_any_of_count23 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__stepsperepoch_any_of_count23:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch cannot be validated by any definition", value=data__stepsperepoch, name="" + (name_prefix or "data") + ".steps_per_epoch", definition={'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch cannot be validated by any definition")
         if "validation_steps" in data_keys:
             data_keys.remove("validation_steps")
             data__validationsteps = data["validation_steps"]
@@ -614,29 +614,29 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__validationsteps_any_of_count24:
                 try:
                     if not isinstance(data__validationsteps, (int)) and not (isinstance(data__validationsteps, float) and data__validationsteps.is_integer()) or isinstance(data__validationsteps, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be integer", value=data__validationsteps, name="" + (name_prefix or "data") + ".validation_steps", definition={'minimum': 1, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be integer")
                     if isinstance(data__validationsteps, (int, float, Decimal)) and not isinstance(data__validationsteps, bool):
                         if data__validationsteps < 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be bigger than or equal to 1", value=data__validationsteps, name="" + (name_prefix or "data") + ".validation_steps", definition={'minimum': 1, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be bigger than or equal to 1")
                     data__validationsteps_any_of_count24 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationsteps_any_of_count24:
                 try:
                     if not isinstance(data__validationsteps, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be string", value=data__validationsteps, name="" + (name_prefix or "data") + ".validation_steps", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be string")
                     if isinstance(data__validationsteps, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__validationsteps):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must match pattern \\$\\{", value=data__validationsteps, name="" + (name_prefix or "data") + ".validation_steps", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must match pattern \\$\\{")
                     data__validationsteps_any_of_count24 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationsteps_any_of_count24:
                 try:
                     if not isinstance(data__validationsteps, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be null", value=data__validationsteps, name="" + (name_prefix or "data") + ".validation_steps", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be null")
                     data__validationsteps_any_of_count24 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationsteps_any_of_count24:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps cannot be validated by any definition", value=data__validationsteps, name="" + (name_prefix or "data") + ".validation_steps", definition={'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps cannot be validated by any definition")
         if "validation_batch_size" in data_keys:
             data_keys.remove("validation_batch_size")
             data__validationbatchsize = data["validation_batch_size"]
@@ -644,29 +644,29 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__validationbatchsize_any_of_count25:
                 try:
                     if not isinstance(data__validationbatchsize, (int)) and not (isinstance(data__validationbatchsize, float) and data__validationbatchsize.is_integer()) or isinstance(data__validationbatchsize, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be integer", value=data__validationbatchsize, name="" + (name_prefix or "data") + ".validation_batch_size", definition={'minimum': 1, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be integer")
                     if isinstance(data__validationbatchsize, (int, float, Decimal)) and not isinstance(data__validationbatchsize, bool):
                         if data__validationbatchsize < 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be bigger than or equal to 1", value=data__validationbatchsize, name="" + (name_prefix or "data") + ".validation_batch_size", definition={'minimum': 1, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be bigger than or equal to 1")
                     data__validationbatchsize_any_of_count25 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationbatchsize_any_of_count25:
                 try:
                     if not isinstance(data__validationbatchsize, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be string", value=data__validationbatchsize, name="" + (name_prefix or "data") + ".validation_batch_size", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be string")
                     if isinstance(data__validationbatchsize, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__validationbatchsize):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must match pattern \\$\\{", value=data__validationbatchsize, name="" + (name_prefix or "data") + ".validation_batch_size", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must match pattern \\$\\{")
                     data__validationbatchsize_any_of_count25 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationbatchsize_any_of_count25:
                 try:
                     if not isinstance(data__validationbatchsize, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be null", value=data__validationbatchsize, name="" + (name_prefix or "data") + ".validation_batch_size", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be null")
                     data__validationbatchsize_any_of_count25 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationbatchsize_any_of_count25:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size cannot be validated by any definition", value=data__validationbatchsize, name="" + (name_prefix or "data") + ".validation_batch_size", definition={'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size cannot be validated by any definition")
         if "validation_freq" in data_keys:
             data_keys.remove("validation_freq")
             data__validationfreq = data["validation_freq"]
@@ -674,63 +674,63 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
             if not data__validationfreq_any_of_count26:
                 try:
                     if not isinstance(data__validationfreq, (int)) and not (isinstance(data__validationfreq, float) and data__validationfreq.is_integer()) or isinstance(data__validationfreq, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be integer", value=data__validationfreq, name="" + (name_prefix or "data") + ".validation_freq", definition={'minimum': 1, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be integer")
                     if isinstance(data__validationfreq, (int, float, Decimal)) and not isinstance(data__validationfreq, bool):
                         if data__validationfreq < 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be bigger than or equal to 1", value=data__validationfreq, name="" + (name_prefix or "data") + ".validation_freq", definition={'minimum': 1, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be bigger than or equal to 1")
                     data__validationfreq_any_of_count26 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationfreq_any_of_count26:
                 try:
                     if not isinstance(data__validationfreq, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be string", value=data__validationfreq, name="" + (name_prefix or "data") + ".validation_freq", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be string")
                     if isinstance(data__validationfreq, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__validationfreq):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must match pattern \\$\\{", value=data__validationfreq, name="" + (name_prefix or "data") + ".validation_freq", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must match pattern \\$\\{")
                     data__validationfreq_any_of_count26 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationfreq_any_of_count26:
                 try:
                     if not isinstance(data__validationfreq, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be null", value=data__validationfreq, name="" + (name_prefix or "data") + ".validation_freq", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be null")
                     data__validationfreq_any_of_count26 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validationfreq_any_of_count26:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq cannot be validated by any definition", value=data__validationfreq, name="" + (name_prefix or "data") + ".validation_freq", definition={'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'epochs': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'verbose': {'anyOf': [{'enum': ['auto', 0, 1, 2]}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'callbacks': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'type': 'null'}]}, 'validation_split': {'anyOf': [{'exclusiveMaximum': 1, 'minimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'const': 'batch', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'class_weight': {'anyOf': [{'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'type': 'null'}]}, 'initial_epoch': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_epoch': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_steps': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_batch_size': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'validation_freq': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_typedobject(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['type']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "type" in data_keys:
             data_keys.remove("type")
             data__type = data["type"]
             if not isinstance(data__type, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
     return data
 
 def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'source': {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}]}, 'split': {'anyOf': [{'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'transforms': {'anyOf': [{'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}}]}]}, 'type': 'array'}, {'type': 'null'}]}, 'features': {'anyOf': [{'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, {'type': 'null'}]}}, 'required': ['source'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['source']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'source': {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}]}, 'split': {'anyOf': [{'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'transforms': {'anyOf': [{'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}}]}]}, 'type': 'array'}, {'type': 'null'}]}, 'features': {'anyOf': [{'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, {'type': 'null'}]}}, 'required': ['source'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "source" in data_keys:
             data_keys.remove("source")
             data__source = data["source"]
             if not isinstance(data__source, (dict)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".source must be object", value=data__source, name="" + (name_prefix or "data") + ".source", definition={'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}]}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".source must be object")
             try:
                 data__source_is_dict = isinstance(data__source, dict)
                 if data__source_is_dict:
@@ -739,7 +739,7 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                         data__source_keys.remove("type")
                         data__source__type = data__source["type"]
                         if not (isinstance(data__source__type, str) and data__source__type == 'csv'):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".source.type must be same as const definition: csv", value=data__source__type, name="" + (name_prefix or "data") + ".source.type", definition={'const': 'csv'}, rule='const')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".source.type must be one of ['csv']")
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 pass
             else:
@@ -752,7 +752,7 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                         data__source_keys.remove("type")
                         data__source__type = data__source["type"]
                         if not (isinstance(data__source__type, str) and data__source__type == 'keras'):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".source.type must be same as const definition: keras", value=data__source__type, name="" + (name_prefix or "data") + ".source.type", definition={'const': 'keras'}, rule='const')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".source.type must be one of ['keras']")
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 pass
             else:
@@ -765,7 +765,7 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                         data__source_keys.remove("type")
                         data__source__type = data__source["type"]
                         if not (isinstance(data__source__type, str) and data__source__type == 'npz'):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".source.type must be same as const definition: npz", value=data__source__type, name="" + (name_prefix or "data") + ".source.type", definition={'const': 'npz'}, rule='const')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".source.type must be one of ['npz']")
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 pass
             else:
@@ -778,7 +778,7 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                         data__source_keys.remove("type")
                         data__source__type = data__source["type"]
                         if not (isinstance(data__source__type, str) and data__source__type == 'sklearn'):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".source.type must be same as const definition: sklearn", value=data__source__type, name="" + (name_prefix or "data") + ".source.type", definition={'const': 'sklearn'}, rule='const')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".source.type must be one of ['sklearn']")
             except (JsonSchemaValueException, JsonSchemaValuesException):
                 pass
             else:
@@ -787,13 +787,13 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
             if data__source_is_dict:
                 data__source__missing_keys = set(['type']) - data__source.keys()
                 if data__source__missing_keys:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".source must contain " + (str(sorted(data__source__missing_keys)) + " properties"), value=data__source, name="" + (name_prefix or "data") + ".source", definition={'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}]}, rule='required')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".source must contain ")
                 data__source_keys = set(data__source.keys())
                 if "type" in data__source_keys:
                     data__source_keys.remove("type")
                     data__source__type = data__source["type"]
                     if not (isinstance(data__source__type, str) and data__source__type == 'csv' or isinstance(data__source__type, str) and data__source__type == 'keras' or isinstance(data__source__type, str) and data__source__type == 'npz' or isinstance(data__source__type, str) and data__source__type == 'sklearn'):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".source.type must be one of ['csv', 'keras', 'npz', 'sklearn']", value=data__source__type, name="" + (name_prefix or "data") + ".source.type", definition={'enum': ['csv', 'keras', 'npz', 'sklearn']}, rule='enum')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".source.type must be one of ['csv', 'keras', 'npz', 'sklearn']")
         if "split" in data_keys:
             data_keys.remove("split")
             data__split = data["split"]
@@ -806,11 +806,11 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
             if not data__split_any_of_count27:
                 try:
                     if not isinstance(data__split, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".split must be null", value=data__split, name="" + (name_prefix or "data") + ".split", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".split must be null")
                     data__split_any_of_count27 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__split_any_of_count27:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".split cannot be validated by any definition", value=data__split, name="" + (name_prefix or "data") + ".split", definition={'anyOf': [{'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".split cannot be validated by any definition")
         if "transforms" in data_keys:
             data_keys.remove("transforms")
             data__transforms = data["transforms"]
@@ -818,7 +818,7 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
             if not data__transforms_any_of_count28:
                 try:
                     if not isinstance(data__transforms, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms must be array", value=data__transforms, name="" + (name_prefix or "data") + ".transforms", definition={'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}}]}]}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms must be array")
                     data__transforms_is_list = isinstance(data__transforms, (list, tuple))
                     if data__transforms_is_list:
                         data__transforms_len = len(data__transforms)
@@ -827,15 +827,15 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                             if not data__transforms_item_any_of_count29:
                                 try:
                                     if not isinstance(data__transforms_item, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " must be string", value=data__transforms_item, name="" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + "", definition={'const': 'standardize', 'type': 'string'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " must be string")
                                     if not (isinstance(data__transforms_item, str) and data__transforms_item == 'standardize'):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " must be same as const definition: standardize", value=data__transforms_item, name="" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + "", definition={'const': 'standardize', 'type': 'string'}, rule='const')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " must be one of ['standardize']")
                                     data__transforms_item_any_of_count29 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__transforms_item_any_of_count29:
                                 try:
                                     if not isinstance(data__transforms_item, (dict)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " must be object", value=data__transforms_item, name="" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + "", definition={'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}}]}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " must be object")
                                     try:
                                         data__transforms_item_is_dict = isinstance(data__transforms_item, dict)
                                         if data__transforms_item_is_dict:
@@ -844,7 +844,7 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                                                 data__transforms_item_keys.remove("type")
                                                 data__transforms_item__type = data__transforms_item["type"]
                                                 if not (isinstance(data__transforms_item__type, str) and data__transforms_item__type == 'rescale'):
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}].type".format(**locals()) + " must be same as const definition: rescale", value=data__transforms_item__type, name="" + (name_prefix or "data") + ".transforms[{data__transforms_x}].type".format(**locals()) + "", definition={'const': 'rescale'}, rule='const')
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}].type".format(**locals()) + " must be one of ['rescale']")
                                     except (JsonSchemaValueException, JsonSchemaValuesException):
                                         pass
                                     else:
@@ -857,7 +857,7 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                                                 data__transforms_item_keys.remove("type")
                                                 data__transforms_item__type = data__transforms_item["type"]
                                                 if not (isinstance(data__transforms_item__type, str) and data__transforms_item__type == 'standardize'):
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}].type".format(**locals()) + " must be same as const definition: standardize", value=data__transforms_item__type, name="" + (name_prefix or "data") + ".transforms[{data__transforms_x}].type".format(**locals()) + "", definition={'const': 'standardize'}, rule='const')
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}].type".format(**locals()) + " must be one of ['standardize']")
                                     except (JsonSchemaValueException, JsonSchemaValuesException):
                                         pass
                                     else:
@@ -866,27 +866,27 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                                     if data__transforms_item_is_dict:
                                         data__transforms_item__missing_keys = set(['type']) - data__transforms_item.keys()
                                         if data__transforms_item__missing_keys:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " must contain " + (str(sorted(data__transforms_item__missing_keys)) + " properties"), value=data__transforms_item, name="" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + "", definition={'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}}]}, rule='required')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " must contain ")
                                         data__transforms_item_keys = set(data__transforms_item.keys())
                                         if "type" in data__transforms_item_keys:
                                             data__transforms_item_keys.remove("type")
                                             data__transforms_item__type = data__transforms_item["type"]
                                             if not (isinstance(data__transforms_item__type, str) and data__transforms_item__type == 'rescale' or isinstance(data__transforms_item__type, str) and data__transforms_item__type == 'standardize'):
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}].type".format(**locals()) + " must be one of ['rescale', 'standardize']", value=data__transforms_item__type, name="" + (name_prefix or "data") + ".transforms[{data__transforms_x}].type".format(**locals()) + "", definition={'enum': ['rescale', 'standardize']}, rule='enum')
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}].type".format(**locals()) + " must be one of ['rescale', 'standardize']")
                                     data__transforms_item_any_of_count29 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__transforms_item_any_of_count29:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " cannot be validated by any definition", value=data__transforms_item, name="" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + "", definition={'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}}]}]}, rule='anyOf')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " cannot be validated by any definition")
                     data__transforms_any_of_count28 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__transforms_any_of_count28:
                 try:
                     if not isinstance(data__transforms, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms must be null", value=data__transforms, name="" + (name_prefix or "data") + ".transforms", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms must be null")
                     data__transforms_any_of_count28 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__transforms_any_of_count28:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms cannot be validated by any definition", value=data__transforms, name="" + (name_prefix or "data") + ".transforms", definition={'anyOf': [{'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}}]}]}, 'type': 'array'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms cannot be validated by any definition")
         if "features" in data_keys:
             data_keys.remove("features")
             data__features = data["features"]
@@ -894,7 +894,7 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
             if not data__features_any_of_count30:
                 try:
                     if not isinstance(data__features, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be object", value=data__features, name="" + (name_prefix or "data") + ".features", definition={'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be object")
                     data__features_is_dict = isinstance(data__features, dict)
                     if data__features_is_dict:
                         data__features_keys = set(data__features.keys())
@@ -902,48 +902,48 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                             if data__features_key not in []:
                                 data__features_value = data__features.get(data__features_key)
                                 if not isinstance(data__features_value, (list, tuple)):
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}".format(**locals()) + " must be array", value=data__features_value, name="" + (name_prefix or "data") + ".features.{data__features_key}".format(**locals()) + "", definition={'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, rule='type')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}".format(**locals()) + " must be array")
                                 data__features_value_is_list = isinstance(data__features_value, (list, tuple))
                                 if data__features_value_is_list:
                                     data__features_value_len = len(data__features_value)
                                     if data__features_value_len < 1:
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}".format(**locals()) + " must contain at least 1 items", value=data__features_value, name="" + (name_prefix or "data") + ".features.{data__features_key}".format(**locals()) + "", definition={'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, rule='minItems')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}".format(**locals()) + " must contain at least 1 items")
                                     for data__features_value_x, data__features_value_item in enumerate(data__features_value):
                                         if not isinstance(data__features_value_item, (int)) and not (isinstance(data__features_value_item, float) and data__features_value_item.is_integer()) or isinstance(data__features_value_item, bool):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}[{data__features_value_x}]".format(**locals()) + " must be integer", value=data__features_value_item, name="" + (name_prefix or "data") + ".features.{data__features_key}[{data__features_value_x}]".format(**locals()) + "", definition={'minimum': 0, 'type': 'integer'}, rule='type')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}[{data__features_value_x}]".format(**locals()) + " must be integer")
                                         if isinstance(data__features_value_item, (int, float, Decimal)) and not isinstance(data__features_value_item, bool):
                                             if data__features_value_item < 0:
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}[{data__features_value_x}]".format(**locals()) + " must be bigger than or equal to 0", value=data__features_value_item, name="" + (name_prefix or "data") + ".features.{data__features_key}[{data__features_value_x}]".format(**locals()) + "", definition={'minimum': 0, 'type': 'integer'}, rule='minimum')
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}[{data__features_value_x}]".format(**locals()) + " must be bigger than or equal to 0")
                     data__features_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__features_any_of_count30:
                 try:
                     if not isinstance(data__features, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be null", value=data__features, name="" + (name_prefix or "data") + ".features", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be null")
                     data__features_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__features_any_of_count30:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".features cannot be validated by any definition", value=data__features, name="" + (name_prefix or "data") + ".features", definition={'anyOf': [{'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".features cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'source': {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['csv', 'keras', 'npz', 'sklearn']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'csv'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'keras'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'npz'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'sklearn'}}}, 'then': {'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}}]}, 'split': {'anyOf': [{'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'$ref': '#/$defs/FirstRowsSplit'}, {'$ref': '#/$defs/FractionSplit'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'transforms': {'anyOf': [{'items': {'anyOf': [{'const': 'standardize', 'type': 'string'}, {'type': 'object', 'required': ['type'], 'properties': {'type': {'enum': ['rescale', 'standardize']}}, 'allOf': [{'if': {'properties': {'type': {'const': 'rescale'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}}, {'if': {'properties': {'type': {'const': 'standardize'}}}, 'then': {'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}}]}]}, 'type': 'array'}, {'type': 'null'}]}, 'features': {'anyOf': [{'additionalProperties': {'items': {'minimum': 0, 'type': 'integer'}, 'minItems': 1, 'type': 'array'}, 'type': 'object'}, {'type': 'null'}]}}, 'required': ['source'], 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_standardize(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['type']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "type" in data_keys:
             data_keys.remove("type")
             data__type = data["type"]
             if not isinstance(data__type, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'standardize', 'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
             if not (isinstance(data__type, str) and data__type == 'standardize'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be same as const definition: standardize", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'standardize', 'type': 'string'}, rule='const')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['standardize']")
         if "with_mean" in data_keys:
             data_keys.remove("with_mean")
             data__withmean = data["with_mean"]
@@ -951,26 +951,26 @@ def validate____defs_standardize(data, custom_formats={}, name_prefix=None):
             if not data__withmean_any_of_count31:
                 try:
                     if not isinstance(data__withmean, (bool)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must be boolean", value=data__withmean, name="" + (name_prefix or "data") + ".with_mean", definition={'type': 'boolean'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must be boolean")
                     data__withmean_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__withmean_any_of_count31:
                 try:
                     if not isinstance(data__withmean, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must be string", value=data__withmean, name="" + (name_prefix or "data") + ".with_mean", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must be string")
                     if isinstance(data__withmean, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__withmean):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must match pattern \\$\\{", value=data__withmean, name="" + (name_prefix or "data") + ".with_mean", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must match pattern \\$\\{")
                     data__withmean_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__withmean_any_of_count31:
                 try:
                     if not isinstance(data__withmean, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must be null", value=data__withmean, name="" + (name_prefix or "data") + ".with_mean", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must be null")
                     data__withmean_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__withmean_any_of_count31:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean cannot be validated by any definition", value=data__withmean, name="" + (name_prefix or "data") + ".with_mean", definition={'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean cannot be validated by any definition")
         if "with_std" in data_keys:
             data_keys.remove("with_std")
             data__withstd = data["with_std"]
@@ -978,46 +978,46 @@ def validate____defs_standardize(data, custom_formats={}, name_prefix=None):
             if not data__withstd_any_of_count32:
                 try:
                     if not isinstance(data__withstd, (bool)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must be boolean", value=data__withstd, name="" + (name_prefix or "data") + ".with_std", definition={'type': 'boolean'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must be boolean")
                     data__withstd_any_of_count32 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__withstd_any_of_count32:
                 try:
                     if not isinstance(data__withstd, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must be string", value=data__withstd, name="" + (name_prefix or "data") + ".with_std", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must be string")
                     if isinstance(data__withstd, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__withstd):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must match pattern \\$\\{", value=data__withstd, name="" + (name_prefix or "data") + ".with_std", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must match pattern \\$\\{")
                     data__withstd_any_of_count32 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__withstd_any_of_count32:
                 try:
                     if not isinstance(data__withstd, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must be null", value=data__withstd, name="" + (name_prefix or "data") + ".with_std", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must be null")
                     data__withstd_any_of_count32 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__withstd_any_of_count32:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std cannot be validated by any definition", value=data__withstd, name="" + (name_prefix or "data") + ".with_std", definition={'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'standardize', 'type': 'string'}, 'with_mean': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'with_std': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type'], 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_rescale(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['type', 'scale']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "type" in data_keys:
             data_keys.remove("type")
             data__type = data["type"]
             if not isinstance(data__type, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'rescale', 'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
             if not (isinstance(data__type, str) and data__type == 'rescale'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be same as const definition: rescale", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'rescale', 'type': 'string'}, rule='const')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['rescale']")
         if "scale" in data_keys:
             data_keys.remove("scale")
             data__scale = data["scale"]
@@ -1025,20 +1025,20 @@ def validate____defs_rescale(data, custom_formats={}, name_prefix=None):
             if not data__scale_any_of_count33:
                 try:
                     if not isinstance(data__scale, (int, float, Decimal)) or isinstance(data__scale, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale must be number", value=data__scale, name="" + (name_prefix or "data") + ".scale", definition={'type': 'number'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale must be number")
                     data__scale_any_of_count33 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__scale_any_of_count33:
                 try:
                     if not isinstance(data__scale, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale must be string", value=data__scale, name="" + (name_prefix or "data") + ".scale", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale must be string")
                     if isinstance(data__scale, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__scale):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale must match pattern \\$\\{", value=data__scale, name="" + (name_prefix or "data") + ".scale", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale must match pattern \\$\\{")
                     data__scale_any_of_count33 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__scale_any_of_count33:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale cannot be validated by any definition", value=data__scale, name="" + (name_prefix or "data") + ".scale", definition={'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale cannot be validated by any definition")
         if "offset" in data_keys:
             data_keys.remove("offset")
             data__offset = data["offset"]
@@ -1046,33 +1046,33 @@ def validate____defs_rescale(data, custom_formats={}, name_prefix=None):
             if not data__offset_any_of_count34:
                 try:
                     if not isinstance(data__offset, (int, float, Decimal)) or isinstance(data__offset, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must be number", value=data__offset, name="" + (name_prefix or "data") + ".offset", definition={'type': 'number'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must be number")
                     data__offset_any_of_count34 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__offset_any_of_count34:
                 try:
                     if not isinstance(data__offset, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must be string", value=data__offset, name="" + (name_prefix or "data") + ".offset", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must be string")
                     if isinstance(data__offset, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__offset):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must match pattern \\$\\{", value=data__offset, name="" + (name_prefix or "data") + ".offset", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must match pattern \\$\\{")
                     data__offset_any_of_count34 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__offset_any_of_count34:
                 try:
                     if not isinstance(data__offset, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must be null", value=data__offset, name="" + (name_prefix or "data") + ".offset", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must be null")
                     data__offset_any_of_count34 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__offset_any_of_count34:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset cannot be validated by any definition", value=data__offset, name="" + (name_prefix or "data") + ".offset", definition={'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'rescale', 'type': 'string'}, 'scale': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'offset': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'scale'], 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_splitspec(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data_keys = set(data.keys())
@@ -1083,21 +1083,21 @@ def validate____defs_splitspec(data, custom_formats={}, name_prefix=None):
             if not data__test_any_of_count35:
                 try:
                     if not isinstance(data__test, (int, float, Decimal)) or isinstance(data__test, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be number", value=data__test, name="" + (name_prefix or "data") + ".test", definition={'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be number")
                     if isinstance(data__test, (int, float, Decimal)) and not isinstance(data__test, bool):
                         if data__test <= 0:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be bigger than 0", value=data__test, name="" + (name_prefix or "data") + ".test", definition={'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, rule='exclusiveMinimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be bigger than 0")
                         if data__test >= 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be smaller than 1", value=data__test, name="" + (name_prefix or "data") + ".test", definition={'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, rule='exclusiveMaximum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be smaller than 1")
                     data__test_any_of_count35 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__test_any_of_count35:
                 try:
                     if not isinstance(data__test, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be string", value=data__test, name="" + (name_prefix or "data") + ".test", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be string")
                     if isinstance(data__test, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__test):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must match pattern \\$\\{", value=data__test, name="" + (name_prefix or "data") + ".test", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must match pattern \\$\\{")
                     data__test_any_of_count35 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__test_any_of_count35:
@@ -1113,11 +1113,11 @@ def validate____defs_splitspec(data, custom_formats={}, name_prefix=None):
             if not data__test_any_of_count35:
                 try:
                     if not isinstance(data__test, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be null", value=data__test, name="" + (name_prefix or "data") + ".test", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be null")
                     data__test_any_of_count35 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__test_any_of_count35:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".test cannot be validated by any definition", value=data__test, name="" + (name_prefix or "data") + ".test", definition={'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".test cannot be validated by any definition")
         if "validation" in data_keys:
             data_keys.remove("validation")
             data__validation = data["validation"]
@@ -1125,21 +1125,21 @@ def validate____defs_splitspec(data, custom_formats={}, name_prefix=None):
             if not data__validation_any_of_count36:
                 try:
                     if not isinstance(data__validation, (int, float, Decimal)) or isinstance(data__validation, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be number", value=data__validation, name="" + (name_prefix or "data") + ".validation", definition={'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be number")
                     if isinstance(data__validation, (int, float, Decimal)) and not isinstance(data__validation, bool):
                         if data__validation <= 0:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be bigger than 0", value=data__validation, name="" + (name_prefix or "data") + ".validation", definition={'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, rule='exclusiveMinimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be bigger than 0")
                         if data__validation >= 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be smaller than 1", value=data__validation, name="" + (name_prefix or "data") + ".validation", definition={'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, rule='exclusiveMaximum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be smaller than 1")
                     data__validation_any_of_count36 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validation_any_of_count36:
                 try:
                     if not isinstance(data__validation, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be string", value=data__validation, name="" + (name_prefix or "data") + ".validation", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be string")
                     if isinstance(data__validation, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__validation):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must match pattern \\$\\{", value=data__validation, name="" + (name_prefix or "data") + ".validation", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must match pattern \\$\\{")
                     data__validation_any_of_count36 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validation_any_of_count36:
@@ -1155,18 +1155,18 @@ def validate____defs_splitspec(data, custom_formats={}, name_prefix=None):
             if not data__validation_any_of_count36:
                 try:
                     if not isinstance(data__validation, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be null", value=data__validation, name="" + (name_prefix or "data") + ".validation", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be null")
                     data__validation_any_of_count36 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__validation_any_of_count36:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation cannot be validated by any definition", value=data__validation, name="" + (name_prefix or "data") + ".validation", definition={'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'test': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, 'validation': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, {'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_fractionsplit(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data_keys = set(data.keys())
@@ -1177,31 +1177,31 @@ def validate____defs_fractionsplit(data, custom_formats={}, name_prefix=None):
             if not data__fraction_any_of_count37:
                 try:
                     if not isinstance(data__fraction, (int, float, Decimal)) or isinstance(data__fraction, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be number", value=data__fraction, name="" + (name_prefix or "data") + ".fraction", definition={'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be number")
                     if isinstance(data__fraction, (int, float, Decimal)) and not isinstance(data__fraction, bool):
                         if data__fraction <= 0:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be bigger than 0", value=data__fraction, name="" + (name_prefix or "data") + ".fraction", definition={'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, rule='exclusiveMinimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be bigger than 0")
                         if data__fraction >= 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be smaller than 1", value=data__fraction, name="" + (name_prefix or "data") + ".fraction", definition={'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, rule='exclusiveMaximum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be smaller than 1")
                     data__fraction_any_of_count37 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__fraction_any_of_count37:
                 try:
                     if not isinstance(data__fraction, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be string", value=data__fraction, name="" + (name_prefix or "data") + ".fraction", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be string")
                     if isinstance(data__fraction, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__fraction):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must match pattern \\$\\{", value=data__fraction, name="" + (name_prefix or "data") + ".fraction", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must match pattern \\$\\{")
                     data__fraction_any_of_count37 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__fraction_any_of_count37:
                 try:
                     if not isinstance(data__fraction, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be null", value=data__fraction, name="" + (name_prefix or "data") + ".fraction", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be null")
                     data__fraction_any_of_count37 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__fraction_any_of_count37:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction cannot be validated by any definition", value=data__fraction, name="" + (name_prefix or "data") + ".fraction", definition={'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction cannot be validated by any definition")
         if "random_state" in data_keys:
             data_keys.remove("random_state")
             data__randomstate = data["random_state"]
@@ -1209,31 +1209,31 @@ def validate____defs_fractionsplit(data, custom_formats={}, name_prefix=None):
             if not data__randomstate_any_of_count38:
                 try:
                     if not isinstance(data__randomstate, (int)) and not (isinstance(data__randomstate, float) and data__randomstate.is_integer()) or isinstance(data__randomstate, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be integer", value=data__randomstate, name="" + (name_prefix or "data") + ".random_state", definition={'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be integer")
                     if isinstance(data__randomstate, (int, float, Decimal)) and not isinstance(data__randomstate, bool):
                         if data__randomstate < 0:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be bigger than or equal to 0", value=data__randomstate, name="" + (name_prefix or "data") + ".random_state", definition={'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be bigger than or equal to 0")
                         if data__randomstate >= 4294967296:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be smaller than 4294967296", value=data__randomstate, name="" + (name_prefix or "data") + ".random_state", definition={'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, rule='exclusiveMaximum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be smaller than 4294967296")
                     data__randomstate_any_of_count38 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__randomstate_any_of_count38:
                 try:
                     if not isinstance(data__randomstate, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be string", value=data__randomstate, name="" + (name_prefix or "data") + ".random_state", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be string")
                     if isinstance(data__randomstate, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__randomstate):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must match pattern \\$\\{", value=data__randomstate, name="" + (name_prefix or "data") + ".random_state", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must match pattern \\$\\{")
                     data__randomstate_any_of_count38 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__randomstate_any_of_count38:
                 try:
                     if not isinstance(data__randomstate, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be null", value=data__randomstate, name="" + (name_prefix or "data") + ".random_state", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be null")
                     data__randomstate_any_of_count38 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__randomstate_any_of_count38:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state cannot be validated by any definition", value=data__randomstate, name="" + (name_prefix or "data") + ".random_state", definition={'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state cannot be validated by any definition")
         if "shuffle" in data_keys:
             data_keys.remove("shuffle")
             data__shuffle = data["shuffle"]
@@ -1241,38 +1241,38 @@ def validate____defs_fractionsplit(data, custom_formats={}, name_prefix=None):
             if not data__shuffle_any_of_count39:
                 try:
                     if not isinstance(data__shuffle, (bool)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be boolean", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'type': 'boolean'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be boolean")
                     data__shuffle_any_of_count39 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__shuffle_any_of_count39:
                 try:
                     if not isinstance(data__shuffle, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be string", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be string")
                     if isinstance(data__shuffle, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__shuffle):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must match pattern \\$\\{", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must match pattern \\$\\{")
                     data__shuffle_any_of_count39 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__shuffle_any_of_count39:
                 try:
                     if not isinstance(data__shuffle, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be null", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be null")
                     data__shuffle_any_of_count39 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__shuffle_any_of_count39:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle cannot be validated by any definition", value=data__shuffle, name="" + (name_prefix or "data") + ".shuffle", definition={'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'fraction': {'anyOf': [{'exclusiveMaximum': 1, 'exclusiveMinimum': 0, 'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'random_state': {'anyOf': [{'exclusiveMaximum': 4294967296, 'minimum': 0, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'shuffle': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_firstrowssplit(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['first']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "first" in data_keys:
             data_keys.remove("first")
@@ -1281,71 +1281,71 @@ def validate____defs_firstrowssplit(data, custom_formats={}, name_prefix=None):
             if not data__first_any_of_count40:
                 try:
                     if not isinstance(data__first, (int)) and not (isinstance(data__first, float) and data__first.is_integer()) or isinstance(data__first, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must be integer", value=data__first, name="" + (name_prefix or "data") + ".first", definition={'minimum': 1, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must be integer")
                     if isinstance(data__first, (int, float, Decimal)) and not isinstance(data__first, bool):
                         if data__first < 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must be bigger than or equal to 1", value=data__first, name="" + (name_prefix or "data") + ".first", definition={'minimum': 1, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must be bigger than or equal to 1")
                     data__first_any_of_count40 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__first_any_of_count40:
                 try:
                     if not isinstance(data__first, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must be string", value=data__first, name="" + (name_prefix or "data") + ".first", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must be string")
                     if isinstance(data__first, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__first):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must match pattern \\$\\{", value=data__first, name="" + (name_prefix or "data") + ".first", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must match pattern \\$\\{")
                     data__first_any_of_count40 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__first_any_of_count40:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".first cannot be validated by any definition", value=data__first, name="" + (name_prefix or "data") + ".first", definition={'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".first cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'first': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}]}}, 'required': ['first'], 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_sklearnsource(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['type', 'name']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': True, 'properties': {'type': {'const': 'sklearn', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "type" in data_keys:
             data_keys.remove("type")
             data__type = data["type"]
             if not isinstance(data__type, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'sklearn', 'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
             if not (isinstance(data__type, str) and data__type == 'sklearn'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be same as const definition: sklearn", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'sklearn', 'type': 'string'}, rule='const')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['sklearn']")
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
             if not isinstance(data__name, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
     return data
 
 def validate____defs_npzsource(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['type', 'path']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "type" in data_keys:
             data_keys.remove("type")
             data__type = data["type"]
             if not isinstance(data__type, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'npz', 'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
             if not (isinstance(data__type, str) and data__type == 'npz'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be same as const definition: npz", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'npz', 'type': 'string'}, rule='const')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['npz']")
         if "path" in data_keys:
             data_keys.remove("path")
             data__path = data["path"]
             if not isinstance(data__path, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".path must be string", value=data__path, name="" + (name_prefix or "data") + ".path", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".path must be string")
         if "x" in data_keys:
             data_keys.remove("x")
             data__x = data["x"]
@@ -1353,17 +1353,17 @@ def validate____defs_npzsource(data, custom_formats={}, name_prefix=None):
             if not data__x_any_of_count41:
                 try:
                     if not isinstance(data__x, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".x must be string", value=data__x, name="" + (name_prefix or "data") + ".x", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".x must be string")
                     data__x_any_of_count41 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__x_any_of_count41:
                 try:
                     if not isinstance(data__x, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".x must be null", value=data__x, name="" + (name_prefix or "data") + ".x", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".x must be null")
                     data__x_any_of_count41 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__x_any_of_count41:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".x cannot be validated by any definition", value=data__x, name="" + (name_prefix or "data") + ".x", definition={'anyOf': [{'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".x cannot be validated by any definition")
         if "y" in data_keys:
             data_keys.remove("y")
             data__y = data["y"]
@@ -1371,65 +1371,65 @@ def validate____defs_npzsource(data, custom_formats={}, name_prefix=None):
             if not data__y_any_of_count42:
                 try:
                     if not isinstance(data__y, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".y must be string", value=data__y, name="" + (name_prefix or "data") + ".y", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".y must be string")
                     data__y_any_of_count42 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__y_any_of_count42:
                 try:
                     if not isinstance(data__y, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".y must be null", value=data__y, name="" + (name_prefix or "data") + ".y", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".y must be null")
                     data__y_any_of_count42 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__y_any_of_count42:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".y cannot be validated by any definition", value=data__y, name="" + (name_prefix or "data") + ".y", definition={'anyOf': [{'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".y cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'npz', 'type': 'string'}, 'path': {'type': 'string'}, 'x': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'y': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path'], 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_kerassource(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['type', 'name']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': True, 'properties': {'type': {'const': 'keras', 'type': 'string'}, 'name': {'type': 'string'}}, 'required': ['type', 'name'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "type" in data_keys:
             data_keys.remove("type")
             data__type = data["type"]
             if not isinstance(data__type, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'keras', 'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
             if not (isinstance(data__type, str) and data__type == 'keras'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be same as const definition: keras", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'keras', 'type': 'string'}, rule='const')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['keras']")
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
             if not isinstance(data__name, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
     return data
 
 def validate____defs_csvsource(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['type', 'path', 'target']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "type" in data_keys:
             data_keys.remove("type")
             data__type = data["type"]
             if not isinstance(data__type, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'csv', 'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
             if not (isinstance(data__type, str) and data__type == 'csv'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be same as const definition: csv", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'const': 'csv', 'type': 'string'}, rule='const')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['csv']")
         if "path" in data_keys:
             data_keys.remove("path")
             data__path = data["path"]
             if not isinstance(data__path, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".path must be string", value=data__path, name="" + (name_prefix or "data") + ".path", definition={'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".path must be string")
         if "target" in data_keys:
             data_keys.remove("target")
             data__target = data["target"]
@@ -1437,22 +1437,22 @@ def validate____defs_csvsource(data, custom_formats={}, name_prefix=None):
             if not data__target_any_of_count43:
                 try:
                     if not isinstance(data__target, (int)) and not (isinstance(data__target, float) and data__target.is_integer()) or isinstance(data__target, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be integer", value=data__target, name="" + (name_prefix or "data") + ".target", definition={'minimum': 0, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be integer")
                     if isinstance(data__target, (int, float, Decimal)) and not isinstance(data__target, bool):
                         if data__target < 0:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be bigger than or equal to 0", value=data__target, name="" + (name_prefix or "data") + ".target", definition={'minimum': 0, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be bigger than or equal to 0")
                     data__target_any_of_count43 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__target_any_of_count43:
                 try:
                     if not isinstance(data__target, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be string", value=data__target, name="" + (name_prefix or "data") + ".target", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be string")
                     data__target_any_of_count43 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__target_any_of_count43:
                 try:
                     if not isinstance(data__target, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be array", value=data__target, name="" + (name_prefix or "data") + ".target", definition={'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be array")
                     data__target_is_list = isinstance(data__target, (list, tuple))
                     if data__target_is_list:
                         data__target_len = len(data__target)
@@ -1461,24 +1461,24 @@ def validate____defs_csvsource(data, custom_formats={}, name_prefix=None):
                             if not data__target_item_any_of_count44:
                                 try:
                                     if not isinstance(data__target_item, (int)) and not (isinstance(data__target_item, float) and data__target_item.is_integer()) or isinstance(data__target_item, bool):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " must be integer", value=data__target_item, name="" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + "", definition={'minimum': 0, 'type': 'integer'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " must be integer")
                                     if isinstance(data__target_item, (int, float, Decimal)) and not isinstance(data__target_item, bool):
                                         if data__target_item < 0:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " must be bigger than or equal to 0", value=data__target_item, name="" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + "", definition={'minimum': 0, 'type': 'integer'}, rule='minimum')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " must be bigger than or equal to 0")
                                     data__target_item_any_of_count44 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__target_item_any_of_count44:
                                 try:
                                     if not isinstance(data__target_item, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " must be string", value=data__target_item, name="" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " must be string")
                                     data__target_item_any_of_count44 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__target_item_any_of_count44:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " cannot be validated by any definition", value=data__target_item, name="" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + "", definition={'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, rule='anyOf')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " cannot be validated by any definition")
                     data__target_any_of_count43 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__target_any_of_count43:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".target cannot be validated by any definition", value=data__target, name="" + (name_prefix or "data") + ".target", definition={'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".target cannot be validated by any definition")
         if "features" in data_keys:
             data_keys.remove("features")
             data__features = data["features"]
@@ -1486,7 +1486,7 @@ def validate____defs_csvsource(data, custom_formats={}, name_prefix=None):
             if not data__features_any_of_count45:
                 try:
                     if not isinstance(data__features, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be array", value=data__features, name="" + (name_prefix or "data") + ".features", definition={'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be array")
                     data__features_is_list = isinstance(data__features, (list, tuple))
                     if data__features_is_list:
                         data__features_len = len(data__features)
@@ -1495,30 +1495,30 @@ def validate____defs_csvsource(data, custom_formats={}, name_prefix=None):
                             if not data__features_item_any_of_count46:
                                 try:
                                     if not isinstance(data__features_item, (int)) and not (isinstance(data__features_item, float) and data__features_item.is_integer()) or isinstance(data__features_item, bool):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " must be integer", value=data__features_item, name="" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + "", definition={'minimum': 0, 'type': 'integer'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " must be integer")
                                     if isinstance(data__features_item, (int, float, Decimal)) and not isinstance(data__features_item, bool):
                                         if data__features_item < 0:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " must be bigger than or equal to 0", value=data__features_item, name="" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + "", definition={'minimum': 0, 'type': 'integer'}, rule='minimum')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " must be bigger than or equal to 0")
                                     data__features_item_any_of_count46 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__features_item_any_of_count46:
                                 try:
                                     if not isinstance(data__features_item, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " must be string", value=data__features_item, name="" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " must be string")
                                     data__features_item_any_of_count46 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__features_item_any_of_count46:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " cannot be validated by any definition", value=data__features_item, name="" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + "", definition={'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, rule='anyOf')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " cannot be validated by any definition")
                     data__features_any_of_count45 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__features_any_of_count45:
                 try:
                     if not isinstance(data__features, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be null", value=data__features, name="" + (name_prefix or "data") + ".features", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be null")
                     data__features_any_of_count45 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__features_any_of_count45:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".features cannot be validated by any definition", value=data__features, name="" + (name_prefix or "data") + ".features", definition={'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".features cannot be validated by any definition")
         if "header" in data_keys:
             data_keys.remove("header")
             data__header = data["header"]
@@ -1526,17 +1526,17 @@ def validate____defs_csvsource(data, custom_formats={}, name_prefix=None):
             if not data__header_any_of_count47:
                 try:
                     if not isinstance(data__header, (bool)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".header must be boolean", value=data__header, name="" + (name_prefix or "data") + ".header", definition={'type': 'boolean'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".header must be boolean")
                     data__header_any_of_count47 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__header_any_of_count47:
                 try:
                     if not isinstance(data__header, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".header must be null", value=data__header, name="" + (name_prefix or "data") + ".header", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".header must be null")
                     data__header_any_of_count47 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__header_any_of_count47:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".header cannot be validated by any definition", value=data__header, name="" + (name_prefix or "data") + ".header", definition={'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".header cannot be validated by any definition")
         if "delimiter" in data_keys:
             data_keys.remove("delimiter")
             data__delimiter = data["delimiter"]
@@ -1544,30 +1544,30 @@ def validate____defs_csvsource(data, custom_formats={}, name_prefix=None):
             if not data__delimiter_any_of_count48:
                 try:
                     if not isinstance(data__delimiter, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be string", value=data__delimiter, name="" + (name_prefix or "data") + ".delimiter", definition={'maxLength': 1, 'minLength': 1, 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be string")
                     if isinstance(data__delimiter, str):
                         data__delimiter_len = len(data__delimiter)
                         if data__delimiter_len < 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be longer than or equal to 1 characters", value=data__delimiter, name="" + (name_prefix or "data") + ".delimiter", definition={'maxLength': 1, 'minLength': 1, 'type': 'string'}, rule='minLength')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be longer than or equal to 1 characters")
                         if data__delimiter_len > 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be shorter than or equal to 1 characters", value=data__delimiter, name="" + (name_prefix or "data") + ".delimiter", definition={'maxLength': 1, 'minLength': 1, 'type': 'string'}, rule='maxLength')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be shorter than or equal to 1 characters")
                     data__delimiter_any_of_count48 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__delimiter_any_of_count48:
                 try:
                     if not isinstance(data__delimiter, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be null", value=data__delimiter, name="" + (name_prefix or "data") + ".delimiter", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be null")
                     data__delimiter_any_of_count48 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__delimiter_any_of_count48:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter cannot be validated by any definition", value=data__delimiter, name="" + (name_prefix or "data") + ".delimiter", definition={'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'const': 'csv', 'type': 'string'}, 'path': {'type': 'string'}, 'target': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}, {'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}]}, 'features': {'anyOf': [{'items': {'anyOf': [{'minimum': 0, 'type': 'integer'}, {'type': 'string'}]}, 'type': 'array'}, {'type': 'null'}]}, 'header': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'delimiter': {'anyOf': [{'maxLength': 1, 'minLength': 1, 'type': 'string'}, {'type': 'null'}]}}, 'required': ['type', 'path', 'target'], 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'optimizer': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'type': 'null'}]}, 'loss': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'object'}, {'type': 'null'}]}, 'loss_weights': {'anyOf': [{'items': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'weighted_metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'run_eagerly': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_execution': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'jit_compile': {'anyOf': [{'type': 'boolean'}, {'const': 'auto', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'auto_scale_loss': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data_keys = set(data.keys())
@@ -1578,7 +1578,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
             if not data__optimizer_any_of_count49:
                 try:
                     if not isinstance(data__optimizer, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".optimizer must be string", value=data__optimizer, name="" + (name_prefix or "data") + ".optimizer", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".optimizer must be string")
                     data__optimizer_any_of_count49 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__optimizer_any_of_count49:
@@ -1589,11 +1589,11 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
             if not data__optimizer_any_of_count49:
                 try:
                     if not isinstance(data__optimizer, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".optimizer must be null", value=data__optimizer, name="" + (name_prefix or "data") + ".optimizer", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".optimizer must be null")
                     data__optimizer_any_of_count49 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__optimizer_any_of_count49:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".optimizer cannot be validated by any definition", value=data__optimizer, name="" + (name_prefix or "data") + ".optimizer", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".optimizer cannot be validated by any definition")
         if "loss" in data_keys:
             data_keys.remove("loss")
             data__loss = data["loss"]
@@ -1601,7 +1601,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
             if not data__loss_any_of_count50:
                 try:
                     if not isinstance(data__loss, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be string", value=data__loss, name="" + (name_prefix or "data") + ".loss", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be string")
                     data__loss_any_of_count50 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__loss_any_of_count50:
@@ -1612,7 +1612,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
             if not data__loss_any_of_count50:
                 try:
                     if not isinstance(data__loss, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be array", value=data__loss, name="" + (name_prefix or "data") + ".loss", definition={'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be array")
                     data__loss_is_list = isinstance(data__loss, (list, tuple))
                     if data__loss_is_list:
                         data__loss_len = len(data__loss)
@@ -1621,7 +1621,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                             if not data__loss_item_any_of_count51:
                                 try:
                                     if not isinstance(data__loss_item, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss[{data__loss_x}]".format(**locals()) + " must be string", value=data__loss_item, name="" + (name_prefix or "data") + ".loss[{data__loss_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss[{data__loss_x}]".format(**locals()) + " must be string")
                                     data__loss_item_any_of_count51 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__loss_item_any_of_count51:
@@ -1630,13 +1630,13 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                     data__loss_item_any_of_count51 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__loss_item_any_of_count51:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss[{data__loss_x}]".format(**locals()) + " cannot be validated by any definition", value=data__loss_item, name="" + (name_prefix or "data") + ".loss[{data__loss_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, rule='anyOf')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss[{data__loss_x}]".format(**locals()) + " cannot be validated by any definition")
                     data__loss_any_of_count50 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__loss_any_of_count50:
                 try:
                     if not isinstance(data__loss, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be object", value=data__loss, name="" + (name_prefix or "data") + ".loss", definition={'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be object")
                     data__loss_is_dict = isinstance(data__loss, dict)
                     if data__loss_is_dict:
                         data__loss_keys = set(data__loss.keys())
@@ -1647,7 +1647,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                 if not data__loss_value_any_of_count52:
                                     try:
                                         if not isinstance(data__loss_value, (str)):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss.{data__loss_key}".format(**locals()) + " must be string", value=data__loss_value, name="" + (name_prefix or "data") + ".loss.{data__loss_key}".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss.{data__loss_key}".format(**locals()) + " must be string")
                                         data__loss_value_any_of_count52 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                 if not data__loss_value_any_of_count52:
@@ -1656,17 +1656,17 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                         data__loss_value_any_of_count52 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                 if not data__loss_value_any_of_count52:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss.{data__loss_key}".format(**locals()) + " cannot be validated by any definition", value=data__loss_value, name="" + (name_prefix or "data") + ".loss.{data__loss_key}".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, rule='anyOf')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss.{data__loss_key}".format(**locals()) + " cannot be validated by any definition")
                     data__loss_any_of_count50 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__loss_any_of_count50:
                 try:
                     if not isinstance(data__loss, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be null", value=data__loss, name="" + (name_prefix or "data") + ".loss", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be null")
                     data__loss_any_of_count50 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__loss_any_of_count50:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss cannot be validated by any definition", value=data__loss, name="" + (name_prefix or "data") + ".loss", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss cannot be validated by any definition")
         if "loss_weights" in data_keys:
             data_keys.remove("loss_weights")
             data__lossweights = data["loss_weights"]
@@ -1674,7 +1674,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
             if not data__lossweights_any_of_count53:
                 try:
                     if not isinstance(data__lossweights, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be array", value=data__lossweights, name="" + (name_prefix or "data") + ".loss_weights", definition={'items': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be array")
                     data__lossweights_is_list = isinstance(data__lossweights, (list, tuple))
                     if data__lossweights_is_list:
                         data__lossweights_len = len(data__lossweights)
@@ -1683,26 +1683,26 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                             if not data__lossweights_item_any_of_count54:
                                 try:
                                     if not isinstance(data__lossweights_item, (int, float, Decimal)) or isinstance(data__lossweights_item, bool):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " must be number", value=data__lossweights_item, name="" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + "", definition={'type': 'number'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " must be number")
                                     data__lossweights_item_any_of_count54 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__lossweights_item_any_of_count54:
                                 try:
                                     if not isinstance(data__lossweights_item, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " must be string", value=data__lossweights_item, name="" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + "", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " must be string")
                                     if isinstance(data__lossweights_item, str):
                                         if not REGEX_PATTERNS['\\$\\{'].search(data__lossweights_item):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " must match pattern \\$\\{", value=data__lossweights_item, name="" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + "", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " must match pattern \\$\\{")
                                     data__lossweights_item_any_of_count54 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__lossweights_item_any_of_count54:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " cannot be validated by any definition", value=data__lossweights_item, name="" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, rule='anyOf')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " cannot be validated by any definition")
                     data__lossweights_any_of_count53 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__lossweights_any_of_count53:
                 try:
                     if not isinstance(data__lossweights, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be object", value=data__lossweights, name="" + (name_prefix or "data") + ".loss_weights", definition={'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be object")
                     data__lossweights_is_dict = isinstance(data__lossweights, dict)
                     if data__lossweights_is_dict:
                         data__lossweights_keys = set(data__lossweights.keys())
@@ -1713,39 +1713,39 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                 if not data__lossweights_value_any_of_count55:
                                     try:
                                         if not isinstance(data__lossweights_value, (int, float, Decimal)) or isinstance(data__lossweights_value, bool):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " must be number", value=data__lossweights_value, name="" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + "", definition={'type': 'number'}, rule='type')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " must be number")
                                         data__lossweights_value_any_of_count55 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                 if not data__lossweights_value_any_of_count55:
                                     try:
                                         if not isinstance(data__lossweights_value, (str)):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " must be string", value=data__lossweights_value, name="" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + "", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " must be string")
                                         if isinstance(data__lossweights_value, str):
                                             if not REGEX_PATTERNS['\\$\\{'].search(data__lossweights_value):
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " must match pattern \\$\\{", value=data__lossweights_value, name="" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + "", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " must match pattern \\$\\{")
                                         data__lossweights_value_any_of_count55 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                 if not data__lossweights_value_any_of_count55:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " cannot be validated by any definition", value=data__lossweights_value, name="" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + "", definition={'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, rule='anyOf')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " cannot be validated by any definition")
                     data__lossweights_any_of_count53 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__lossweights_any_of_count53:
                 try:
                     if not isinstance(data__lossweights, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be string", value=data__lossweights, name="" + (name_prefix or "data") + ".loss_weights", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be string")
                     if isinstance(data__lossweights, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__lossweights):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must match pattern \\$\\{", value=data__lossweights, name="" + (name_prefix or "data") + ".loss_weights", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must match pattern \\$\\{")
                     data__lossweights_any_of_count53 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__lossweights_any_of_count53:
                 try:
                     if not isinstance(data__lossweights, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be null", value=data__lossweights, name="" + (name_prefix or "data") + ".loss_weights", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be null")
                     data__lossweights_any_of_count53 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__lossweights_any_of_count53:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights cannot be validated by any definition", value=data__lossweights, name="" + (name_prefix or "data") + ".loss_weights", definition={'anyOf': [{'items': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights cannot be validated by any definition")
         if "metrics" in data_keys:
             data_keys.remove("metrics")
             data__metrics = data["metrics"]
@@ -1753,7 +1753,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
             if not data__metrics_any_of_count56:
                 try:
                     if not isinstance(data__metrics, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics must be array", value=data__metrics, name="" + (name_prefix or "data") + ".metrics", definition={'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics must be array")
                     data__metrics_is_list = isinstance(data__metrics, (list, tuple))
                     if data__metrics_is_list:
                         data__metrics_len = len(data__metrics)
@@ -1762,7 +1762,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                             if not data__metrics_item_any_of_count57:
                                 try:
                                     if not isinstance(data__metrics_item, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()) + " must be string", value=data__metrics_item, name="" + (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()) + " must be string")
                                     data__metrics_item_any_of_count57 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__metrics_item_any_of_count57:
@@ -1771,13 +1771,13 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                     data__metrics_item_any_of_count57 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__metrics_item_any_of_count57:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()) + " cannot be validated by any definition", value=data__metrics_item, name="" + (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, rule='anyOf')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()) + " cannot be validated by any definition")
                     data__metrics_any_of_count56 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__metrics_any_of_count56:
                 try:
                     if not isinstance(data__metrics, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics must be object", value=data__metrics, name="" + (name_prefix or "data") + ".metrics", definition={'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics must be object")
                     data__metrics_is_dict = isinstance(data__metrics, dict)
                     if data__metrics_is_dict:
                         data__metrics_keys = set(data__metrics.keys())
@@ -1788,7 +1788,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                 if not data__metrics_value_any_of_count58:
                                     try:
                                         if not isinstance(data__metrics_value, (str)):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " must be string", value=data__metrics_value, name="" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " must be string")
                                         data__metrics_value_any_of_count58 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                 if not data__metrics_value_any_of_count58:
@@ -1799,7 +1799,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                 if not data__metrics_value_any_of_count58:
                                     try:
                                         if not isinstance(data__metrics_value, (list, tuple)):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " must be array", value=data__metrics_value, name="" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + "", definition={'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, rule='type')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " must be array")
                                         data__metrics_value_is_list = isinstance(data__metrics_value, (list, tuple))
                                         if data__metrics_value_is_list:
                                             data__metrics_value_len = len(data__metrics_value)
@@ -1808,7 +1808,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                                 if not data__metrics_value_item_any_of_count59:
                                                     try:
                                                         if not isinstance(data__metrics_value_item, (str)):
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()) + " must be string", value=data__metrics_value_item, name="" + (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()) + " must be string")
                                                         data__metrics_value_item_any_of_count59 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                                 if not data__metrics_value_item_any_of_count59:
@@ -1817,21 +1817,21 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                                         data__metrics_value_item_any_of_count59 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                                 if not data__metrics_value_item_any_of_count59:
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()) + " cannot be validated by any definition", value=data__metrics_value_item, name="" + (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, rule='anyOf')
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()) + " cannot be validated by any definition")
                                         data__metrics_value_any_of_count58 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                 if not data__metrics_value_any_of_count58:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " cannot be validated by any definition", value=data__metrics_value, name="" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, rule='anyOf')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " cannot be validated by any definition")
                     data__metrics_any_of_count56 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__metrics_any_of_count56:
                 try:
                     if not isinstance(data__metrics, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics must be null", value=data__metrics, name="" + (name_prefix or "data") + ".metrics", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics must be null")
                     data__metrics_any_of_count56 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__metrics_any_of_count56:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics cannot be validated by any definition", value=data__metrics, name="" + (name_prefix or "data") + ".metrics", definition={'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics cannot be validated by any definition")
         if "weighted_metrics" in data_keys:
             data_keys.remove("weighted_metrics")
             data__weightedmetrics = data["weighted_metrics"]
@@ -1839,7 +1839,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
             if not data__weightedmetrics_any_of_count60:
                 try:
                     if not isinstance(data__weightedmetrics, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be array", value=data__weightedmetrics, name="" + (name_prefix or "data") + ".weighted_metrics", definition={'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be array")
                     data__weightedmetrics_is_list = isinstance(data__weightedmetrics, (list, tuple))
                     if data__weightedmetrics_is_list:
                         data__weightedmetrics_len = len(data__weightedmetrics)
@@ -1848,7 +1848,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                             if not data__weightedmetrics_item_any_of_count61:
                                 try:
                                     if not isinstance(data__weightedmetrics_item, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + " must be string", value=data__weightedmetrics_item, name="" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + " must be string")
                                     data__weightedmetrics_item_any_of_count61 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__weightedmetrics_item_any_of_count61:
@@ -1857,13 +1857,13 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                     data__weightedmetrics_item_any_of_count61 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__weightedmetrics_item_any_of_count61:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + " cannot be validated by any definition", value=data__weightedmetrics_item, name="" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, rule='anyOf')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + " cannot be validated by any definition")
                     data__weightedmetrics_any_of_count60 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__weightedmetrics_any_of_count60:
                 try:
                     if not isinstance(data__weightedmetrics, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be object", value=data__weightedmetrics, name="" + (name_prefix or "data") + ".weighted_metrics", definition={'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be object")
                     data__weightedmetrics_is_dict = isinstance(data__weightedmetrics, dict)
                     if data__weightedmetrics_is_dict:
                         data__weightedmetrics_keys = set(data__weightedmetrics.keys())
@@ -1874,7 +1874,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                 if not data__weightedmetrics_value_any_of_count62:
                                     try:
                                         if not isinstance(data__weightedmetrics_value, (str)):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " must be string", value=data__weightedmetrics_value, name="" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " must be string")
                                         data__weightedmetrics_value_any_of_count62 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                 if not data__weightedmetrics_value_any_of_count62:
@@ -1885,7 +1885,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                 if not data__weightedmetrics_value_any_of_count62:
                                     try:
                                         if not isinstance(data__weightedmetrics_value, (list, tuple)):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " must be array", value=data__weightedmetrics_value, name="" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + "", definition={'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, rule='type')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " must be array")
                                         data__weightedmetrics_value_is_list = isinstance(data__weightedmetrics_value, (list, tuple))
                                         if data__weightedmetrics_value_is_list:
                                             data__weightedmetrics_value_len = len(data__weightedmetrics_value)
@@ -1894,7 +1894,7 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                                 if not data__weightedmetrics_value_item_any_of_count63:
                                                     try:
                                                         if not isinstance(data__weightedmetrics_value_item, (str)):
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()) + " must be string", value=data__weightedmetrics_value_item, name="" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()) + " must be string")
                                                         data__weightedmetrics_value_item_any_of_count63 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                                 if not data__weightedmetrics_value_item_any_of_count63:
@@ -1903,21 +1903,21 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                                         data__weightedmetrics_value_item_any_of_count63 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                                 if not data__weightedmetrics_value_item_any_of_count63:
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()) + " cannot be validated by any definition", value=data__weightedmetrics_value_item, name="" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, rule='anyOf')
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()) + " cannot be validated by any definition")
                                         data__weightedmetrics_value_any_of_count62 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                 if not data__weightedmetrics_value_any_of_count62:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " cannot be validated by any definition", value=data__weightedmetrics_value, name="" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, rule='anyOf')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " cannot be validated by any definition")
                     data__weightedmetrics_any_of_count60 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__weightedmetrics_any_of_count60:
                 try:
                     if not isinstance(data__weightedmetrics, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be null", value=data__weightedmetrics, name="" + (name_prefix or "data") + ".weighted_metrics", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be null")
                     data__weightedmetrics_any_of_count60 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__weightedmetrics_any_of_count60:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics cannot be validated by any definition", value=data__weightedmetrics, name="" + (name_prefix or "data") + ".weighted_metrics", definition={'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics cannot be validated by any definition")
         if "run_eagerly" in data_keys:
             data_keys.remove("run_eagerly")
             data__runeagerly = data["run_eagerly"]
@@ -1925,26 +1925,26 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
             if not data__runeagerly_any_of_count64:
                 try:
                     if not isinstance(data__runeagerly, (bool)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be boolean", value=data__runeagerly, name="" + (name_prefix or "data") + ".run_eagerly", definition={'type': 'boolean'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be boolean")
                     data__runeagerly_any_of_count64 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__runeagerly_any_of_count64:
                 try:
                     if not isinstance(data__runeagerly, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be string", value=data__runeagerly, name="" + (name_prefix or "data") + ".run_eagerly", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be string")
                     if isinstance(data__runeagerly, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__runeagerly):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must match pattern \\$\\{", value=data__runeagerly, name="" + (name_prefix or "data") + ".run_eagerly", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must match pattern \\$\\{")
                     data__runeagerly_any_of_count64 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__runeagerly_any_of_count64:
                 try:
                     if not isinstance(data__runeagerly, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be null", value=data__runeagerly, name="" + (name_prefix or "data") + ".run_eagerly", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be null")
                     data__runeagerly_any_of_count64 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__runeagerly_any_of_count64:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly cannot be validated by any definition", value=data__runeagerly, name="" + (name_prefix or "data") + ".run_eagerly", definition={'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly cannot be validated by any definition")
         if "steps_per_execution" in data_keys:
             data_keys.remove("steps_per_execution")
             data__stepsperexecution = data["steps_per_execution"]
@@ -1952,29 +1952,29 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
             if not data__stepsperexecution_any_of_count65:
                 try:
                     if not isinstance(data__stepsperexecution, (int)) and not (isinstance(data__stepsperexecution, float) and data__stepsperexecution.is_integer()) or isinstance(data__stepsperexecution, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be integer", value=data__stepsperexecution, name="" + (name_prefix or "data") + ".steps_per_execution", definition={'minimum': 1, 'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be integer")
                     if isinstance(data__stepsperexecution, (int, float, Decimal)) and not isinstance(data__stepsperexecution, bool):
                         if data__stepsperexecution < 1:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be bigger than or equal to 1", value=data__stepsperexecution, name="" + (name_prefix or "data") + ".steps_per_execution", definition={'minimum': 1, 'type': 'integer'}, rule='minimum')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be bigger than or equal to 1")
                     data__stepsperexecution_any_of_count65 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__stepsperexecution_any_of_count65:
                 try:
                     if not isinstance(data__stepsperexecution, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be string", value=data__stepsperexecution, name="" + (name_prefix or "data") + ".steps_per_execution", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be string")
                     if isinstance(data__stepsperexecution, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__stepsperexecution):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must match pattern \\$\\{", value=data__stepsperexecution, name="" + (name_prefix or "data") + ".steps_per_execution", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must match pattern \\$\\{")
                     data__stepsperexecution_any_of_count65 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__stepsperexecution_any_of_count65:
                 try:
                     if not isinstance(data__stepsperexecution, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be null", value=data__stepsperexecution, name="" + (name_prefix or "data") + ".steps_per_execution", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be null")
                     data__stepsperexecution_any_of_count65 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__stepsperexecution_any_of_count65:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution cannot be validated by any definition", value=data__stepsperexecution, name="" + (name_prefix or "data") + ".steps_per_execution", definition={'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution cannot be validated by any definition")
         if "jit_compile" in data_keys:
             data_keys.remove("jit_compile")
             data__jitcompile = data["jit_compile"]
@@ -1982,34 +1982,34 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
             if not data__jitcompile_any_of_count66:
                 try:
                     if not isinstance(data__jitcompile, (bool)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be boolean", value=data__jitcompile, name="" + (name_prefix or "data") + ".jit_compile", definition={'type': 'boolean'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be boolean")
                     data__jitcompile_any_of_count66 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__jitcompile_any_of_count66:
                 try:
                     if not isinstance(data__jitcompile, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be string", value=data__jitcompile, name="" + (name_prefix or "data") + ".jit_compile", definition={'const': 'auto', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be string")
                     if not (isinstance(data__jitcompile, str) and data__jitcompile == 'auto'):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be same as const definition: auto", value=data__jitcompile, name="" + (name_prefix or "data") + ".jit_compile", definition={'const': 'auto', 'type': 'string'}, rule='const')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be one of ['auto']")
                     data__jitcompile_any_of_count66 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__jitcompile_any_of_count66:
                 try:
                     if not isinstance(data__jitcompile, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be string", value=data__jitcompile, name="" + (name_prefix or "data") + ".jit_compile", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be string")
                     if isinstance(data__jitcompile, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__jitcompile):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must match pattern \\$\\{", value=data__jitcompile, name="" + (name_prefix or "data") + ".jit_compile", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must match pattern \\$\\{")
                     data__jitcompile_any_of_count66 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__jitcompile_any_of_count66:
                 try:
                     if not isinstance(data__jitcompile, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be null", value=data__jitcompile, name="" + (name_prefix or "data") + ".jit_compile", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be null")
                     data__jitcompile_any_of_count66 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__jitcompile_any_of_count66:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile cannot be validated by any definition", value=data__jitcompile, name="" + (name_prefix or "data") + ".jit_compile", definition={'anyOf': [{'type': 'boolean'}, {'const': 'auto', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile cannot be validated by any definition")
         if "auto_scale_loss" in data_keys:
             data_keys.remove("auto_scale_loss")
             data__autoscaleloss = data["auto_scale_loss"]
@@ -2017,33 +2017,33 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
             if not data__autoscaleloss_any_of_count67:
                 try:
                     if not isinstance(data__autoscaleloss, (bool)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be boolean", value=data__autoscaleloss, name="" + (name_prefix or "data") + ".auto_scale_loss", definition={'type': 'boolean'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be boolean")
                     data__autoscaleloss_any_of_count67 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__autoscaleloss_any_of_count67:
                 try:
                     if not isinstance(data__autoscaleloss, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be string", value=data__autoscaleloss, name="" + (name_prefix or "data") + ".auto_scale_loss", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be string")
                     if isinstance(data__autoscaleloss, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__autoscaleloss):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must match pattern \\$\\{", value=data__autoscaleloss, name="" + (name_prefix or "data") + ".auto_scale_loss", definition={'pattern': '\\$\\{', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must match pattern \\$\\{")
                     data__autoscaleloss_any_of_count67 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__autoscaleloss_any_of_count67:
                 try:
                     if not isinstance(data__autoscaleloss, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be null", value=data__autoscaleloss, name="" + (name_prefix or "data") + ".auto_scale_loss", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be null")
                     data__autoscaleloss_any_of_count67 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__autoscaleloss_any_of_count67:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss cannot be validated by any definition", value=data__autoscaleloss, name="" + (name_prefix or "data") + ".auto_scale_loss", definition={'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'optimizer': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'type': 'null'}]}, 'loss': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'object'}, {'type': 'null'}]}, 'loss_weights': {'anyOf': [{'items': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'number'}, {'pattern': '\\$\\{', 'type': 'string'}]}, 'type': 'object'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'weighted_metrics': {'anyOf': [{'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}, {'additionalProperties': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'type': 'string'}}, 'required': ['type'], 'type': 'object'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'run_eagerly': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'steps_per_execution': {'anyOf': [{'minimum': 1, 'type': 'integer'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'jit_compile': {'anyOf': [{'type': 'boolean'}, {'const': 'auto', 'type': 'string'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}, 'auto_scale_loss': {'anyOf': [{'type': 'boolean'}, {'pattern': '\\$\\{', 'type': 'string'}, {'type': 'null'}]}}, 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data_keys = set(data.keys())
@@ -2051,9 +2051,9 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
             data_keys.remove("type")
             data__type = data["type"]
             if not isinstance(data__type, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'enum': ['sequential', 'functional'], 'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
             if not (isinstance(data__type, str) and data__type == 'sequential' or isinstance(data__type, str) and data__type == 'functional'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['sequential', 'functional']", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'enum': ['sequential', 'functional'], 'type': 'string'}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be one of ['sequential', 'functional']")
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
@@ -2061,20 +2061,20 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
             if not data__name_any_of_count68:
                 try:
                     if not isinstance(data__name, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
                     if isinstance(data__name, str):
                         if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$'].search(data__name):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$")
                     data__name_any_of_count68 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__name_any_of_count68:
                 try:
                     if not isinstance(data__name, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null")
                     data__name_any_of_count68 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__name_any_of_count68:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition")
         if "input" in data_keys:
             data_keys.remove("input")
             data__input = data["input"]
@@ -2087,7 +2087,7 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
             if not data__input_any_of_count69:
                 try:
                     if not isinstance(data__input, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".input must be array", value=data__input, name="" + (name_prefix or "data") + ".input", definition={'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".input must be array")
                     data__input_is_list = isinstance(data__input, (list, tuple))
                     if data__input_is_list:
                         data__input_len = len(data__input)
@@ -2096,33 +2096,33 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                             if not data__input_item_any_of_count70:
                                 try:
                                     if not isinstance(data__input_item, (int)) and not (isinstance(data__input_item, float) and data__input_item.is_integer()) or isinstance(data__input_item, bool):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be integer", value=data__input_item, name="" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + "", definition={'type': 'integer'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be integer")
                                     data__input_item_any_of_count70 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__input_item_any_of_count70:
                                 try:
                                     if not isinstance(data__input_item, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be string", value=data__input_item, name="" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be string")
                                     data__input_item_any_of_count70 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__input_item_any_of_count70:
                                 try:
                                     if not isinstance(data__input_item, (NoneType)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be null", value=data__input_item, name="" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + "", definition={'type': 'null'}, rule='type')
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be null")
                                     data__input_item_any_of_count70 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__input_item_any_of_count70:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " cannot be validated by any definition", value=data__input_item, name="" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " cannot be validated by any definition")
                     data__input_any_of_count69 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__input_any_of_count69:
                 try:
                     if not isinstance(data__input, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".input must be null", value=data__input, name="" + (name_prefix or "data") + ".input", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".input must be null")
                     data__input_any_of_count69 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__input_any_of_count69:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".input cannot be validated by any definition", value=data__input, name="" + (name_prefix or "data") + ".input", definition={'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".input cannot be validated by any definition")
         if "inputs" in data_keys:
             data_keys.remove("inputs")
             data__inputs = data["inputs"]
@@ -2130,7 +2130,7 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
             if not data__inputs_any_of_count71:
                 try:
                     if not isinstance(data__inputs, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be object", value=data__inputs, name="" + (name_prefix or "data") + ".inputs", definition={'additionalProperties': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be object")
                     data__inputs_is_dict = isinstance(data__inputs, dict)
                     if data__inputs_is_dict:
                         data__inputs_keys = set(data__inputs.keys())
@@ -2146,7 +2146,7 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                                 if not data__inputs_value_any_of_count72:
                                     try:
                                         if not isinstance(data__inputs_value, (list, tuple)):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()) + " must be array", value=data__inputs_value, name="" + (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()) + "", definition={'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, rule='type')
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()) + " must be array")
                                         data__inputs_value_is_list = isinstance(data__inputs_value, (list, tuple))
                                         if data__inputs_value_is_list:
                                             data__inputs_value_len = len(data__inputs_value)
@@ -2155,60 +2155,60 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                                                 if not data__inputs_value_item_any_of_count73:
                                                     try:
                                                         if not isinstance(data__inputs_value_item, (int)) and not (isinstance(data__inputs_value_item, float) and data__inputs_value_item.is_integer()) or isinstance(data__inputs_value_item, bool):
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be integer", value=data__inputs_value_item, name="" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + "", definition={'type': 'integer'}, rule='type')
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be integer")
                                                         data__inputs_value_item_any_of_count73 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                                 if not data__inputs_value_item_any_of_count73:
                                                     try:
                                                         if not isinstance(data__inputs_value_item, (str)):
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be string", value=data__inputs_value_item, name="" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be string")
                                                         data__inputs_value_item_any_of_count73 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                                 if not data__inputs_value_item_any_of_count73:
                                                     try:
                                                         if not isinstance(data__inputs_value_item, (NoneType)):
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be null", value=data__inputs_value_item, name="" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + "", definition={'type': 'null'}, rule='type')
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be null")
                                                         data__inputs_value_item_any_of_count73 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                                 if not data__inputs_value_item_any_of_count73:
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " cannot be validated by any definition", value=data__inputs_value_item, name="" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " cannot be validated by any definition")
                                         data__inputs_value_any_of_count72 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                 if not data__inputs_value_any_of_count72:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()) + " cannot be validated by any definition", value=data__inputs_value, name="" + (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()) + "", definition={'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, rule='anyOf')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()) + " cannot be validated by any definition")
                     data__inputs_any_of_count71 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__inputs_any_of_count71:
                 try:
                     if not isinstance(data__inputs, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null", value=data__inputs, name="" + (name_prefix or "data") + ".inputs", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null")
                     data__inputs_any_of_count71 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__inputs_any_of_count71:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition", value=data__inputs, name="" + (name_prefix or "data") + ".inputs", definition={'anyOf': [{'additionalProperties': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition")
         if "layers" in data_keys:
             data_keys.remove("layers")
             data__layers = data["layers"]
             if not isinstance(data__layers, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers must be array", value=data__layers, name="" + (name_prefix or "data") + ".layers", definition={'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers must be array")
             data__layers_is_list = isinstance(data__layers, (list, tuple))
             if data__layers_is_list:
                 data__layers_len = len(data__layers)
                 for data__layers_x, data__layers_item in enumerate(data__layers):
                     try:
                         if not isinstance(data__layers_item, (dict)):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be object", value=data__layers_item, name="" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + "", definition={'type': 'object', 'required': ['repeat']}, rule='type')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be object")
                         data__layers_item_is_dict = isinstance(data__layers_item, dict)
                         if data__layers_item_is_dict:
                             data__layers_item__missing_keys = set(['repeat']) - data__layers_item.keys()
                             if data__layers_item__missing_keys:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must contain " + (str(sorted(data__layers_item__missing_keys)) + " properties"), value=data__layers_item, name="" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + "", definition={'type': 'object', 'required': ['repeat']}, rule='required')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must contain ")
                     except (JsonSchemaValueException, JsonSchemaValuesException):
                         data__layers_item_any_of_count74 = 0
                         if not data__layers_item_any_of_count74:
                             try:
                                 if not isinstance(data__layers_item, (str)):
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string", value=data__layers_item, name="" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string")
                                 data__layers_item_any_of_count74 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
                         if not data__layers_item_any_of_count74:
@@ -2217,7 +2217,7 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                                 data__layers_item_any_of_count74 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
                         if not data__layers_item_any_of_count74:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition", value=data__layers_item, name="" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}, rule='anyOf')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition")
                     else:
                         validate____defs_repeatgroup(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
         if "outputs" in data_keys:
@@ -2227,25 +2227,25 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
             if not data__outputs_any_of_count75:
                 try:
                     if not isinstance(data__outputs, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be string", value=data__outputs, name="" + (name_prefix or "data") + ".outputs", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be string")
                     data__outputs_any_of_count75 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__outputs_any_of_count75:
                 try:
                     if not isinstance(data__outputs, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be array", value=data__outputs, name="" + (name_prefix or "data") + ".outputs", definition={'items': {'type': 'string'}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be array")
                     data__outputs_is_list = isinstance(data__outputs, (list, tuple))
                     if data__outputs_is_list:
                         data__outputs_len = len(data__outputs)
                         for data__outputs_x, data__outputs_item in enumerate(data__outputs):
                             if not isinstance(data__outputs_item, (str)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs[{data__outputs_x}]".format(**locals()) + " must be string", value=data__outputs_item, name="" + (name_prefix or "data") + ".outputs[{data__outputs_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs[{data__outputs_x}]".format(**locals()) + " must be string")
                     data__outputs_any_of_count75 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__outputs_any_of_count75:
                 try:
                     if not isinstance(data__outputs, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be object", value=data__outputs, name="" + (name_prefix or "data") + ".outputs", definition={'additionalProperties': {'type': 'string'}, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be object")
                     data__outputs_is_dict = isinstance(data__outputs, dict)
                     if data__outputs_is_dict:
                         data__outputs_keys = set(data__outputs.keys())
@@ -2253,29 +2253,29 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                             if data__outputs_key not in []:
                                 data__outputs_value = data__outputs.get(data__outputs_key)
                                 if not isinstance(data__outputs_value, (str)):
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs.{data__outputs_key}".format(**locals()) + " must be string", value=data__outputs_value, name="" + (name_prefix or "data") + ".outputs.{data__outputs_key}".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs.{data__outputs_key}".format(**locals()) + " must be string")
                     data__outputs_any_of_count75 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__outputs_any_of_count75:
                 try:
                     if not isinstance(data__outputs, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be null", value=data__outputs, name="" + (name_prefix or "data") + ".outputs", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be null")
                     data__outputs_any_of_count75 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__outputs_any_of_count75:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs cannot be validated by any definition", value=data__outputs, name="" + (name_prefix or "data") + ".outputs", definition={'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_repeatgroup(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['repeat', 'layers']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "repeat" in data_keys:
             data_keys.remove("repeat")
@@ -2284,22 +2284,22 @@ def validate____defs_repeatgroup(data, custom_formats={}, name_prefix=None):
             if not data__repeat_any_of_count76:
                 try:
                     if not isinstance(data__repeat, (int)) and not (isinstance(data__repeat, float) and data__repeat.is_integer()) or isinstance(data__repeat, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat must be integer", value=data__repeat, name="" + (name_prefix or "data") + ".repeat", definition={'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat must be integer")
                     data__repeat_any_of_count76 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__repeat_any_of_count76:
                 try:
                     if not isinstance(data__repeat, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat must be string", value=data__repeat, name="" + (name_prefix or "data") + ".repeat", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat must be string")
                     data__repeat_any_of_count76 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__repeat_any_of_count76:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat cannot be validated by any definition", value=data__repeat, name="" + (name_prefix or "data") + ".repeat", definition={'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat cannot be validated by any definition")
         if "layers" in data_keys:
             data_keys.remove("layers")
             data__layers = data["layers"]
             if not isinstance(data__layers, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers must be array", value=data__layers, name="" + (name_prefix or "data") + ".layers", definition={'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}, 'type': 'array'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers must be array")
             data__layers_is_list = isinstance(data__layers, (list, tuple))
             if data__layers_is_list:
                 data__layers_len = len(data__layers)
@@ -2308,7 +2308,7 @@ def validate____defs_repeatgroup(data, custom_formats={}, name_prefix=None):
                     if not data__layers_item_any_of_count77:
                         try:
                             if not isinstance(data__layers_item, (str)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string", value=data__layers_item, name="" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string")
                             data__layers_item_any_of_count77 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
                     if not data__layers_item_any_of_count77:
@@ -2317,14 +2317,14 @@ def validate____defs_repeatgroup(data, custom_formats={}, name_prefix=None):
                             data__layers_item_any_of_count77 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
                     if not data__layers_item_any_of_count77:
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition", value=data__layers_item, name="" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}, rule='anyOf')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data_keys = set(data.keys())
@@ -2335,17 +2335,17 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
             if not data__type_any_of_count78:
                 try:
                     if not isinstance(data__type, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
                     data__type_any_of_count78 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__type_any_of_count78:
                 try:
                     if not isinstance(data__type, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be null", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be null")
                     data__type_any_of_count78 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__type_any_of_count78:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type cannot be validated by any definition", value=data__type, name="" + (name_prefix or "data") + ".type", definition={'anyOf': [{'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".type cannot be validated by any definition")
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
@@ -2353,17 +2353,17 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
             if not data__name_any_of_count79:
                 try:
                     if not isinstance(data__name, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
                     data__name_any_of_count79 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__name_any_of_count79:
                 try:
                     if not isinstance(data__name, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null")
                     data__name_any_of_count79 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__name_any_of_count79:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'anyOf': [{'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition")
         if "inputs" in data_keys:
             data_keys.remove("inputs")
             data__inputs = data["inputs"]
@@ -2371,29 +2371,29 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
             if not data__inputs_any_of_count80:
                 try:
                     if not isinstance(data__inputs, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be string", value=data__inputs, name="" + (name_prefix or "data") + ".inputs", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be string")
                     data__inputs_any_of_count80 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__inputs_any_of_count80:
                 try:
                     if not isinstance(data__inputs, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be array", value=data__inputs, name="" + (name_prefix or "data") + ".inputs", definition={'items': {'type': 'string'}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be array")
                     data__inputs_is_list = isinstance(data__inputs, (list, tuple))
                     if data__inputs_is_list:
                         data__inputs_len = len(data__inputs)
                         for data__inputs_x, data__inputs_item in enumerate(data__inputs):
                             if not isinstance(data__inputs_item, (str)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs[{data__inputs_x}]".format(**locals()) + " must be string", value=data__inputs_item, name="" + (name_prefix or "data") + ".inputs[{data__inputs_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs[{data__inputs_x}]".format(**locals()) + " must be string")
                     data__inputs_any_of_count80 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__inputs_any_of_count80:
                 try:
                     if not isinstance(data__inputs, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null", value=data__inputs, name="" + (name_prefix or "data") + ".inputs", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null")
                     data__inputs_any_of_count80 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__inputs_any_of_count80:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition", value=data__inputs, name="" + (name_prefix or "data") + ".inputs", definition={'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition")
         if "args" in data_keys:
             data_keys.remove("args")
             data__args = data["args"]
@@ -2401,7 +2401,7 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
             if not data__args_any_of_count81:
                 try:
                     if not isinstance(data__args, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".args must be array", value=data__args, name="" + (name_prefix or "data") + ".args", definition={'items': {}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".args must be array")
                     data__args_is_list = isinstance(data__args, (list, tuple))
                     if data__args_is_list:
                         data__args_len = len(data__args)
@@ -2410,11 +2410,11 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
             if not data__args_any_of_count81:
                 try:
                     if not isinstance(data__args, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".args must be null", value=data__args, name="" + (name_prefix or "data") + ".args", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".args must be null")
                     data__args_any_of_count81 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__args_any_of_count81:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".args cannot be validated by any definition", value=data__args, name="" + (name_prefix or "data") + ".args", definition={'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".args cannot be validated by any definition")
         if "call" in data_keys:
             data_keys.remove("call")
             data__call = data["call"]
@@ -2422,7 +2422,7 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
             if not data__call_any_of_count82:
                 try:
                     if not isinstance(data__call, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".call must be object", value=data__call, name="" + (name_prefix or "data") + ".call", definition={'additionalProperties': True, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".call must be object")
                     data__call_is_dict = isinstance(data__call, dict)
                     if data__call_is_dict:
                         data__call_keys = set(data__call.keys())
@@ -2431,11 +2431,11 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
             if not data__call_any_of_count82:
                 try:
                     if not isinstance(data__call, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".call must be null", value=data__call, name="" + (name_prefix or "data") + ".call", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".call must be null")
                     data__call_any_of_count82 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__call_any_of_count82:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".call cannot be validated by any definition", value=data__call, name="" + (name_prefix or "data") + ".call", definition={'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".call cannot be validated by any definition")
         if "reuse" in data_keys:
             data_keys.remove("reuse")
             data__reuse = data["reuse"]
@@ -2443,17 +2443,17 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
             if not data__reuse_any_of_count83:
                 try:
                     if not isinstance(data__reuse, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse must be string", value=data__reuse, name="" + (name_prefix or "data") + ".reuse", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse must be string")
                     data__reuse_any_of_count83 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__reuse_any_of_count83:
                 try:
                     if not isinstance(data__reuse, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse must be null", value=data__reuse, name="" + (name_prefix or "data") + ".reuse", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse must be null")
                     data__reuse_any_of_count83 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__reuse_any_of_count83:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse cannot be validated by any definition", value=data__reuse, name="" + (name_prefix or "data") + ".reuse", definition={'anyOf': [{'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse cannot be validated by any definition")
         if "model" in data_keys:
             data_keys.remove("model")
             data__model = data["model"]
@@ -2466,27 +2466,27 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
             if not data__model_any_of_count84:
                 try:
                     if not isinstance(data__model, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".model must be null", value=data__model, name="" + (name_prefix or "data") + ".model", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".model must be null")
                     data__model_any_of_count84 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__model_any_of_count84:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".model cannot be validated by any definition", value=data__model, name="" + (name_prefix or "data") + ".model", definition={'anyOf': [{'additionalProperties': False, 'properties': {'type': {'enum': ['sequential', 'functional'], 'type': 'string'}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, 'input': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'additionalProperties': {'anyOf': [{'$ref': '#/$defs/InputSpec'}, {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}]}, 'type': 'object'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'$ref': '#/$defs/RepeatGroup'}, 'else': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".model cannot be validated by any definition")
     return data
 
 def validate____defs_inputspec(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['shape']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "shape" in data_keys:
             data_keys.remove("shape")
             data__shape = data["shape"]
             if not isinstance(data__shape, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape must be array", value=data__shape, name="" + (name_prefix or "data") + ".shape", definition={'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape must be array")
             data__shape_is_list = isinstance(data__shape, (list, tuple))
             if data__shape_is_list:
                 data__shape_len = len(data__shape)
@@ -2495,23 +2495,23 @@ def validate____defs_inputspec(data, custom_formats={}, name_prefix=None):
                     if not data__shape_item_any_of_count85:
                         try:
                             if not isinstance(data__shape_item, (int)) and not (isinstance(data__shape_item, float) and data__shape_item.is_integer()) or isinstance(data__shape_item, bool):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be integer", value=data__shape_item, name="" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + "", definition={'type': 'integer'}, rule='type')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be integer")
                             data__shape_item_any_of_count85 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
                     if not data__shape_item_any_of_count85:
                         try:
                             if not isinstance(data__shape_item, (str)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be string", value=data__shape_item, name="" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be string")
                             data__shape_item_any_of_count85 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
                     if not data__shape_item_any_of_count85:
                         try:
                             if not isinstance(data__shape_item, (NoneType)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be null", value=data__shape_item, name="" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + "", definition={'type': 'null'}, rule='type')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be null")
                             data__shape_item_any_of_count85 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
                     if not data__shape_item_any_of_count85:
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " cannot be validated by any definition", value=data__shape_item, name="" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " cannot be validated by any definition")
         if "dtype" in data_keys:
             data_keys.remove("dtype")
             data__dtype = data["dtype"]
@@ -2519,17 +2519,17 @@ def validate____defs_inputspec(data, custom_formats={}, name_prefix=None):
             if not data__dtype_any_of_count86:
                 try:
                     if not isinstance(data__dtype, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be string", value=data__dtype, name="" + (name_prefix or "data") + ".dtype", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be string")
                     data__dtype_any_of_count86 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__dtype_any_of_count86:
                 try:
                     if not isinstance(data__dtype, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be null", value=data__dtype, name="" + (name_prefix or "data") + ".dtype", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be null")
                     data__dtype_any_of_count86 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__dtype_any_of_count86:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype cannot be validated by any definition", value=data__dtype, name="" + (name_prefix or "data") + ".dtype", definition={'anyOf': [{'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype cannot be validated by any definition")
         if "sparse" in data_keys:
             data_keys.remove("sparse")
             data__sparse = data["sparse"]
@@ -2537,17 +2537,17 @@ def validate____defs_inputspec(data, custom_formats={}, name_prefix=None):
             if not data__sparse_any_of_count87:
                 try:
                     if not isinstance(data__sparse, (bool)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse must be boolean", value=data__sparse, name="" + (name_prefix or "data") + ".sparse", definition={'type': 'boolean'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse must be boolean")
                     data__sparse_any_of_count87 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__sparse_any_of_count87:
                 try:
                     if not isinstance(data__sparse, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse must be null", value=data__sparse, name="" + (name_prefix or "data") + ".sparse", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse must be null")
                     data__sparse_any_of_count87 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__sparse_any_of_count87:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse cannot be validated by any definition", value=data__sparse, name="" + (name_prefix or "data") + ".sparse", definition={'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse cannot be validated by any definition")
         if "batch_size" in data_keys:
             data_keys.remove("batch_size")
             data__batchsize = data["batch_size"]
@@ -2555,17 +2555,17 @@ def validate____defs_inputspec(data, custom_formats={}, name_prefix=None):
             if not data__batchsize_any_of_count88:
                 try:
                     if not isinstance(data__batchsize, (int)) and not (isinstance(data__batchsize, float) and data__batchsize.is_integer()) or isinstance(data__batchsize, bool):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be integer", value=data__batchsize, name="" + (name_prefix or "data") + ".batch_size", definition={'type': 'integer'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be integer")
                     data__batchsize_any_of_count88 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__batchsize_any_of_count88:
                 try:
                     if not isinstance(data__batchsize, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be null", value=data__batchsize, name="" + (name_prefix or "data") + ".batch_size", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be null")
                     data__batchsize_any_of_count88 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__batchsize_any_of_count88:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size cannot be validated by any definition", value=data__batchsize, name="" + (name_prefix or "data") + ".batch_size", definition={'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size cannot be validated by any definition")
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
@@ -2573,56 +2573,56 @@ def validate____defs_inputspec(data, custom_formats={}, name_prefix=None):
             if not data__name_any_of_count89:
                 try:
                     if not isinstance(data__name, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
                     if isinstance(data__name, str):
                         if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$'].search(data__name):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$")
                     data__name_any_of_count89 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__name_any_of_count89:
                 try:
                     if not isinstance(data__name, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null")
                     data__name_any_of_count89 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__name_any_of_count89:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition", value=data__name, name="" + (name_prefix or "data") + ".name", definition={'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'shape': {'items': {'anyOf': [{'type': 'integer'}, {'type': 'string'}, {'type': 'null'}]}, 'type': 'array'}, 'dtype': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'sparse': {'anyOf': [{'type': 'boolean'}, {'type': 'null'}]}, 'batch_size': {'anyOf': [{'type': 'integer'}, {'type': 'null'}]}, 'name': {'anyOf': [{'pattern': '^[A-Za-z_][A-Za-z0-9_.-]*$', 'type': 'string'}, {'type': 'null'}]}}, 'required': ['shape'], 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'base': {'enum': ['layer', 'model'], 'type': 'string'}, 'required': {'items': {'type': 'string'}, 'type': 'array'}, 'params': {'additionalProperties': True, 'type': 'object'}, 'inputs': {'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['layers'], 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['layers']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'base': {'enum': ['layer', 'model'], 'type': 'string'}, 'required': {'items': {'type': 'string'}, 'type': 'array'}, 'params': {'additionalProperties': True, 'type': 'object'}, 'inputs': {'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['layers'], 'type': 'object'}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "base" in data_keys:
             data_keys.remove("base")
             data__base = data["base"]
             if not isinstance(data__base, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".base must be string", value=data__base, name="" + (name_prefix or "data") + ".base", definition={'enum': ['layer', 'model'], 'type': 'string'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".base must be string")
             if not (isinstance(data__base, str) and data__base == 'layer' or isinstance(data__base, str) and data__base == 'model'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".base must be one of ['layer', 'model']", value=data__base, name="" + (name_prefix or "data") + ".base", definition={'enum': ['layer', 'model'], 'type': 'string'}, rule='enum')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".base must be one of ['layer', 'model']")
         if "required" in data_keys:
             data_keys.remove("required")
             data__required = data["required"]
             if not isinstance(data__required, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".required must be array", value=data__required, name="" + (name_prefix or "data") + ".required", definition={'items': {'type': 'string'}, 'type': 'array'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".required must be array")
             data__required_is_list = isinstance(data__required, (list, tuple))
             if data__required_is_list:
                 data__required_len = len(data__required)
                 for data__required_x, data__required_item in enumerate(data__required):
                     if not isinstance(data__required_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".required[{data__required_x}]".format(**locals()) + " must be string", value=data__required_item, name="" + (name_prefix or "data") + ".required[{data__required_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".required[{data__required_x}]".format(**locals()) + " must be string")
         if "params" in data_keys:
             data_keys.remove("params")
             data__params = data["params"]
             if not isinstance(data__params, (dict)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".params must be object", value=data__params, name="" + (name_prefix or "data") + ".params", definition={'additionalProperties': True, 'type': 'object'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".params must be object")
             data__params_is_dict = isinstance(data__params, dict)
             if data__params_is_dict:
                 data__params_keys = set(data__params.keys())
@@ -2633,46 +2633,46 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
             if not data__inputs_any_of_count90:
                 try:
                     if not isinstance(data__inputs, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be array", value=data__inputs, name="" + (name_prefix or "data") + ".inputs", definition={'items': {'type': 'string'}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be array")
                     data__inputs_is_list = isinstance(data__inputs, (list, tuple))
                     if data__inputs_is_list:
                         data__inputs_len = len(data__inputs)
                         for data__inputs_x, data__inputs_item in enumerate(data__inputs):
                             if not isinstance(data__inputs_item, (str)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs[{data__inputs_x}]".format(**locals()) + " must be string", value=data__inputs_item, name="" + (name_prefix or "data") + ".inputs[{data__inputs_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs[{data__inputs_x}]".format(**locals()) + " must be string")
                     data__inputs_any_of_count90 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__inputs_any_of_count90:
                 try:
                     if not isinstance(data__inputs, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null", value=data__inputs, name="" + (name_prefix or "data") + ".inputs", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null")
                     data__inputs_any_of_count90 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__inputs_any_of_count90:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition", value=data__inputs, name="" + (name_prefix or "data") + ".inputs", definition={'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition")
         if "layers" in data_keys:
             data_keys.remove("layers")
             data__layers = data["layers"]
             if not isinstance(data__layers, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers must be array", value=data__layers, name="" + (name_prefix or "data") + ".layers", definition={'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers must be array")
             data__layers_is_list = isinstance(data__layers, (list, tuple))
             if data__layers_is_list:
                 data__layers_len = len(data__layers)
                 for data__layers_x, data__layers_item in enumerate(data__layers):
                     try:
                         if not isinstance(data__layers_item, (dict)):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be object", value=data__layers_item, name="" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + "", definition={'type': 'object', 'required': ['repeat']}, rule='type')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be object")
                         data__layers_item_is_dict = isinstance(data__layers_item, dict)
                         if data__layers_item_is_dict:
                             data__layers_item__missing_keys = set(['repeat']) - data__layers_item.keys()
                             if data__layers_item__missing_keys:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must contain " + (str(sorted(data__layers_item__missing_keys)) + " properties"), value=data__layers_item, name="" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + "", definition={'type': 'object', 'required': ['repeat']}, rule='required')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must contain ")
                     except (JsonSchemaValueException, JsonSchemaValuesException):
                         data__layers_item_any_of_count91 = 0
                         if not data__layers_item_any_of_count91:
                             try:
                                 if not isinstance(data__layers_item, (str)):
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string", value=data__layers_item, name="" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string")
                                 data__layers_item_any_of_count91 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
                         if not data__layers_item_any_of_count91:
@@ -2681,7 +2681,7 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
                                 data__layers_item_any_of_count91 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
                         if not data__layers_item_any_of_count91:
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition", value=data__layers_item, name="" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + "", definition={'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}, rule='anyOf')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition")
                     else:
                         validate____defs_repeatgroup(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
         if "outputs" in data_keys:
@@ -2691,25 +2691,25 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
             if not data__outputs_any_of_count92:
                 try:
                     if not isinstance(data__outputs, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be string", value=data__outputs, name="" + (name_prefix or "data") + ".outputs", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be string")
                     data__outputs_any_of_count92 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__outputs_any_of_count92:
                 try:
                     if not isinstance(data__outputs, (list, tuple)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be array", value=data__outputs, name="" + (name_prefix or "data") + ".outputs", definition={'items': {'type': 'string'}, 'type': 'array'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be array")
                     data__outputs_is_list = isinstance(data__outputs, (list, tuple))
                     if data__outputs_is_list:
                         data__outputs_len = len(data__outputs)
                         for data__outputs_x, data__outputs_item in enumerate(data__outputs):
                             if not isinstance(data__outputs_item, (str)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs[{data__outputs_x}]".format(**locals()) + " must be string", value=data__outputs_item, name="" + (name_prefix or "data") + ".outputs[{data__outputs_x}]".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs[{data__outputs_x}]".format(**locals()) + " must be string")
                     data__outputs_any_of_count92 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__outputs_any_of_count92:
                 try:
                     if not isinstance(data__outputs, (dict)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be object", value=data__outputs, name="" + (name_prefix or "data") + ".outputs", definition={'additionalProperties': {'type': 'string'}, 'type': 'object'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be object")
                     data__outputs_is_dict = isinstance(data__outputs, dict)
                     if data__outputs_is_dict:
                         data__outputs_keys = set(data__outputs.keys())
@@ -2717,17 +2717,17 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
                             if data__outputs_key not in []:
                                 data__outputs_value = data__outputs.get(data__outputs_key)
                                 if not isinstance(data__outputs_value, (str)):
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs.{data__outputs_key}".format(**locals()) + " must be string", value=data__outputs_value, name="" + (name_prefix or "data") + ".outputs.{data__outputs_key}".format(**locals()) + "", definition={'type': 'string'}, rule='type')
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs.{data__outputs_key}".format(**locals()) + " must be string")
                     data__outputs_any_of_count92 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__outputs_any_of_count92:
                 try:
                     if not isinstance(data__outputs, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be null", value=data__outputs, name="" + (name_prefix or "data") + ".outputs", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be null")
                     data__outputs_any_of_count92 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__outputs_any_of_count92:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs cannot be validated by any definition", value=data__outputs, name="" + (name_prefix or "data") + ".outputs", definition={'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs cannot be validated by any definition")
         if "description" in data_keys:
             data_keys.remove("description")
             data__description = data["description"]
@@ -2735,17 +2735,17 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
             if not data__description_any_of_count93:
                 try:
                     if not isinstance(data__description, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be string", value=data__description, name="" + (name_prefix or "data") + ".description", definition={'type': 'string'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be string")
                     data__description_any_of_count93 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__description_any_of_count93:
                 try:
                     if not isinstance(data__description, (NoneType)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be null", value=data__description, name="" + (name_prefix or "data") + ".description", definition={'type': 'null'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be null")
                     data__description_any_of_count93 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__description_any_of_count93:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".description cannot be validated by any definition", value=data__description, name="" + (name_prefix or "data") + ".description", definition={'anyOf': [{'type': 'string'}, {'type': 'null'}]}, rule='anyOf')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".description cannot be validated by any definition")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'additionalProperties': False, 'properties': {'base': {'enum': ['layer', 'model'], 'type': 'string'}, 'required': {'items': {'type': 'string'}, 'type': 'array'}, 'params': {'additionalProperties': True, 'type': 'object'}, 'inputs': {'anyOf': [{'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'layers': {'items': {'if': {'type': 'object', 'required': ['repeat']}, 'then': {'additionalProperties': False, 'properties': {'repeat': {'anyOf': [{'type': 'integer'}, {'type': 'string'}]}, 'layers': {'items': {'anyOf': [{'type': 'string'}, {'$ref': '#/$defs/LayerEntry'}]}, 'type': 'array'}}, 'required': ['repeat', 'layers'], 'type': 'object'}, 'else': {'anyOf': [{'type': 'string'}, {'additionalProperties': True, 'properties': {'type': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'name': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'inputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'type': 'null'}]}, 'args': {'anyOf': [{'items': {}, 'type': 'array'}, {'type': 'null'}]}, 'call': {'anyOf': [{'additionalProperties': True, 'type': 'object'}, {'type': 'null'}]}, 'reuse': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}, 'model': {'anyOf': [{'$ref': '#/$defs/ModelSpec'}, {'type': 'null'}]}}, 'type': 'object'}]}}, 'type': 'array'}, 'outputs': {'anyOf': [{'type': 'string'}, {'items': {'type': 'string'}, 'type': 'array'}, {'additionalProperties': {'type': 'string'}, 'type': 'object'}, {'type': 'null'}]}, 'description': {'anyOf': [{'type': 'string'}, {'type': 'null'}]}}, 'required': ['layers'], 'type': 'object'}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data

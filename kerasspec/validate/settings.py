@@ -41,7 +41,9 @@ def check_settings(spec: dict[str, Any], graph: ModelGraph | None, checker: Argu
     _fit(fit, spec.get("distribute"), checker)
     compile_data = spec.get("compile") if isinstance(spec.get("compile"), dict) else {}
     outputs = output_names(graph)
-    if outputs is not None and len(outputs) > 1:
+    if graph is not None and graph.kind == "sequential":
+        _sequential_compile(compile_data, checker)
+    elif outputs is not None:
         _per_output(compile_data, outputs, checker)
     if data is not None and outputs is not None and len(outputs) > 1:
         checker.error("KS702", f"data gives one array y, but the model has {len(outputs)} outputs ({', '.join(outputs)})", "data",
@@ -106,9 +108,11 @@ def _splits(spec: dict[str, Any], data: dict[str, Any], fit: dict[str, Any], che
 
 
 def _features(data: dict[str, Any], graph: ModelGraph | None, checker: ArgumentChecker) -> None:
-    if graph is None or not graph.inputs or graph.kind == "sequential":
+    if graph is None:
         return
     inputs = [i.name for i in graph.inputs]
+    if not inputs:  # a sequential model with the legacy input_shape: Keras names its input
+        return
     features = data.get("features")
     if not isinstance(features, dict):
         if features is None and len(inputs) > 1:
@@ -194,6 +198,21 @@ def _is_block_or_custom(type_name: str | None) -> bool:
     return type_name is None or registered_name(type_name) or catalog.layer_class(type_name) is None
 
 
+def _per_output_mappings(compile_data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for key in ("loss", "loss_weights", "metrics", "weighted_metrics"):
+        value = compile_data.get(key)
+        if isinstance(value, dict) and "type" not in value:
+            yield key, value
+
+
+def _sequential_compile(compile_data: dict[str, Any], checker: ArgumentChecker) -> None:
+    """Keras 3.15 fails on any per-output mapping for a Sequential model ("'NoneType' object is not iterable")."""
+    for key, _ in _per_output_mappings(compile_data):
+        checker.error("KS104", f"a sequential model has one output: compile.{key} cannot be a mapping of outputs",
+                      join_path("compile", key), f"write compile.{key} for the one output, e.g. "
+                      + {"loss": "loss: mse", "loss_weights": "no loss_weights"}.get(key, f"{key}: [mae]"))
+
+
 def _per_output(compile_data: dict[str, Any], outputs: list[str], checker: ArgumentChecker) -> None:
     for key in ("loss", "loss_weights", "metrics", "weighted_metrics"):
         value, path = compile_data.get(key), join_path("compile", key)
@@ -205,7 +224,7 @@ def _per_output(compile_data: dict[str, Any], outputs: list[str], checker: Argum
         elif isinstance(value, list) and key in ("loss", "loss_weights") and len(value) != len(outputs):
             checker.error("KS104", f"compile.{key} lists {len(value)} item(s) for a model with {len(outputs)} outputs",
                           path, f"one per output, in order ({', '.join(outputs)}), or a mapping of output name to {key}")
-        elif isinstance(value, list) and key in ("metrics", "weighted_metrics") and not all(
+        elif isinstance(value, list) and key in ("metrics", "weighted_metrics") and len(outputs) > 1 and not all(
                 isinstance(v, list) or v is None for v in value):
             checker.error("KS104", f"a model with {len(outputs)} outputs takes compile.{key} per output", path,
                           f"write a mapping, e.g. {key}: {{{outputs[0]}: [mae]}}, or one list per output")
@@ -230,7 +249,10 @@ def logged_quantities(compile_data: dict[str, Any], outputs: list[str] | None) -
         return None
     metrics = compile_data.get("metrics") or []
     names: set[str] = set(ALWAYS_LOGGED)
-    if isinstance(metrics, list) and (outputs is None or len(outputs) <= 1):
+    single = outputs is None or len(outputs) <= 1
+    if isinstance(metrics, dict) and "type" not in metrics and single:  # one output: its metrics carry no prefix
+        metrics = [m for ms in metrics.values() for m in (ms if isinstance(ms, list) else [ms])]
+    if isinstance(metrics, list) and single:
         pairs: Iterator[tuple[str, Any]] = (("", m) for m in metrics)
     elif isinstance(metrics, dict) and outputs and isinstance(compile_data.get("loss"), dict):
         names.update(f"{name}_loss" for name in compile_data["loss"])
