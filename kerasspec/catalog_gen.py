@@ -315,6 +315,7 @@ _NOT_PROSE = ("- ", "* ", ">>>", "```")  # lists and examples inside an argument
 _OPTIMIZER_ARGS = "{{base_optimizer_keyword_args}}"  # a placeholder some optimizers leave unfilled
 # Where an argument's documentation is not in its class's docstrings.
 DOC_SOURCES: dict[str, Any] = {"InputLayer": keras.Input}
+# Layer arguments no docstring documents (Layer pops input_shape and input_dim from **kwargs).
 BASE_LAYER_DOCS: dict[str, str] = {
     "activity_regularizer": "Regularizer function applied to the output of the layer (its activation).",
     "autocast": "Boolean, whether to cast floating-point inputs to the layer's compute dtype.",
@@ -383,7 +384,7 @@ def argument_docs(obj: Any) -> dict[str, str]:
     """Argument name -> a sentence or two, from the docstrings of ``obj`` (a class: and its bases)."""
     sources = [*(inspect.getmro(obj) if inspect.isclass(obj) else (obj,)), DOC_SOURCES.get(getattr(obj, "__name__", ""))]
     docs: dict[str, str] = {}
-    for source in sources:
+    for source in filter(None, sources):
         doc = vars(source).get("__doc__") if inspect.isclass(source) else getattr(source, "__doc__", None)
         if not isinstance(doc, str):
             continue
@@ -577,11 +578,10 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "dilation_rate": (1, None, False),
     "depth_multiplier": (1, None, False),
     "groups": (1, None, False),
-    "n": (1, None, False),
     "num_bins": (1, None, False),
     "rate": (0, 1, True),
-    "recurrent_dropout": (0, 1, True),
-    "dropout": (0, 1, True),
+    "recurrent_dropout": (0, 1, False),  # LSTM/GRU clamp these to [0, 1]; outside is still a mistake
+    "dropout": (0, 1, False),
     "patience": (0, None, False),
     "l1": (0, None, False),
     "l2": (0, None, False),
@@ -607,6 +607,10 @@ def _keras_datasets() -> dict[str, Any]:
     return out
 
 
+# sklearn arguments whose default's type is not their only type (make_blobs takes a count per cluster).
+SKLEARN_ANY_TYPE = {("make_blobs", "n_samples"), ("make_blobs", "cluster_std")}
+
+
 def _sklearn_datasets() -> dict[str, Any]:
     import sklearn.datasets
 
@@ -614,7 +618,11 @@ def _sklearn_datasets() -> dict[str, Any]:
     for name in _public_names(sklearn.datasets):
         if name.startswith(SKLEARN_PREFIXES) and name not in SKLEARN_REFUSED:
             fn = getattr(sklearn.datasets, name)
-            out[name] = {"doc": _first_doc_line(fn), "params": _signature_params(fn)}
+            params = _signature_params(fn)
+            for fn_name, param in SKLEARN_ANY_TYPE:
+                if fn_name == name:
+                    params[param]["type"] = "any"
+            out[name] = {"doc": _first_doc_line(fn), "params": params}
     return out
 
 

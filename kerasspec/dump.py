@@ -65,6 +65,8 @@ def dump(spec: dict[str, Any], *, block_paths: Collection[str] = ()) -> str:
     """Canonical YAML for a spec (no `$schema` comment line: the caller may add one)."""
     if not isinstance(spec, dict):
         raise TypeError(f"dump() takes a spec mapping, got {type(spec).__name__}")
+    if not spec:
+        return "{}\n"
     order = {key: index for index, key in enumerate(TOP_LEVEL_ORDER)}
     keys = sorted(spec, key=lambda k: (order.get(k, len(order)), list(spec).index(k)))
     emitter = _Emitter(frozenset(block_paths))

@@ -105,14 +105,23 @@ def _comment_start(line: str) -> int | None:
 
 
 def _anchor(source_map: SourceMap, comment: Comment) -> str | None:
-    """The spec path a comment belongs to: the node after a comment line, or the node on the comment's line."""
-    candidates = []
+    """The spec path a comment belongs to: the node after a comment line, or the first node on the comment's line.
+
+    An end-of-line comment on a line without a node (after the `]` closing a flow list that
+    spans lines) belongs to the first node of the last line before it that has one.
+    """
+    after, on, before = [], [], []
     for path, (key, _) in source_map.entries.items():
-        if not path:
-            continue
-        if (comment.inline and key.line == comment.line) or (not comment.inline and key.line > comment.line):
-            candidates.append((key.line, key.col, len(path), path))
-    return min(candidates)[3] if candidates else None
+        if path:
+            (after if key.line > comment.line else on if key.line == comment.line else before).append((key.line, key.col, len(path), path))
+    if not comment.inline:
+        return min(after)[3] if after else None
+    if on:
+        return min(on)[3]
+    if not before:
+        return None
+    last = max(before)[0]
+    return min(c for c in before if c[0] == last)[3]
 
 
 def _settled(data: object, path: str) -> str:
@@ -150,21 +159,26 @@ def format_text(text: str, file: str = "<string>") -> tuple[str, list[Diagnostic
     loaded, found = load_text(text, file)
     if has_errors(found) or not isinstance(loaded.data, dict):
         return text, found
-    first_line = min((key.line for path, (key, _) in loaded.source_map.entries.items() if path), default=0)
+    entries = loaded.source_map.entries
+    root_line = entries[""][1].line if "" in entries else 1
+    first_line = min((key.line for path, (key, _) in entries.items() if path), default=root_line)
     header: list[str] = []  # comments before the first node (a modeline, a licence) stay on top
     trailing: list[str] = []
     anchored: list[tuple[Comment, str]] = []
+    on_empty: list[str] = []  # `{}  # ...`: an empty spec keeps its end-of-line comment
     for comment in find_comments(text):
         path = None if not comment.inline and comment.line < first_line else _anchor(loaded.source_map, comment)
-        if path is None:
-            (header if comment.line < first_line else trailing).append(comment.text)
-        else:
+        if path is not None:
             anchored.append((comment, _settled(loaded.data, path)))
+        elif comment.inline and not loaded.data and comment.line == root_line:
+            on_empty.append(comment.text)
+        else:
+            (header if comment.line < first_line else trailing).append(comment.text)
     block_paths = {ancestor for _, path in anchored for ancestor in _ancestors(path)}
     canonical = dump(loaded.data, block_paths=block_paths)
     out_map = load_text(canonical, file)[0].source_map
     above: dict[int, list[str]] = {}
-    after: dict[int, list[str]] = {}
+    after: dict[int, list[str]] = {0: on_empty} if on_empty else {}
     for comment, path in anchored:
         if path not in out_map.entries:  # cannot happen for paths of the same data; kept safe
             trailing.append(comment.text)

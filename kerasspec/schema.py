@@ -1,9 +1,17 @@
 """The JSON Schema of a spec: pydantic's structure plus every catalog class's arguments.
 
 `python -m kerasspec.schema` rewrites ``schema/kerasspec.schema.json`` and the copy inside
-the package; a test fails when either drifts from what this module generates. The
-per-class `if`/`then` parts serve editors (completion, hover docs); ``validate`` strips
-them and checks arguments by dispatching on `type`, which is ~100x faster (notes.md).
+the package; a test fails when either drifts from what this module generates.
+
+The full schema is closed, for editors and outside tools (check-jsonschema): each layer
+class's entry takes only the reserved keys and its constructor arguments (one `if`/`then`
+per class, self-contained so that draft-07 tools close it too), each with the description
+and default of the Keras docstring; typed objects (optimizers, losses, ...) are closed per
+class the same way; without `blocks:`, a layer `type` must be a catalog layer, `ops.NAME`
+or package>Name. A `${...}` string is accepted wherever a value is. These parts are
+editor-only definitions (marked PER_CLASS_KEY): ``validate`` strips them and checks the
+same things by dispatching on `type`, which is ~100x faster (notes.md); tests/test_schema.py
+holds the two verdicts together.
 """
 
 from __future__ import annotations
@@ -285,12 +293,19 @@ BLOCK_RESERVED_PARAMS = ("name", "trainable", "dtype", "i")
 
 
 def _block_names(layer_names: list[str]) -> dict[str, Any]:
-    """Block and block-parameter names validate refuses (KS106): a Keras layer's name, or a reserved one."""
+    """Block and block-parameter names validate refuses (KS106): a Keras layer's name, or a reserved one.
+
+    A pattern with a lookahead rather than `not`, so that editors show the message.
+    """
     from kerasspec.spec import NAME_PATTERN
 
-    param_name = {"pattern": NAME_PATTERN, "not": {"enum": list(BLOCK_RESERVED_PARAMS)}}
+    def name_but(refused: list[str], message: str) -> dict[str, Any]:
+        return {"pattern": f"^(?!(?:{'|'.join(refused)})$)" + NAME_PATTERN.removeprefix("^"), "errorMessage": message}
+
+    rule = "names match [A-Za-z_][A-Za-z0-9_.-]*"
+    param_name = name_but(list(BLOCK_RESERVED_PARAMS), f"{', '.join(BLOCK_RESERVED_PARAMS)} are reserved; {rule}.")
     return {"properties": {"blocks": {
-        "propertyNames": {"pattern": NAME_PATTERN, "not": {"enum": [*layer_names, "i"]}},
+        "propertyNames": name_but([*layer_names, "i"], f"A block cannot have a keras.layers name, nor be called i; {rule}."),
         "additionalProperties": {"properties": {
             "required": {"items": param_name},
             "params": {"propertyNames": param_name},

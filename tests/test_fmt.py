@@ -231,7 +231,7 @@ strings = st.one_of(st.sampled_from(PLAIN + QUOTED + FLOW_QUOTED), st.text(max_s
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), strings)
 values = st.recursive(scalars, lambda children: st.one_of(
     st.lists(children, max_size=5), st.dictionaries(st.sampled_from(KEYS) | strings, children, max_size=6)), max_leaves=40)
-specs = st.dictionaries(st.sampled_from(KEYS) | strings, values, min_size=1, max_size=8)
+specs = st.dictionaries(st.sampled_from(KEYS) | strings, values, max_size=8)
 
 
 @FUZZ

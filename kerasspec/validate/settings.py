@@ -16,7 +16,7 @@ from typing import Any
 
 from kerasspec import catalog
 from kerasspec.errors import Diagnostic, did_you_mean
-from kerasspec.graph import ModelGraph, Ref, snake_case
+from kerasspec.graph import ModelGraph, Ref
 from kerasspec.loader import join_path
 from kerasspec.registry import registered_name
 from kerasspec.substitute import has_expression
@@ -239,7 +239,7 @@ def _metric_name(metric: Any) -> str | None:
             return metric["name"]
         entry = catalog.class_entry("metrics", metric["type"])
         default = ((entry or {}).get("params", {}).get("name") or {}).get("default")
-        return default if isinstance(default, str) else snake_case(metric["type"]) if entry else None
+        return default if isinstance(default, str) else None  # no default name: Keras makes one up
     return None
 
 
