@@ -26,7 +26,7 @@ import yaml
 
 from kerasspec.dump import dump
 from kerasspec.errors import Diagnostic, has_errors
-from kerasspec.loader import SourceMap, join_path, load_text, split_path
+from kerasspec.loader import SourceMap, join_path, load_text
 
 _BLOCK_SCALAR = re.compile(r"[|>][-+0-9]*\s*(#.*)?$")
 _Scanner: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -124,33 +124,40 @@ def _anchor(source_map: SourceMap, comment: Comment) -> str | None:
     return min(c for c in before if c[0] == last)[3]
 
 
-def _settled(data: object, path: str) -> str:
+@dataclass
+class _Node:
+    parent: str | None  # the spec path of the collection holding it (None for the root)
+    starts_item: bool  # the first entry of a list item: in block style it shares the item's `- ` line
+
+
+def _tree(data: object) -> dict[str, _Node]:
+    """Every spec path of ``data`` (spelled as the loader's source map spells them), with its parent."""
+    nodes = {"": _Node(None, False)}
+    stack: list[tuple[str, object, bool]] = [("", data, False)]
+    while stack:
+        path, value, is_item = stack.pop()
+        children = list(value.items()) if isinstance(value, dict) else list(enumerate(value)) if isinstance(value, list) else []
+        for position, (key, child) in enumerate(children):
+            child_path = join_path(path, key)
+            nodes[child_path] = _Node(path, is_item and position == 0)
+            stack.append((child_path, child, isinstance(key, int)))
+    return nodes
+
+
+def _settled(tree: dict[str, _Node], path: str) -> str:
     """``path``, or the list item it starts: a block item's first key shares the item's line (`- type: Dense`)."""
-    parts = split_path(path)
-    try:
-        nodes = [data]
-        for part in parts[:-1]:
-            nodes.append(nodes[-1][part])  # type: ignore[index]
-        while len(parts) >= 2 and isinstance(parts[-2], int):
-            holder = nodes[len(parts) - 1]
-            if parts[-1] != (0 if isinstance(holder, list) else next(iter(holder))):  # type: ignore[call-overload]
-                break
-            parts.pop()
-    except (KeyError, IndexError, TypeError, StopIteration):  # a key the path syntax cannot spell back
-        return path
-    current = ""
-    for part in parts:
-        current = join_path(current, part)
-    return current
+    while path in tree and tree[path].starts_item:
+        path = str(tree[path].parent)
+    return path
 
 
-def _ancestors(path: str) -> list[str]:
+def _ancestors(tree: dict[str, _Node], path: str) -> list[str]:
     """The spec paths of the collections holding ``path`` (not the root)."""
-    parts = split_path(path)
-    result, current = [], ""
-    for part in parts[:-1]:
-        current = join_path(current, part)
-        result.append(current)
+    result = []
+    parent = tree[path].parent if path in tree else None
+    while parent:
+        result.append(parent)
+        parent = tree[parent].parent
     return result
 
 
@@ -166,15 +173,16 @@ def format_text(text: str, file: str = "<string>") -> tuple[str, list[Diagnostic
     trailing: list[str] = []
     anchored: list[tuple[Comment, str]] = []
     on_empty: list[str] = []  # `{}  # ...`: an empty spec keeps its end-of-line comment
+    tree = _tree(loaded.data)
     for comment in find_comments(text):
         path = None if not comment.inline and comment.line < first_line else _anchor(loaded.source_map, comment)
         if path is not None:
-            anchored.append((comment, _settled(loaded.data, path)))
+            anchored.append((comment, _settled(tree, path)))
         elif comment.inline and not loaded.data and comment.line == root_line:
             on_empty.append(comment.text)
         else:
             (header if comment.line < first_line else trailing).append(comment.text)
-    block_paths = {ancestor for _, path in anchored for ancestor in _ancestors(path)}
+    block_paths = {ancestor for _, path in anchored for ancestor in _ancestors(tree, path)}
     canonical = dump(loaded.data, block_paths=block_paths)
     out_map = load_text(canonical, file)[0].source_map
     above: dict[int, list[str]] = {}

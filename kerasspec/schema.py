@@ -283,8 +283,11 @@ def _add_layer_schemas(schema: dict[str, Any]) -> None:
                                      "else": {"properties": {"model": _ref("ModelSpec.without_blocks")}}}
     editor["Spec.blocks"] = _block_names(layer_names)
     editor.update(_settings_objects())
+    editor.update(_data_sources())
     for name, definition in editor.items():
         defs[name] = {**definition, PER_CLASS_KEY: True}
+    for kind in ("keras", "sklearn"):
+        defs[f"{kind.capitalize()}Source"].setdefault("allOf", []).append(_ref(f"sources.{kind}"))
     schema.setdefault("allOf", []).extend(_ref(name) for name in ("Spec.without_blocks", "Spec.blocks", "Spec.objects"))
 
 
@@ -336,6 +339,23 @@ def _settings_objects() -> dict[str, Any]:
         }},
         "fit": {"properties": {"callbacks": {"if": {"type": "array"}, "then": _ref("objects.callbacks")}}},
     }}
+    return defs
+
+
+def _data_sources() -> dict[str, Any]:
+    """keras.datasets and sklearn.datasets sources: the name among the recorded loaders, then only that loader's arguments."""
+    defs: dict[str, Any] = {}
+    recorded = catalog.load_catalog()
+    for kind, key in (("keras", "keras_datasets"), ("sklearn", "sklearn_datasets")):
+        loaders = recorded[key]
+        branches = []
+        for name, entry in sorted(loaders.items()):
+            properties = {"type": {}, "name": {}, **{arg: _value_schema(p) for arg, p in sorted(entry["params"].items())}}
+            then: dict[str, Any] = {"properties": properties, "additionalProperties": False}
+            if entry.get("doc"):
+                then["description"] = entry["doc"]
+            branches.append({"if": {"properties": {"name": {"const": name}}, "required": ["name"]}, "then": then})
+        defs[f"sources.{kind}"] = {"properties": {"name": {"enum": sorted(loaders)}}, "allOf": branches}
     return defs
 
 
