@@ -131,6 +131,9 @@ NAME_TYPES: dict[str, str] = {
     "noise_shape": "shape",
     # an int, a pair, or pairs of pairs: no single type fits
     "cropping": "any",
+    # "epoch" (or "batch") or a number of batches >= 1
+    "save_freq": "epoch_or_batches",
+    "update_freq": "epoch_batch_or_batches",
     # floats that may be written as ints, or whose default is an int or None
     "rate": "number",
     "momentum": "number",
@@ -590,6 +593,12 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
 }
 
 
+# Ranges one class enforces for an argument whose name means other things elsewhere.
+CLASS_RANGES: dict[tuple[str, str], tuple[float | None, float | None, bool]] = {
+    ("ReduceLROnPlateau", "factor"): (None, 1, True),  # "ReduceLROnPlateau does not support a factor >= 1.0"
+}
+
+
 def _signature_params(fn: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         name: describe_param(name, p)
@@ -662,8 +671,11 @@ def _add_call_signatures(classes: dict[str, Any], module_name: str) -> None:
 def _annotate(catalog: dict[str, Any]) -> dict[str, Any]:
     """Ranges on every argument, call signatures on layers (post-passes over ``generate``'s data)."""
     for kind in catalog["kinds"].values():
-        for entry in kind["classes"].values():
+        for name, entry in kind["classes"].items():
             _add_ranges(entry["params"])
+            for (owner, arg), (low, high, high_exclusive) in CLASS_RANGES.items():
+                if owner == name and arg in entry["params"]:
+                    entry["params"][arg]["range"] = {"min": low, "max": high, "max_exclusive": high_exclusive}
     _add_ranges(catalog["base_layer_params"])
     _add_call_signatures(catalog["kinds"]["layers"]["classes"], "keras.layers")
     return catalog

@@ -17,6 +17,7 @@ holds the two verdicts together.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,8 @@ def _value_schema(param: dict[str, Any]) -> dict[str, Any]:
         "list": [{"type": "array"}],
         "dict": [{"type": "object"}],
         "number_or_schedule": [{"type": "number", **bounds}, _ref("names.schedules")],
+        "epoch_or_batches": [{"enum": ["epoch"]}, {"type": "integer", "minimum": 1}],
+        "epoch_batch_or_batches": [{"enum": ["epoch", "batch"]}, {"type": "integer", "minimum": 1}],
     }
     if "enum" in param:
         options = [{"enum": param["enum"]}]
@@ -145,6 +148,23 @@ def _layer_arguments() -> dict[str, Any]:
     return {"allOf": branches}
 
 
+def _suffix(suffix: str) -> dict[str, Any]:
+    return {"properties": {"filepath": {"anyOf": [{"type": "string", "pattern": re.escape(suffix) + "$"}, _EXPRESSION]}}}
+
+
+# Rules between one class's arguments, as validate/settings.py checks them (test_schema holds the two together).
+CLASS_RULES: dict[str, dict[str, Any]] = {
+    "ModelCheckpoint": {"if": {"properties": {"save_weights_only": {"const": True}}, "required": ["save_weights_only"]},
+                        "then": _suffix(".weights.h5"), "else": _suffix(".keras")},
+}
+
+
+def _with_class_rule(name: str, branch: dict[str, Any]) -> dict[str, Any]:
+    if name in CLASS_RULES:
+        branch["then"]["allOf"] = [CLASS_RULES[name]]
+    return branch
+
+
 def _typed_objects(kind: str) -> dict[str, Any]:
     """`names.<kind>`: a name Keras accepts, or `{type: Class, **arguments}` closed per class."""
     names = sorted(catalog.kind_names(kind))
@@ -164,8 +184,8 @@ def _typed_objects(kind: str) -> dict[str, Any]:
     if groups:
         kind_entries = catalog.load_catalog()["kinds"][kind]["classes"]
         mapping["allOf"] = [
-            _closed_branch(group, kind_entries[name],
-                           {"type": {}, **{key: _value_schema(p) for key, p in kind_entries[name]["params"].items()}})
+            _with_class_rule(name, _closed_branch(group, kind_entries[name],
+                             {"type": {}, **{key: _value_schema(p) for key, p in kind_entries[name]["params"].items()}}))
             for name, group in groups.items()
         ]
     return {"anyOf": [{"enum": names, "errorMessage": unknown}, _REGISTERED, _EXPRESSION, mapping],

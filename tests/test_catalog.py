@@ -163,6 +163,8 @@ def test_ops() -> None:
 def test_every_param_has_a_known_type() -> None:
     vocabulary = {
         "int",
+        "epoch_or_batches",
+        "epoch_batch_or_batches",
         "number",
         "bool",
         "string",

@@ -53,10 +53,8 @@ def callback_class(entry: Any, path: str) -> type | None:
 
 def prepare_entries(entries: Any, run_dir: Path) -> list[Any]:
     """The spec's callback entries with their paths made absolute inside ``run_dir`` (no Keras objects yet)."""
-    if entries is None:
+    if entries is None:  # a list otherwise: validated
         return []
-    if not isinstance(entries, list):
-        raise RunError(f"fit.callbacks must be a list, got {entries!r}", code="KS103", path="fit.callbacks")
     prepared = []
     for i, entry in enumerate(entries):
         path = join_path("fit.callbacks", i)

@@ -43,6 +43,9 @@ _SIMPLE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "shape": (lambda v: isinstance(v, list) and all(x is None or _is_int(x) for x in v), "a shape: a list of integers or null"),
     "list": (lambda v: isinstance(v, list), "a list"),
     "dict": (lambda v: isinstance(v, dict), "a mapping"),
+    "epoch_or_batches": (lambda v: v == "epoch" or (_is_int(v) and v >= 1), "'epoch' or a number of batches >= 1"),
+    "epoch_batch_or_batches": (lambda v: v in ("epoch", "batch") or (_is_int(v) and v >= 1),
+                               "'epoch', 'batch' or a number of batches >= 1"),
 }
 
 

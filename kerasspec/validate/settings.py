@@ -39,6 +39,7 @@ def check_settings(spec: dict[str, Any], graph: ModelGraph | None, checker: Argu
         _splits(spec, data, fit, checker)
         _features(data, graph, checker)
     _fit(fit, spec.get("distribute"), checker)
+    _callbacks(fit, checker)
     compile_data = spec.get("compile") if isinstance(spec.get("compile"), dict) else {}
     outputs = output_names(graph)
     if graph is not None and graph.kind == "sequential":
@@ -172,6 +173,25 @@ def _distribute(settings: dict[str, Any], fit: dict[str, Any], checker: Argument
         checker.error("KS707", "fit.validation_split is not available with multi_worker_mirrored (each worker's data is a "
                       "tf.data dataset, which Keras cannot split)", "fit.validation_split",
                       "use data.split.validation instead, e.g. {fraction: 0.2, random_state: 0}")
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+
+def _callbacks(fit: dict[str, Any], checker: ArgumentChecker) -> None:
+    """What a callback's constructor refuses beyond each argument's type and range (keras/src/callbacks)."""
+    callbacks = fit.get("callbacks") if isinstance(fit.get("callbacks"), list) else []
+    for i, entry in enumerate(callbacks):
+        if not isinstance(entry, dict) or has_expression(entry):
+            continue
+        kind, path = entry.get("type"), join_path("fit.callbacks", i)
+        filepath = entry.get("filepath")
+        if kind == "ModelCheckpoint" and isinstance(filepath, str):
+            suffix = ".weights.h5" if entry.get("save_weights_only") else ".keras"
+            if not filepath.endswith(suffix):
+                what = "with save_weights_only: true, ModelCheckpoint saves" if suffix == ".weights.h5" else "ModelCheckpoint saves"
+                checker.error("KS104", f"{what} to a file ending in {suffix}, got {filepath!r}",
+                              join_path(path, "filepath"), f"e.g. filepath: checkpoints/best{suffix}")
 
 
 # ----------------------------------------------------------------------------- outputs and what the run logs
