@@ -59,6 +59,7 @@ REFUSED: dict[str, str] = {
     "JaxLayer": "wraps a JAX function (Python code)",
     "FlaxLayer": "wraps a Flax module (Python code)",
     "LambdaCallback": "runs Python functions as callbacks",
+    "RemoteMonitor": "sends the training logs to a URL the spec names",
 }
 
 # Keras's own non-public layers that keras.applications models contain, known by their plain
@@ -562,6 +563,12 @@ SKLEARN_REFUSED: dict[str, str] = {
     "load_svmlight_file": "reads a file outside the spec's rules",
     "load_svmlight_files": "reads files outside the spec's rules",
 }
+# Loader arguments a spec may not set: they choose which cached file a loader reads, and
+# those loaders unpickle what they read (joblib; numpy with allow_pickle). The caches are the user's.
+SOURCE_REFUSED_ARGS: dict[str, dict[str, str]] = {
+    "keras": {"path": "chooses the file keras.datasets loads, which it may unpickle; the cache is $KERAS_HOME/datasets"},
+    "sklearn": {"data_home": "chooses the folder fetch_* functions read cached pickles from; set $SCIKIT_LEARN_DATA instead"},
+}
 # Value ranges Keras (or the runner) enforces, by argument name: (minimum, maximum, maximum
 # exclusive). Applied to layer, callback and other class arguments alike, and to each item
 # of an int-or-ints argument.
@@ -612,7 +619,7 @@ def _keras_datasets() -> dict[str, Any]:
     for name in _public_names(keras.datasets):
         loader = getattr(getattr(keras.datasets, name), "load_data", None)
         if loader is not None:
-            out[name] = {"doc": _first_doc_line(loader), "params": _signature_params(loader)}
+            out[name] = {"doc": _first_doc_line(loader), "params": _signature_params(loader, tuple(SOURCE_REFUSED_ARGS["keras"]))}
     return out
 
 
@@ -627,7 +634,7 @@ def _sklearn_datasets() -> dict[str, Any]:
     for name in _public_names(sklearn.datasets):
         if name.startswith(SKLEARN_PREFIXES) and name not in SKLEARN_REFUSED:
             fn = getattr(sklearn.datasets, name)
-            params = _signature_params(fn)
+            params = _signature_params(fn, tuple(SOURCE_REFUSED_ARGS["sklearn"]))
             for fn_name, param in SKLEARN_ANY_TYPE:
                 if fn_name == name:
                     params[param]["type"] = "any"
@@ -646,6 +653,7 @@ def settings_catalog() -> dict[str, Any]:
         "keras_datasets": _keras_datasets(),
         "sklearn_datasets": _sklearn_datasets(),
         "sklearn_refused": dict(SKLEARN_REFUSED),
+        "source_refused_args": SOURCE_REFUSED_ARGS,
         "sklearn_version": sklearn.__version__,
     }
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasspec import catalog
+from kerasspec.validate.settings import FORMATTED_PATH_PATTERN
 
 SCHEMA_ID = "https://kerasspec.dev/schema/kerasspec.schema.json"
 PACKAGE_SCHEMA = Path(__file__).parent / "kerasspec.schema.json"
@@ -154,8 +155,13 @@ def _suffix(suffix: str) -> dict[str, Any]:
 
 # Rules between one class's arguments, as validate/settings.py checks them (test_schema holds the two together).
 CLASS_RULES: dict[str, dict[str, Any]] = {
-    "ModelCheckpoint": {"if": {"properties": {"save_weights_only": {"const": True}}, "required": ["save_weights_only"]},
-                        "then": _suffix(".weights.h5"), "else": _suffix(".keras")},
+    "ModelCheckpoint": {"allOf": [
+        {"if": {"properties": {"save_weights_only": {"const": True}}, "required": ["save_weights_only"]},
+         "then": _suffix(".weights.h5"), "else": _suffix(".keras")},
+        {"properties": {"filepath": {"anyOf": [{"type": "string", "pattern": FORMATTED_PATH_PATTERN}, {"not": {"type": "string"}}],
+                                     "description": "Where to save, relative to the run folder; Keras fills in plain "
+                                                    "fields: {epoch:02d}, {val_loss:.3f}."}}},
+    ]},
 }
 
 

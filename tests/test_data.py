@@ -99,8 +99,8 @@ def test_keras_errors(tmp_path, monkeypatch):
         "data.split.validation",
     )
     invalid({"source": {"type": "keras", "name": "fashion_mnst"}}, "KS201", "data.source.name", "did you mean 'fashion_mnist'")
-    invalid({"source": {"type": "keras", "name": "mnist", "pat": "x.npz"}}, "KS202", "data.source.pat", "did you mean 'path'")
-    invalid({"source": {**FASHION, "path": "x.npz"}}, "KS202", "data.source.path", "fashion_mnist.load_data has no argument")
+    invalid({"source": {"type": "keras", "name": "imdb", "num_word": 100}}, "KS202", "data.source.num_word", "did you mean 'num_words'")
+    invalid({"source": {**FASHION, "seed": 1}}, "KS202", "data.source.seed", "fashion_mnist.load_data has no argument")
     # Nothing in the cache and no network: the download fails, reported as KS701 with the cache hint.
     # (urlretrieve is patched where get_file looks it up, so a machine with network stays offline too.)
     monkeypatch.setattr("keras.src.utils.file_utils.urlretrieve", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
@@ -144,11 +144,30 @@ def test_california_housing_matches_seed_bit_for_bit(tmp_path, housing_home):
     assert np.array_equal(apply_transforms(raw_x_test, fitted), ds.test.x)
 
 
-def test_california_housing_data_home_relative_to_spec(tmp_path, monkeypatch):
+class _WritesMarker:
+    """Unpickling this runs code: it writes the file named in its state."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "unpickled"))
+
+
+def test_a_spec_never_chooses_the_cache_a_loader_unpickles(tmp_path, monkeypatch):
+    """issue 13: `data_home: cache` beside the spec made fetch_* unpickle what the spec's author put there."""
+    import joblib
+
     monkeypatch.delenv("SCIKIT_LEARN_DATA", raising=False)
-    raw = write_california_housing(tmp_path / "cache", n=12)
-    ds = load_data({"source": {**HOUSING, "data_home": "cache"}}, tmp_path)
-    assert ds.train.x.shape == (12, 8) and np.array_equal(ds.train.y, raw[:, 0] / 100000.0)
+    marker = tmp_path / "marker"
+    (tmp_path / "cache").mkdir()
+    joblib.dump(_WritesMarker(marker), tmp_path / "cache" / "cal_housing_py3.pkz")
+    source = {**HOUSING, "data_home": "cache", "download_if_missing": False}
+    invalid({"source": source}, "KS104", "data.source.data_home", "pickles", "SCIKIT_LEARN_DATA")
+    invalid({"source": {"type": "keras", "name": "mnist", "path": "/tmp/mnist.npz"}}, "KS104", "data.source.path")
+    with pytest.raises(RunError, match="may not set 'data_home'"):  # a caller that skipped validation
+        load_data({"source": source}, tmp_path)
+    assert not marker.exists()
 
 
 def test_features_route_columns_to_named_inputs(tmp_path, housing_home):

@@ -34,6 +34,7 @@ NOT_STATIC = {
     ("*", "compile.weighted_metrics", ("KS101", "KS104")): "per-output settings name the model's outputs",
     ("*", "compile.loss_weights", ("KS101", "KS104")): "per-output settings name the model's outputs",
     ("settings_callbacks_default.yaml", "fit.callbacks", ("KS104",)): "what a callback monitors depends on what the run logs",
+    ("settings_callbacks.yaml", "fit.callbacks[11].filepath", ("KS104",)): "the fields Keras fills in are what the run logs",
 }
 # Sections the full schema does not close (yet): path prefix -> why.
 OPEN_SECTIONS: dict[str, str] = {}

@@ -115,11 +115,20 @@ def _call(fn: Any, kwargs: dict, label: str, hint: str) -> Any:
         raise _fail("KS701", "data.source", f"{label} failed: {type(exc).__name__}: {exc}", hint) from exc
 
 
+def _loader_kwargs(source: dict) -> dict:
+    """A keras or sklearn source's loader arguments; never one that chooses the cached file it unpickles."""
+    refused = catalog.load_catalog()["source_refused_args"][source["type"]]
+    for key in refused:
+        if key in source:  # validate refuses it too; a caller that skipped validation is refused here
+            raise _fail("KS104", f"data.source.{key}", f"a {source['type']} source may not set {key!r}: it {refused[key]}")
+    return {k: v for k, v in source.items() if k not in ("type", "name")}
+
+
 def _load_keras(source: dict) -> tuple[Array, Array, tuple[Array, Array]]:
     import keras  # lazily: importing Keras imports TensorFlow (seconds)
 
     name = source["name"]
-    kwargs = {k: v for k, v in source.items() if k not in ("type", "name")}
+    kwargs = _loader_kwargs(source)
     label = f"keras.datasets.{name}.load_data()"
     result = _call(
         getattr(keras.datasets, name).load_data,
@@ -136,10 +145,7 @@ def _load_sklearn(source: dict, spec_dir: Path) -> tuple[Array, Array]:
     name = source["name"]
     if name in catalog.load_catalog()["sklearn_refused"]:  # validate refuses it too; never call it
         raise _fail("KS104", "data.source.name", f"sklearn.datasets.{name} cannot be a data source")
-    kwargs = {k: v for k, v in source.items() if k not in ("type", "name")}
-    if isinstance(kwargs.get("data_home"), str):
-        # A cache folder, so not confined to the spec's folder; relative still means "from the spec".
-        kwargs["data_home"] = str(spec_dir / Path(kwargs["data_home"]).expanduser())
+    kwargs = _loader_kwargs(source)
     label = f"sklearn.datasets.{name}()"
     result = _call(
         getattr(sklearn.datasets, name),

@@ -125,8 +125,10 @@ class ArgumentChecker:
             return
         reason = catalog.refused_reason(type_name)
         if reason:
-            self.error("KS205", f"{type_name} is refused: {reason}", type_path,
-                       "write the computation as layers or ops nodes, or as a registered class imported with `imports:`")
+            hint = ("the run folder keeps history.json, metrics and the TensorBoard callback's logs; a trusted "
+                    "registered callback can come from `imports:`" if kind == "callbacks" else
+                    "write the computation as layers or ops nodes, or as a registered class imported with `imports:`")
+            self.error("KS205", f"{type_name} is refused: {reason}", type_path, hint)
             return
         kind = kind or self._kind_of(type_name, type_path)
         if kind is None:

@@ -11,6 +11,8 @@ folder. The runner calls nothing of its own for these: a spec that validates run
 from __future__ import annotations
 
 import posixpath
+import re
+import string
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,9 +41,9 @@ def check_settings(spec: dict[str, Any], graph: ModelGraph | None, checker: Argu
         _splits(spec, data, fit, checker)
         _features(data, graph, checker)
     _fit(fit, spec.get("distribute"), checker)
-    _callbacks(fit, checker)
     compile_data = spec.get("compile") if isinstance(spec.get("compile"), dict) else {}
     outputs = output_names(graph)
+    _callbacks(fit, checker, _logged_with_validation(compile_data, fit, data, outputs))
     if graph is not None and graph.kind == "sequential":
         _sequential_compile(compile_data, checker)
     elif outputs is not None:
@@ -72,8 +74,13 @@ def _source(source: Any, checker: ArgumentChecker) -> None:
     if not isinstance(source, dict) or not isinstance(source.get("name"), str):
         return  # csv and npz sources are closed by the schema
     kind, name, path = source.get("type"), source["name"], "data.source"
-    kwargs = {k: v for k, v in source.items() if k not in ("type", "name")}
     settings = catalog.load_catalog()
+    refused = settings["source_refused_args"].get(str(kind), {})
+    for key in refused:
+        if key in source:
+            checker.error("KS104", f"a {kind} source may not set {key!r}: it {refused[key]}", join_path(path, key),
+                          f"remove {key}")
+    kwargs = {k: v for k, v in source.items() if k not in ("type", "name", *refused)}
     if kind == "keras":
         known = settings["keras_datasets"]
         if name not in known:
@@ -178,7 +185,37 @@ def _distribute(settings: dict[str, Any], fit: dict[str, Any], checker: Argument
 # ----------------------------------------------------------------------------- callbacks
 
 
-def _callbacks(fit: dict[str, Any], checker: ArgumentChecker) -> None:
+# A format field Keras may fill into ModelCheckpoint's filepath: a name, no attribute, index or conversion,
+# and a short numeric format (str.format would otherwise reach attributes, or build a 1 GB string).
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_FORMAT = r"[<>=^]?[+\- ]?0?[0-9]{0,2}(?:\.[0-9]{1,2})?[deEfFgGn%]?"
+FIELD_NAME = re.compile(f"^{_NAME}$")
+FIELD_FORMAT = re.compile(f"^{_FORMAT}$")
+# The same rule for a whole path, as the JSON Schema states it (schema.py).
+FORMATTED_PATH_PATTERN = f"^(?:[^{{}}]|\\{{\\{{|\\}}\\}}|\\{{{_NAME}(?::{_FORMAT})?\\}})*$"
+
+
+def format_field_problems(template: str, logged: set[str] | None) -> list[str]:
+    """What is wrong with the `{...}` fields of a path Keras formats with `str.format(epoch=..., batch=..., **logs)`."""
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        return [f"{exc} (write a literal brace as {{{{ or }}}})"]
+    problems = []
+    known = None if logged is None else {"epoch", "batch", *logged}
+    for name, spec, conversion in fields:
+        if not FIELD_NAME.match(name):
+            problems.append(f"the field {{{name}}} is not a plain name (no attributes, indexing or positional fields)")
+        elif conversion is not None or not FIELD_FORMAT.match(spec or ""):
+            problems.append(f"the field {{{name}{'!' + conversion if conversion else ''}:{spec}}} has a format other than "
+                            "a short numeric one")
+        elif known is not None and name not in known:
+            close = did_you_mean(name, sorted(known))
+            problems.append(f"{{{name}}} is not a quantity the run logs{' (' + close + ')' if close else ''}")
+    return problems
+
+
+def _callbacks(fit: dict[str, Any], checker: ArgumentChecker, logged: set[str] | None) -> None:
     """What a callback's constructor refuses beyond each argument's type and range (keras/src/callbacks)."""
     callbacks = fit.get("callbacks") if isinstance(fit.get("callbacks"), list) else []
     for i, entry in enumerate(callbacks):
@@ -187,6 +224,9 @@ def _callbacks(fit: dict[str, Any], checker: ArgumentChecker) -> None:
         kind, path = entry.get("type"), join_path("fit.callbacks", i)
         filepath = entry.get("filepath")
         if kind == "ModelCheckpoint" and isinstance(filepath, str):
+            for problem in format_field_problems(filepath, logged):
+                checker.error("KS104", f"ModelCheckpoint's filepath {filepath!r}: {problem}", join_path(path, "filepath"),
+                              "Keras fills in plain fields at save time: {epoch}, {epoch:02d}, {val_loss:.3f}")
             suffix = ".weights.h5" if entry.get("save_weights_only") else ".keras"
             if not filepath.endswith(suffix):
                 what = "with save_weights_only: true, ModelCheckpoint saves" if suffix == ".weights.h5" else "ModelCheckpoint saves"
@@ -285,6 +325,18 @@ def logged_quantities(compile_data: dict[str, Any], outputs: list[str] | None) -
             return None
         names.add(prefix + name)
     return names
+
+
+def _logged_with_validation(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str, Any] | None,
+                            outputs: list[str] | None) -> set[str] | None:
+    """Every quantity in the epoch logs, `val_` forms included, or None when only Keras can tell (or no data)."""
+    logged = logged_quantities(compile_data, outputs) if data is not None else None
+    if logged is None:
+        return None
+    split = data.get("split") if isinstance(data.get("split"), dict) else {}
+    if split.get("validation") is not None or fit.get("validation_split"):
+        logged |= {f"val_{n}" for n in logged}
+    return logged
 
 
 def _monitors(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str, Any], outputs: list[str] | None,
