@@ -59,6 +59,7 @@ REFUSED: dict[str, str] = {
     "JaxLayer": "wraps a JAX function (Python code)",
     "FlaxLayer": "wraps a Flax module (Python code)",
     "LambdaCallback": "runs Python functions as callbacks",
+    "LearningRateScheduler": "takes a Python function as its schedule (use a learning-rate schedule object on the optimizer)",
     "RemoteMonitor": "sends the training logs to a URL the spec names",
 }
 
@@ -123,7 +124,7 @@ NAME_TYPES: dict[str, str] = {
     "pool_size": "int_or_ints",
     "size": "int_or_ints",  # UpSampling*D
     "axis": "int_or_ints",
-    "profile_batch": "int_or_ints",  # TensorBoard: a step or a (start, stop) pair
+    "profile_batch": "any",  # TensorBoard: a step, a (start, stop) pair, or the legacy "start,stop" string
     # shapes (a list of int or null)
     "target_shape": "shape",
     "input_shape": "shape",
@@ -604,6 +605,17 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
 CLASS_RANGES: dict[tuple[str, str], tuple[float | None, float | None, bool]] = {
     ("ReduceLROnPlateau", "factor"): (None, 1, True),  # "ReduceLROnPlateau does not support a factor >= 1.0"
 }
+# Values one class accepts for an argument whose name means other things elsewhere (its constructor's checks).
+CLASS_ENUMS: dict[tuple[str, str], list[str]] = {
+    ("VarianceScaling", "mode"): ["fan_in", "fan_out", "fan_avg"],
+    ("VarianceScaling", "distribution"): ["truncated_normal", "untruncated_normal", "uniform", "normal"],
+}
+# Types one class narrows (Keras 3's BatchNormalization takes one axis).
+CLASS_TYPES: dict[tuple[str, str], str] = {("BatchNormalization", "axis"): "int"}
+# Arguments Keras lower-cases before checking them (`padding: SAME` is `same`).
+CASE_INSENSITIVE = ("padding", "data_format")
+# Arguments of which a class takes one at most (the optimizers' gradient clipping).
+EXCLUSIVE: dict[str, list[tuple[str, ...]]] = {"optimizers": [("clipnorm", "clipvalue", "global_clipnorm")]}
 
 
 def _signature_params(fn: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -666,7 +678,10 @@ def _add_ranges(params: dict[str, Any]) -> None:
 
 
 def _add_call_signatures(classes: dict[str, Any], module_name: str) -> None:
-    """Layers whose `call` takes several tensors (MultiHeadAttention's query, value) record them."""
+    """How a layer is called: several tensors (MultiHeadAttention's query, value), or one list of them
+    (merge layers, Attention); and whether it is a recurrent layer (what Bidirectional wraps)."""
+    from keras.src.layers.merging.base_merge import Merge
+
     for name, entry in classes.items():
         cls = getattr(importlib.import_module(entry.get("private") or module_name), name)
         params = inspect.signature(cls.call).parameters.values()
@@ -674,6 +689,57 @@ def _add_call_signatures(classes: dict[str, Any], module_name: str) -> None:
                     and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         if len(required) > 1:
             entry["call_required"] = required
+        if issubclass(cls, Merge) or name in ("Attention", "AdditiveAttention"):
+            entry["call_takes_list"] = True
+        if issubclass(cls, keras.layers.RNN):
+            entry["recurrent"] = True
+
+
+def _popped_kwargs(cls: type) -> list[str]:
+    """Keyword arguments a constructor takes out of **kwargs itself (Embedding's input_length, LeakyReLU's alpha)."""
+    try:
+        source = inspect.getsource(cls.__init__)
+    except (OSError, TypeError):
+        return []
+    return sorted(set(re.findall(r"kwargs\.pop\(\s*[\"'](\w+)[\"']", source)))
+
+
+def _metric_names(classes: dict[str, Any]) -> None:
+    """The name a metric made with its defaults logs under, and whether more is better (EarlyStopping's auto mode)."""
+    for name, entry in classes.items():
+        try:
+            metric = getattr(keras.metrics, name)()
+        except Exception:  # required arguments: its name is given, or Keras makes one up
+            continue
+        entry["logged_name"] = metric.name
+        direction = getattr(metric, "_direction", None)
+        if direction in ("up", "down"):
+            entry["direction"] = direction
+
+
+def _class_specifics(catalog: dict[str, Any]) -> None:
+    for kind, kind_entry in catalog["kinds"].items():
+        for name, entry in kind_entry["classes"].items():
+            params = entry["params"]
+            module = importlib.import_module(entry.get("private") or KINDS[kind][0])
+            if entry.get("var_kwargs"):
+                for popped in _popped_kwargs(getattr(module, name)):
+                    if popped not in params and popped not in catalog["base_layer_params"]:
+                        params[popped] = {"default": None, "nullable": True, "type": _name_type(popped) or "any",
+                                          "doc": "Accepted for compatibility; the constructor takes it out of **kwargs."}
+            for (owner, arg), values in CLASS_ENUMS.items():
+                if owner == name and arg in params:
+                    params[arg]["enum"] = values
+            for (owner, arg), type_name in CLASS_TYPES.items():
+                if owner == name and arg in params:
+                    params[arg]["type"] = type_name
+            for arg in CASE_INSENSITIVE:
+                if "enum" in params.get(arg, {}):
+                    params[arg]["case_insensitive"] = True
+            for group in EXCLUSIVE.get(kind, []):
+                if all(arg in params for arg in group):
+                    entry["exclusive"] = [list(group)]
+    _metric_names(catalog["kinds"]["metrics"]["classes"])
 
 
 def _annotate(catalog: dict[str, Any]) -> dict[str, Any]:
@@ -686,6 +752,7 @@ def _annotate(catalog: dict[str, Any]) -> dict[str, Any]:
                     entry["params"][arg]["range"] = {"min": low, "max": high, "max_exclusive": high_exclusive}
     _add_ranges(catalog["base_layer_params"])
     _add_call_signatures(catalog["kinds"]["layers"]["classes"], "keras.layers")
+    _class_specifics(catalog)
     return catalog
 
 

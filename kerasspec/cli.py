@@ -67,6 +67,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     files = spec_files(args.paths)
     found = []
     checked = []
+    not_built = []  # specs with `imports:`, which validate never runs (without --trust-imports)
     for path in files:
         loaded, load_findings = load_file(path, max_bytes=args.max_bytes)
         if args.skip_non_specs and not _is_spec(loaded.data, path):
@@ -75,40 +76,87 @@ def cmd_validate(args: argparse.Namespace) -> int:
         checked.append(path)
         found.extend(validated.diagnostics)
         if args.build and validated.ok:
-            found.extend(_build_findings(validated))
+            if validated.data.get("imports") and not args.trust_imports:
+                not_built.append(path)
+                found.append(_not_built(validated))
+            else:
+                found.extend(_build_findings(validated))
     if args.strict:
         for diag in found:
             diag.severity = "error"
     sys.stdout.write(report.render(fmt, [str(f) for f in checked], found))
     if fmt == "text":
         print(report.summary(len(checked), found), file=sys.stderr)
+    if not_built:
+        print(f"kerasspec validate: not built, because they import Python modules (validate never runs them; "
+              f"--trust-imports builds them): {', '.join(str(p) for p in not_built)}", file=sys.stderr)
     return EXIT_FINDINGS if any(d.severity == "error" for d in found) else EXIT_OK
 
 
-def _build_findings(validated: object) -> list:
-    """`validate --build`: build with Keras too; its errors come back at their spec lines."""
+def _build_findings(validated: Any) -> list:
+    """`validate --build`: build with Keras too; its errors come back at their spec lines.
+
+    Only specs without `imports:` get here, or any with --trust-imports (imports run code).
+    """
     import_keras_quietly()
     from kerasspec.compiler import build
 
     try:
-        build(validated)
+        build(validated, allow_imports=True)
     except KerasspecError as error:
         return error.diagnostics
     return []
 
 
+def _not_built(validated: Any) -> Any:
+    """The warning, at `imports:`, for a spec `validate --build` does not build: its imports would run code."""
+    from kerasspec.errors import WARNING, Diagnostic
+
+    diag = Diagnostic("KS605", "not built: the spec imports Python modules, and validate never runs a spec's code",
+                      path="imports", severity=WARNING, hint="pass --trust-imports to build it with its imports, for specs you trust")
+    validated.loaded.source_map.add_positions([diag])
+    return diag
+
+
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")  # what keras.Model.save writes
+PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".gif", ".dot")  # Graphviz formats plot_model is asked for
+
+
+def output_problem(target: Path, *, force: bool, suffixes: tuple[str, ...] = (), what: str = "file") -> str | None:
+    """Why an output file cannot be written where the user asked (checked before any work), or None.
+
+    Never creates folders: the folder must exist. An existing file needs ``force``; a folder is never replaced.
+    """
+    if suffixes and target.suffix.lower() not in suffixes:
+        return f"{target}: a {what} must end in {', '.join(suffixes)}"
+    if target.is_dir():
+        return f"{target} is a folder; name a {what} in it"
+    if not target.parent.is_dir():
+        return f"{target}: no such folder {target.parent}; create it first"
+    if target.exists() and not force:
+        return f"{target} exists; pass --force to replace it"
+    return None
+
+
 def cmd_build(args: argparse.Namespace) -> int:
+    outputs = []
+    if args.output:
+        outputs.append(output_problem(Path(args.output), force=args.force, suffixes=MODEL_SUFFIXES, what="model file"))
+    if args.plot:
+        outputs.append(output_problem(Path(args.plot), force=True, suffixes=PLOT_SUFFIXES, what="diagram"))
+    for problem in filter(None, outputs):
+        print(f"kerasspec build: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     import_keras_quietly()
     from kerasspec.compiler import build
+    from kerasspec.runner.artifacts import atomic_path
 
     model = build(args.spec, allow_imports=not args.no_imports)
     model.summary()
     if args.output:
         target = Path(args.output)
-        if target.exists() and not args.force:
-            print(f"kerasspec build: {target} exists; pass --force to replace it", file=sys.stderr)
-            return EXIT_USAGE
-        model.save(target)
+        with atomic_path(target) as temporary:  # an existing file (--force) is replaced only by a whole one
+            model.save(temporary)
         print(f"saved {target}")
     if args.plot:
         from kerasspec.runner import plot_model
@@ -117,20 +165,43 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_text(path: Path) -> tuple[str | None, str | None]:
+    """(text, None), or (None, one line saying why the file cannot be read as UTF-8 text)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"{path}:1:1: error[KS001] cannot read the file: {exc.strerror or exc}"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        return None, f"{path}:{line}:{col}: error[KS001] not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+
+
 def cmd_fmt(args: argparse.Namespace) -> int:
-    from kerasspec.fmt import format_text
+    from kerasspec.fmt import format_spec
     from kerasspec.runner.artifacts import atomic_path
     from kerasspec.validate import spec_files
 
     if not _paths_exist("fmt", args.paths):
         return EXIT_USAGE
-    changed, broken = [], []
+    changed, broken, kept = [], [], []
     for path in spec_files(args.paths):
-        text = path.read_text(encoding="utf-8")
-        formatted, found = format_text(text, str(path))
+        text, problem = _read_text(path)
+        if text is None:
+            broken.append(path)
+            print(problem, file=sys.stderr)
+            continue
+        result = format_spec(text, str(path))
+        formatted, found = result.text, result.diagnostics
         if found:
             broken.append(path)
             sys.stderr.write(report.text(found))
+        elif result.unchanged_because:
+            kept.append(path)
+            print(f"kerasspec fmt: {path}: left unchanged: {result.unchanged_because}", file=sys.stderr)
         elif formatted != text:
             changed.append(path)
             if not args.check:
@@ -141,7 +212,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
         print(f"{verb} {path}")
     if broken:
         print(f"kerasspec fmt: {len(broken)} file(s) could not be read as YAML and were left as they are", file=sys.stderr)
-    return EXIT_FINDINGS if broken or (args.check and changed) else EXIT_OK
+    return EXIT_FINDINGS if broken or kept or (args.check and changed) else EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -149,7 +220,15 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     text = PACKAGE_SCHEMA.read_text(encoding="utf-8")
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        from kerasspec.runner.artifacts import atomic_path
+
+        target = Path(args.output)
+        problem = output_problem(target, force=args.force)
+        if problem:
+            print(f"kerasspec schema: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+        with atomic_path(target) as temporary:
+            temporary.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -163,17 +242,23 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", choices=report.FORMATS, default=None,
                           help="text (default), json, github (default when GITHUB_ACTIONS=true), sarif")
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    validate.add_argument("--build", action="store_true", help="also build each clean spec with Keras (imports TensorFlow)")
+    validate.add_argument("--build", action="store_true",
+                          help="also build each clean spec with Keras (imports TensorFlow); a spec with `imports:` is "
+                               "not built (a warning says so) unless --trust-imports")
+    validate.add_argument("--trust-imports", action="store_true",
+                          help="with --build, import the `imports:` modules of the specs (this runs their code: "
+                               "only for specs you trust)")
     validate.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="refuse larger files (default %(default)s)")
     validate.add_argument("--skip-non-specs", action="store_true",
                           help="skip YAML files without a top-level `kerasspec:` key (for hooks over all YAML files)")
     validate.set_defaults(func=cmd_validate)
     build = commands.add_parser("build", help="build and compile a spec's model and print its summary")
     build.add_argument("spec")
-    build.add_argument("-o", "--output", help="save the model (.keras)")
+    build.add_argument("-o", "--output", help="save the model (.keras, or legacy .h5), in an existing folder")
     build.add_argument("--force", action="store_true", help="replace an existing output file")
     build.add_argument("--no-imports", action="store_true", help="refuse the spec's `imports:` (untrusted specs)")
-    build.add_argument("--plot", metavar="PNG", help="draw the model diagram (a .dot file when Graphviz is missing)")
+    build.add_argument("--plot", metavar="PNG", help="draw the model diagram: .png, .svg, .pdf, .jpg, .gif or .dot "
+                                                     "(a .dot file when Graphviz is missing)")
     build.set_defaults(func=cmd_build)
     from kerasspec.runner.cli_run import add_run_arguments, cmd_run
 
@@ -188,7 +273,8 @@ def parser() -> argparse.ArgumentParser:
     fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change (for CI)")
     fmt.set_defaults(func=cmd_fmt)
     schema = commands.add_parser("schema", help="print the JSON Schema of a spec")
-    schema.add_argument("-o", "--output", help="write it to a file")
+    schema.add_argument("-o", "--output", help="write it to a file (in an existing folder)")
+    schema.add_argument("--force", action="store_true", help="replace an existing output file")
     schema.set_defaults(func=cmd_schema)
     return top
 
@@ -209,6 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KerasspecError as error:
         print(error, file=sys.stderr)
         return EXIT_FINDINGS
+    except OSError as error:  # a file the command was given or writes: one line, not a traceback
+        where = f": {error.filename}" if getattr(error, "filename", None) else ""
+        print(f"{command}: {error.strerror or error}{where}", file=sys.stderr)
+        return EXIT_USAGE
     except ImportError as error:
         package = missing_train_package(error)
         if package is None:

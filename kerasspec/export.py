@@ -84,22 +84,36 @@ def export_file(model_path: Path, out: Path, *, weights: bool = False, force: bo
     Existing files are never replaced unless ``force``.
     """
 
+    from kerasspec.runner.artifacts import atomic_path
+
     model_path, out = Path(model_path), Path(out)
     weights_path = out.with_name(f"{_stem(out)}.weights.h5")
-    targets = [out] + ([weights_path] if weights else [])
-    for target in targets:
-        if target.exists() and not force:
-            raise ExportError(f"{target} exists", code="KS801", hint="pass force=True (--force) to replace it")
+    problem = output_problem(out, weights_path if weights else None, force=force)
+    if problem:
+        raise ExportError(problem, code="KS801", hint="pass force=True (--force) to replace it" if "exists" in problem else None)
     model = load_model_file(model_path)
     spec = to_spec(model)
     if weights:
         spec["weights"] = weights_path.name
     text = spec_document(spec, f"Exported by kerasspec from {model_path.name}.")
-    out.parent.mkdir(parents=True, exist_ok=True)
     if weights:
-        model.save_weights(weights_path, overwrite=True)
-    out.write_text(text, encoding="utf-8")
+        with atomic_path(weights_path) as temporary:
+            model.save_weights(temporary, overwrite=True)
+    with atomic_path(out) as temporary:
+        temporary.write_text(text, encoding="utf-8")
     return out
+
+
+def output_problem(out: Path, weights: Path | None, *, force: bool) -> str | None:
+    """Why the spec (and its weights) cannot be written: a missing folder (never created), a folder, an existing file."""
+    if not out.parent.is_dir():
+        return f"{out}: no such folder {out.parent}; create it first"
+    for target in [out] + ([weights] if weights else []):
+        if target.is_dir():
+            return f"{target} is a folder"
+        if target.exists() and not force:
+            return f"{target} exists"
+    return None
 
 
 def load_model_file(path: Path) -> Any:
@@ -109,7 +123,10 @@ def load_model_file(path: Path) -> Any:
         raise ExportError(f"no such model file: {path}", code="KS801")
     if path.suffix in (".keras", ".h5", ".hdf5"):
         from kerasspec.compiler import load_model
+        from kerasspec.compiler.legacy_h5 import check_h5_file
 
+        if path.suffix != ".keras":
+            check_h5_file(path)  # a `.keras` is checked by load_model (compiler.blocks.read_keras_config)
         return load_model(path)
     raise ExportError(f"{path} is neither a .keras nor an .h5 model file", code="KS801",
                       hint="save the model with model.save('model.keras')")
@@ -142,12 +159,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not Path(args.model).is_file():
         print(f"kerasspec export: no such model file: {args.model}", file=sys.stderr)
         return 2
-    if args.output is not None and not args.force:
+    if args.output is not None:
         out = Path(args.output)
-        for target in [out] + ([out.with_name(f"{_stem(out)}.weights.h5")] if args.weights else []):
-            if target.exists():
-                print(f"kerasspec export: {target} exists; pass --force to replace it", file=sys.stderr)
-                return 2
+        problem = output_problem(out, out.with_name(f"{_stem(out)}.weights.h5") if args.weights else None, force=args.force)
+        if problem:
+            print(f"kerasspec export: {problem}" + ("; pass --force to replace it" if problem.endswith("exists") else ""),
+                  file=sys.stderr)
+            return 2
     if args.output is None:
         if args.weights:
             print("kerasspec export: --weights needs -o SPEC (the weights go beside it)", file=sys.stderr)

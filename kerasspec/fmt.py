@@ -13,7 +13,12 @@ path, from our own loader's source map of the original text and of the formatted
 
 A comment needs its node to start a line, so the collections holding a commented node
 are written in block style (``dump``'s ``block_paths``) even where the canonical layout
-would fit them on one flow line.
+would fit them on one flow line. A comment after a bare `-` belongs to the item below it.
+
+fmt never loses or invents a comment and never changes a value. What it cannot keep, it
+does not touch: a text with anchors or aliases (the layout would expand them into copies)
+is left as it is, with the reason (``format_spec``), and so is any rewrite whose data or
+comments would differ from the original's, which is checked every time.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import yaml
 
 from kerasspec.dump import dump
 from kerasspec.errors import Diagnostic, has_errors
-from kerasspec.loader import SourceMap, join_path, load_text
+from kerasspec.loader import LoadedSpec, SourceMap, join_path, load_text
 
 _BLOCK_SCALAR = re.compile(r"[|>][-+0-9]*\s*(#.*)?$")
 _Scanner: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -38,6 +43,16 @@ class Comment:
     line: int  # 1-based line in the original text
     text: str  # from `#` on
     inline: bool
+    code: str = ""  # what comes before it on its line
+
+
+@dataclass
+class Formatted:
+    """What ``format_spec`` gives: the text to write, loading findings, and why a file is left as it was."""
+
+    text: str
+    diagnostics: list[Diagnostic]
+    unchanged_because: str | None = None
 
 
 def find_comments(text: str) -> list[Comment]:
@@ -58,7 +73,7 @@ def find_comments(text: str) -> list[Comment]:
             inside = bisect.bisect_right(starts, at) - 1
             if inside >= 0 and spans[inside][0] <= at < spans[inside][1]:
                 continue
-            comments.append(Comment(number + 1, line[index:].rstrip(), inline=bool(line[:index].strip())))
+            comments.append(Comment(number + 1, line[index:].rstrip(), inline=bool(line[:index].strip()), code=line[:index]))
             break
     return comments
 
@@ -84,7 +99,7 @@ def _find_comments_by_hand(lines: list[str]) -> list[Comment]:
             scalar_indent = None
         position = _comment_start(line)
         if position is not None:
-            comments.append(Comment(number, line[position:].rstrip(), inline=bool(line[:position].strip())))
+            comments.append(Comment(number, line[position:].rstrip(), inline=bool(line[:position].strip()), code=line[:position]))
         code = line[:position] if position is not None else line
         if _BLOCK_SCALAR.search(code.rstrip()) and code.rstrip()[-1:] in "|>-+0123456789":
             scalar_indent = indent
@@ -107,8 +122,9 @@ def _comment_start(line: str) -> int | None:
 def _anchor(source_map: SourceMap, comment: Comment) -> str | None:
     """The spec path a comment belongs to: the node after a comment line, or the first node on the comment's line.
 
-    An end-of-line comment on a line without a node (after the `]` closing a flow list that
-    spans lines) belongs to the first node of the last line before it that has one.
+    An end-of-line comment on a line without a node belongs to the node that follows when
+    the line is a bare `-` (the item starts on the next line), else (after the `]` closing a
+    flow list that spans lines) to the first node of the last line before it that has one.
     """
     after, on, before = [], [], []
     for path, (key, _) in source_map.entries.items():
@@ -118,6 +134,8 @@ def _anchor(source_map: SourceMap, comment: Comment) -> str | None:
         return min(after)[3] if after else None
     if on:
         return min(on)[3]
+    if after and set(comment.code.strip()) <= {"-", " "}:  # `-   # note` above the item's value
+        return min(after)[3]
     if not before:
         return None
     last = max(before)[0]
@@ -162,10 +180,81 @@ def _ancestors(tree: dict[str, _Node], path: str) -> list[str]:
 
 
 def format_text(text: str, file: str = "<string>") -> tuple[str, list[Diagnostic]]:
-    """The canonical text, or the original with the loading findings when it cannot be read."""
+    """The canonical text, or the original with the loading findings when it cannot be read.
+
+    A text fmt cannot rewrite without losing something (see ``format_spec``) comes back as it was.
+    """
+    result = format_spec(text, file)
+    return result.text, result.diagnostics
+
+
+def format_spec(text: str, file: str = "<string>") -> Formatted:
+    """``format_text`` with the reason a readable file is left unchanged, if it is.
+
+    fmt never loses or invents a comment and never changes a value: anchors and aliases
+    (which the canonical layout would expand) leave the text unchanged, and so does an
+    output whose data or comments differ from the input's (a check on every rewrite).
+    """
     loaded, found = load_text(text, file)
     if has_errors(found) or not isinstance(loaded.data, dict):
-        return text, found
+        return Formatted(text, found)
+    anchor = _first_anchor(text)
+    if anchor is not None:
+        line, what = anchor
+        return Formatted(text, [], f"line {line} has {what}, which the canonical layout would expand into copies; "
+                                   "fmt leaves the file as it is (write the values out to format it)")
+    formatted = _canonical_text(text, loaded, file)
+    if formatted == text:
+        return Formatted(text, [])
+    problem = _difference(text, loaded.data, formatted, file)
+    if problem:
+        return Formatted(text, [], f"{problem}; fmt leaves the file as it is (please report this)")
+    return Formatted(formatted, [])
+
+
+def _first_anchor(text: str) -> tuple[int, str] | None:
+    """(line, what) of the first anchor (`&a`) or alias (`*a`) in a YAML text."""
+    try:
+        for token in yaml.scan(text, Loader=_Scanner):
+            if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+                kind = "an anchor" if isinstance(token, yaml.AnchorToken) else "an alias"
+                return token.start_mark.line + 1, f"{kind} ({'&' if kind == 'an anchor' else '*'}{token.value})"
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _difference(text: str, data: object, formatted: str, file: str) -> str | None:
+    """What the rewrite would lose or change, or None: the same data, the same comments."""
+    reloaded, found = load_text(formatted, file)
+    if has_errors(found) or not _same_data(reloaded.data, data):
+        return "the rewritten text would not read back as the same values"
+    before = sorted(c.text for c in find_comments(text))
+    after = sorted(c.text for c in find_comments(formatted))
+    if before != after:
+        lost = sorted(set(before) - set(after)) or sorted(set(after) - set(before)) or before
+        return f"the rewritten text would not keep every comment as it is ({lost[0][:60]!r})"
+    return None
+
+
+def _same_data(a: object, b: object) -> bool:
+    """Equal with the same types throughout (`1`, `1.0` and `true` are different values)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        assert isinstance(b, dict)
+        return a.keys() == b.keys() and all(_same_data(a[k], b[k]) for k in a)  # fmt orders the sections
+    if isinstance(a, list):
+        assert isinstance(b, list)
+        return len(a) == len(b) and all(_same_data(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    return a == b
+
+
+def _canonical_text(text: str, loaded: LoadedSpec, file: str) -> str:
+    """The canonical layout of a loaded mapping, its comments carried over by spec path."""
+    assert isinstance(loaded.data, dict)
     entries = loaded.source_map.entries
     root_line = entries[""][1].line if "" in entries else 1
     first_line = min((key.line for path, (key, _) in entries.items() if path), default=root_line)
@@ -203,7 +292,7 @@ def format_text(text: str, file: str = "<string>") -> tuple[str, list[Diagnostic
         rows.extend((indent + c, None) for c in above.get(index, []))
         rows.append((line, inline[0] if inline else None))
     rows.extend((line, None) for line in trailing)
-    return "\n".join(_aligned(rows)) + "\n", []
+    return "\n".join(_aligned(rows)) + "\n"
 
 
 def _aligned(rows: list[tuple[str, str | None]]) -> list[str]:

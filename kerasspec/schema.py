@@ -77,10 +77,13 @@ def _value_schema(param: dict[str, Any]) -> dict[str, Any]:
         "list": [{"type": "array"}],
         "dict": [{"type": "object"}],
         "number_or_schedule": [{"type": "number", **bounds}, _ref("names.schedules")],
-        "epoch_or_batches": [{"enum": ["epoch"]}, {"type": "integer", "minimum": 1}],
+        "epoch_or_batches": [{"enum": ["epoch", False]}, {"type": "integer", "minimum": 1}],
         "epoch_batch_or_batches": [{"enum": ["epoch", "batch"]}, {"type": "integer", "minimum": 1}],
     }
-    if "enum" in param:
+    if "enum" in param and param.get("case_insensitive"):  # Keras lower-cases it: `SAME` is `same`
+        options = [{"type": "string", "pattern": "^(?:" + "|".join(
+            "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in value) for value in param["enum"]) + ")$"}]
+    elif "enum" in param:
         options = [{"enum": param["enum"]}]
     elif kind in _OBJECT_KIND:
         options = [_ref(f"names.{_OBJECT_KIND[kind]}")]
@@ -149,15 +152,16 @@ def _layer_arguments() -> dict[str, Any]:
     return {"allOf": branches}
 
 
-def _suffix(suffix: str) -> dict[str, Any]:
-    return {"properties": {"filepath": {"anyOf": [{"type": "string", "pattern": re.escape(suffix) + "$"}, _EXPRESSION]}}}
+def _suffix(*suffixes: str) -> dict[str, Any]:
+    pattern = "(?:" + "|".join(re.escape(s) for s in suffixes) + ")$"
+    return {"properties": {"filepath": {"anyOf": [{"type": "string", "pattern": pattern}, _EXPRESSION]}}}
 
 
 # Rules between one class's arguments, as validate/settings.py checks them (test_schema holds the two together).
 CLASS_RULES: dict[str, dict[str, Any]] = {
     "ModelCheckpoint": {"allOf": [
         {"if": {"properties": {"save_weights_only": {"const": True}}, "required": ["save_weights_only"]},
-         "then": _suffix(".weights.h5"), "else": _suffix(".keras")},
+         "then": _suffix(".weights.h5"), "else": _suffix(".keras", ".h5")},
         {"properties": {"filepath": {"anyOf": [{"type": "string", "pattern": FORMATTED_PATH_PATTERN}, {"not": {"type": "string"}}],
                                      "description": "Where to save, relative to the run folder; Keras fills in plain "
                                                     "fields: {epoch:02d}, {val_loss:.3f}."}}},
@@ -165,9 +169,12 @@ CLASS_RULES: dict[str, dict[str, Any]] = {
 }
 
 
-def _with_class_rule(name: str, branch: dict[str, Any]) -> dict[str, Any]:
-    if name in CLASS_RULES:
-        branch["then"]["allOf"] = [CLASS_RULES[name]]
+def _with_class_rule(name: str, branch: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    rules = [CLASS_RULES[name]] if name in CLASS_RULES else []
+    for group in entry.get("exclusive", []):  # one of them at most
+        rules += [{"not": {"required": [a, b]}} for i, a in enumerate(group) for b in group[i + 1:]]
+    if rules:
+        branch["then"]["allOf"] = rules
     return branch
 
 
@@ -191,7 +198,8 @@ def _typed_objects(kind: str) -> dict[str, Any]:
         kind_entries = catalog.load_catalog()["kinds"][kind]["classes"]
         mapping["allOf"] = [
             _with_class_rule(name, _closed_branch(group, kind_entries[name],
-                             {"type": {}, **{key: _value_schema(p) for key, p in kind_entries[name]["params"].items()}}))
+                             {"type": {}, **{key: _value_schema(p) for key, p in kind_entries[name]["params"].items()}}),
+                             kind_entries[name])
             for name, group in groups.items()
         ]
     return {"anyOf": [{"enum": names, "errorMessage": unknown}, _REGISTERED, _EXPRESSION, mapping],

@@ -102,6 +102,8 @@ PositiveInt = Annotated[int, Field(ge=1)]
 Count = Annotated[int, Field(ge=0)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 PerOutput = dict[str, ObjectRef | list[ObjectRef]]
+# metrics: a list (one output), a list of lists (one per output, in order), or output name -> metrics.
+MetricsValue = list[ObjectRef | list[ObjectRef]] | PerOutput
 
 
 class CompileSpec(_Strict):
@@ -112,9 +114,9 @@ class CompileSpec(_Strict):
         default=None, description="A loss, or one per output (a list in output order, or output name -> loss).")
     loss_weights: list[float | Template] | dict[str, float | Template] | Template | None = Field(
         default=None, description="Weights of the per-output losses: a list in output order, or output name -> weight.")
-    metrics: list[ObjectRef] | PerOutput | None = Field(
+    metrics: MetricsValue | None = Field(
         default=None, description="Metrics to log, or per output (output name -> metrics).")
-    weighted_metrics: list[ObjectRef] | PerOutput | None = Field(
+    weighted_metrics: MetricsValue | None = Field(
         default=None, description="Metrics weighted by class_weight / sample weights.")
     run_eagerly: bool | Template | None = Field(default=None, description="Run the training step eagerly (slow; for debugging).")
     steps_per_execution: PositiveInt | Template | None = Field(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kerasspec.errors import BuildError
 from tests.conftest import ROOT, SPECS
@@ -103,3 +106,24 @@ def test_no_imports_refuses_a_spec_that_imports(keras_module) -> None:
     with pytest.raises(BuildError) as info:
         kerasspec.build(SPECS / "my_dense_layer.yaml", allow_imports=False)
     assert info.value.code == "KS605" and "my_dense_layer.yaml:6:10:" in str(info.value)
+
+
+# -- reading untrusted .keras files (issue 13; the attacks themselves are in test_hostile_files.py) ------------------
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(alphabet='[]{}"\\ab,:\u00e9', max_size=8)),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=4), children, max_size=4),
+    max_leaves=30)
+
+
+def _depth(value: object) -> int:
+    children = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else None
+    return 0 if children is None else 1 + max((_depth(c) for c in children), default=0)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(json_values, st.booleans())
+def test_json_depth_counts_nesting_without_parsing(value: object, ascii_only: bool) -> None:
+    """Brackets and quotes inside strings (escaped or not) are not nesting."""
+    from kerasspec.compiler.blocks import json_depth
+
+    assert json_depth(json.dumps(value, ensure_ascii=ascii_only)) == _depth(value)

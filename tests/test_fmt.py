@@ -221,6 +221,31 @@ def test_cli_check_and_rewrite(tmp_path: Path, capsys) -> None:
     assert (tmp_path / "bad.yaml").read_text() == "a: [1\n"
 
 
+def test_a_rewrite_that_would_lose_a_comment_or_change_a_value_is_not_written(monkeypatch) -> None:
+    """The last check of every rewrite (issue 13): the same data and the same comments, else the text as it was."""
+    import kerasspec.fmt as fmt
+
+    text = "kerasspec: 1\nname: x\nmodel:\n  layers: [Flatten]  # keep me\n"
+    rewrites = {"kerasspec: 1\nname: x\n\nmodel:\n  layers:\n    - Flatten\n": "not keep every comment as it is ('# keep me')",
+                "kerasspec: 1\nname: x\n\nmodel:\n  layers:\n    - Flatten  # keep me\n# invented\n": "('# invented')",
+                "kerasspec: 1\nname: x\n\nmodel:\n  layers:\n    - Dense  # keep me\n": "not read back as the same values",
+                "kerasspec: 1.0\nname: x\n\nmodel:\n  layers:\n    - Flatten  # keep me\n": "not read back as the same values"}
+    for rewrite, reason in rewrites.items():
+        monkeypatch.setattr(fmt, "_canonical_text", lambda *_, rewrite=rewrite: rewrite)
+        result = fmt.format_spec(text)
+        assert result.text == text and reason in str(result.unchanged_because)
+        assert format_text(text) == (text, [])
+
+
+def test_anchors_and_aliases_leave_the_text_unchanged() -> None:
+    from kerasspec.fmt import format_spec
+
+    text = "kerasspec: 1\nname: x\nvars: {a: &w 3, b: *w}\nmodel: {layers: [Flatten]}\n"
+    result = format_spec(text)
+    assert result.text == text and result.diagnostics == []
+    assert str(result.unchanged_because).startswith("line 3 has an anchor (&w), which the canonical layout would expand")
+
+
 # -- properties over random data ----------------------------------------------------------------------
 EXAMPLES = int(os.environ.get("KERASSPEC_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],

@@ -35,6 +35,10 @@ NOT_STATIC = {
     ("*", "compile.loss_weights", ("KS101", "KS104")): "per-output settings name the model's outputs",
     ("settings_callbacks_default.yaml", "fit.callbacks", ("KS104",)): "what a callback monitors depends on what the run logs",
     ("settings_callbacks.yaml", "fit.callbacks[11].filepath", ("KS104",)): "the fields Keras fills in are what the run logs",
+    ("layer_rules.yaml", "model.layers", ("KS104",)): "rules between two arguments' values, or a layer and the model's inputs",
+    ("settings_schedules.yaml", "compile.optimizer", ("KS104",)): "the lengths of two lists must agree",
+    ("settings_callbacks_rules.yaml", "fit.callbacks", ("KS104",)): "callbacks against compile: use_ema, metric directions",
+    ("settings_columns.yaml", "data", ("KS104", "KS702")): "columns against the source's header and the model's inputs",
 }
 # Sections the full schema does not close (yet): path prefix -> why.
 OPEN_SECTIONS: dict[str, str] = {}

@@ -8,9 +8,10 @@ from typing import Any
 from kerasspec.compiler.blocks import make_block_classes, package_for, register_carried_blocks
 from kerasspec.compiler.legacy_h5 import compile_from_training_config
 from kerasspec.compiler.models import GraphRunner
-from kerasspec.compiler.objects import ObjectFactory
+from kerasspec.compiler.objects import ObjectFactory, reading_from
 from kerasspec.errors import BuildError, KerasspecError, one_line
 from kerasspec.loader import LoadedSpec, SourceMap, load_file
+from kerasspec.paths import confine
 from kerasspec.validate import Validated, validate_loaded
 
 SpecLike = Any  # a path, LoadedSpec, Validated, or a plain mapping
@@ -52,25 +53,41 @@ def _build(validated: Validated, *, compile: bool, apply_seed: bool, allow_impor
     import keras
 
     data = validated.data
+    folder = validated.loaded.folder  # the spec's folder: the only place its files are read from
     if apply_seed and data.get("seed") is not None:
         keras.utils.set_random_seed(data["seed"])
     if data.get("imports"):
         refuse_imports_unless(allow_imports, data)
-        import_modules(data["imports"], validated.loaded.folder)
-    blocks = make_block_classes(data["blocks"], package_for(data["name"])) if data.get("blocks") else {}
-    factory = ObjectFactory(blocks)
-    assert validated.graph is not None
-    model = GraphRunner(factory).model(validated.graph, validated.graph.name or data.get("name"))
+        import_modules(data["imports"], imports_folder(validated.loaded))
+    with reading_from(folder):  # file-valued layer arguments (a vocabulary file), in blocks too
+        blocks = make_block_classes(data["blocks"], package_for(data["name"])) if data.get("blocks") else {}
+        factory = ObjectFactory(blocks, folder=folder)
+        assert validated.graph is not None
+        model = GraphRunner(factory).model(validated.graph, validated.graph.name or data.get("name"))
     if data.get("weights"):
-        weights = validated.loaded.folder / data["weights"]
-        try:
-            model.load_weights(weights)
-        except Exception as exc:
-            raise BuildError(f"cannot load weights from {weights}: {one_line(exc, 400)}", code="KS604",
-                             path="weights") from exc
+        load_spec_weights(model, data["weights"], folder)
     if compile and data.get("compile"):
         compile_model(model, data["compile"], factory)
     return model
+
+
+def load_spec_weights(model: Any, value: Any, folder: Path) -> None:
+    """`weights:`, a file in the spec's folder (resolved, symlinks followed: KS704 if it leaves it)."""
+    weights = confine(folder, value, "weights", what="weights", folder="the spec's folder")
+    if not weights.is_file():
+        raise BuildError(f"weights file not found: {weights} (from {value!r})", code="KS604", path="weights",
+                         hint="weights paths are relative to the spec's folder")
+    try:
+        model.load_weights(weights)
+    except Exception as exc:
+        raise BuildError(f"cannot load weights from {weights}: {one_line(exc, 400)}", code="KS604",
+                         path="weights") from exc
+
+
+def imports_folder(loaded: LoadedSpec) -> Path:
+    """Where `imports:` look first: the spec's folder (a resumed run's recorded one; imports run
+    code, so they are for trusted specs only, and a spec's folder is as trusted as the spec)."""
+    return Path(getattr(loaded, "imports_folder", None) or loaded.folder)
 
 
 def refuse_imports_unless(allowed: bool, data: dict[str, Any]) -> None:

@@ -9,15 +9,21 @@ alone (notes.md: a class made at run time must exist again before loading).
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
+import re
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from kerasspec.compiler.models import GraphRunner, resolve
 from kerasspec.compiler.objects import ObjectFactory
-from kerasspec.errors import BuildError, KerasspecError, has_errors
-from kerasspec.graph import GraphBuilder, ModelGraph
+from kerasspec.errors import ERROR, BuildError, KerasspecError, has_errors, one_line
+from kerasspec.graph import NAME, GraphBuilder, ModelGraph
+from kerasspec.loader import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, LoadedSpec, SourceMap
+from kerasspec.validate import validate_loaded
 from kerasspec.validate.blocks import BASE_ARGUMENTS, block_parameters
 
 CARRIED = "kerasspec_blocks"  # the config key that carries the block definitions
@@ -116,30 +122,217 @@ def _block_class(name: str, definition: dict[str, Any], package: str, blocks: di
 
 
 def carried_blocks(config: Any) -> list[dict[str, Any]]:
-    """Every block definition carried inside a saved model's config."""
+    """Every block definition carried inside a saved model's config (walked without recursion)."""
     found: list[dict[str, Any]] = []
-    if isinstance(config, dict):
-        if isinstance(config.get(CARRIED), dict):
-            found.append(config[CARRIED])
-        for value in config.values():
-            found.extend(carried_blocks(value))
-    elif isinstance(config, list):
-        for value in config:
-            found.extend(carried_blocks(value))
+    stack = [config]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if CARRIED in value:
+                found.append(value[CARRIED])
+            stack.extend(reversed(list(value.values())))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
     return found
 
 
 def register_carried_blocks(path: Path) -> int:
-    """Re-create the block classes a `.keras` file needs, from its own config.json."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise KerasspecError(f"{path} is not a readable .keras file: {exc}", code="KS603") from exc
+    """Re-create the block classes a `.keras` file needs, from its own config.json.
+
+    The file is untrusted: its archive is checked (``check_keras_archive``) and config.json
+    read with a cap before Keras opens it, and every carried definition is validated as a
+    spec's `blocks:` section is (KS603 naming what is wrong) before a class is made from it.
+    """
+    config = read_keras_config(path)
     seen: set[str] = set()
     for carried in carried_blocks(config):
         key = json.dumps(carried, sort_keys=True)
         if key not in seen:
             seen.add(key)
+            _check_carried(carried, path)
             make_block_classes(carried["blocks"], carried["package"])
     return len(seen)
+
+
+def _check_carried(carried: Any, path: Path) -> None:
+    """A carried `{package, blocks}` mapping: the shape ``get_config`` writes, and blocks a spec could hold."""
+    def refuse(problem: str) -> KerasspecError:
+        return KerasspecError(f"{path}: the block definitions it carries are malformed: {problem}", code="KS603",
+                              hint="re-save the model with kerasspec build, or export it from the spec it came from")
+
+    if not isinstance(carried, dict) or set(carried) != {"package", "blocks"}:
+        raise refuse(f"{CARRIED} must be a mapping with `package` and `blocks`")
+    package, blocks = carried["package"], carried["blocks"]
+    prefix = PACKAGE_PREFIX + "."
+    if not isinstance(package, str) or not package.startswith(prefix) or not NAME.match(package[len(prefix):]):
+        raise refuse(f"its package {str(package)[:80]!r} is not `{prefix}<spec name>`")
+    if not isinstance(blocks, dict) or not blocks:
+        raise refuse("`blocks` must be a mapping of block names to definitions")
+    nodes, depth = _nodes_and_depth(blocks)
+    if depth > DEFAULT_MAX_DEPTH - 1 or nodes > DEFAULT_MAX_NODES:  # what the loader allows a spec's `blocks:`
+        raise refuse(f"`blocks` has {nodes:,} values nested {depth} deep, more than a spec may hold")
+    # `imports` stands for the modules of registered classes the blocks use: the loading process has imported them.
+    spec = {"kerasspec": 1, "name": package[len(prefix):], "imports": ["registered_classes"], "blocks": blocks,
+            "model": {"input": [1], "layers": ["Flatten"]}}
+    errors = [d for d in validate_loaded(LoadedSpec(spec, SourceMap("config.json"))).diagnostics if d.severity == ERROR]
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise refuse(f"{first.path}: error[{first.code}] {first.message}{more}")
+
+
+def _nodes_and_depth(value: Any) -> tuple[int, int]:
+    """How many values a JSON value holds and how deeply they nest (without recursion)."""
+    nodes, deepest, stack = 0, 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        nodes, deepest = nodes + 1, max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return nodes, deepest
+
+
+# -- reading an untrusted `.keras` archive -----------------------------------------------------
+# Bounds relative to what real models need: the largest config.json among the 40
+# keras.applications models (NASNetLarge's) is 1.0 MB and 12 levels deep.
+MAX_CONFIG_BYTES = 16 * 2**20
+MAX_CONFIG_DEPTH = 100
+MAX_ARCHIVE_MEMBERS = 10_000  # Keras writes three (metadata, config, weights), plus assets
+# Keras stores members uncompressed; a member recompressed by a zip tool may shrink, but one
+# that declares more than MEMBER_FLOOR_BYTES and more than MAX_EXPANSION times what is stored
+# is a decompression bomb (DEFLATE itself reaches about 1032x).
+MEMBER_FLOOR_BYTES = 256 * 2**20
+MAX_EXPANSION = 100
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.weights.h5"
+
+
+def check_zip_member(info: zipfile.ZipInfo, where: str, *, floor: int = MEMBER_FLOOR_BYTES) -> None:
+    """Refuse an archive member that inflates far beyond what it stores (KS603)."""
+    if info.file_size > floor and info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
+        raise KerasspecError(f"{where}: its member {info.filename!r} declares {info.file_size:,} bytes but stores "
+                             f"{info.compress_size:,}: refused as a decompression bomb", code="KS603",
+                             hint=f"members above {floor // 2**20} MiB may inflate at most {MAX_EXPANSION}x")
+
+
+def check_keras_archive(archive: zipfile.ZipFile, where: str) -> None:
+    """The members of a `.keras` archive: how many, and that none is a decompression bomb."""
+    members = archive.infolist()
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        raise KerasspecError(f"{where} has {len(members):,} archive members (at most {MAX_ARCHIVE_MEMBERS:,})", code="KS603")
+    for info in members:
+        check_zip_member(info, where)
+
+
+def read_member(archive: zipfile.ZipFile, name: str, limit: int, where: str) -> bytes:
+    """A member's bytes, refused above ``limit`` by its declared size and by what reading it gives."""
+    info = archive.getinfo(name)
+    too_big = KerasspecError(f"{where}: {name} is larger than {limit:,} bytes", code="KS603",
+                             hint=f"a real model's {name} is far smaller; this file is refused")
+    if info.file_size > limit:
+        raise too_big
+    with archive.open(info) as member:
+        data = member.read(limit + 1)  # file_size may lie: read no more than the cap
+    if len(data) > limit:
+        raise too_big
+    return data
+
+
+def read_keras_config(path: Path) -> Any:
+    """The parsed config.json of a `.keras` file, every size and the nesting depth bounded (KS603).
+
+    The weights (`model.weights.h5`) are checked too, without reading their data: Keras reads
+    each dataset whole, and guards only above 4 GiB.
+    """
+    where = str(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            check_keras_archive(archive, where)
+            raw = read_member(archive, CONFIG_NAME, MAX_CONFIG_BYTES, where)
+            if WEIGHTS_NAME in archive.namelist():
+                _check_weights(path, archive.getinfo(WEIGHTS_NAME), archive, where)
+    except KerasspecError:
+        raise
+    except (OSError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError) as exc:
+        raise KerasspecError(f"{path} is not a readable .keras file: {type(exc).__name__}: {one_line(exc, 300)}",
+                             code="KS603") from exc
+    return parse_json(raw, f"{path}: {CONFIG_NAME}")
+
+
+def _check_weights(path: Path, info: zipfile.ZipInfo, archive: zipfile.ZipFile, where: str) -> None:
+    """Decompression bombs among the datasets of the weights member (its HDF5 metadata is all that is read)."""
+    import h5py
+
+    from kerasspec.compiler.legacy_h5 import check_h5_datasets
+
+    with (open(path, "rb") if info.compress_type == zipfile.ZIP_STORED else archive.open(info)) as raw:
+        member = _StoredMember(raw, info) if info.compress_type == zipfile.ZIP_STORED else raw
+        try:
+            h5 = h5py.File(member, "r")
+        except Exception:  # not HDF5: Keras's own loader refuses it next, as KS603
+            return
+        with h5:
+            check_h5_datasets(h5, f"{where}: {WEIGHTS_NAME}")
+
+
+class _StoredMember(io.RawIOBase):
+    """An uncompressed (stored) zip member read in place: seekable without reading what comes before."""
+
+    def __init__(self, file: Any, info: zipfile.ZipInfo) -> None:
+        super().__init__()
+        file.seek(info.header_offset)
+        header = file.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"bad local header for {info.filename}")
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        self._file, self._start, self._size = file, info.header_offset + 30 + name_length + extra_length, info.file_size
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._at
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: self._size}[whence]
+        self._at = max(0, base + offset)
+        return self._at
+
+    def readinto(self, buffer: Any) -> int:
+        count = max(0, min(len(buffer), self._size - self._at))
+        self._file.seek(self._start + self._at)
+        data = self._file.read(count)
+        buffer[: len(data)] = data
+        self._at += len(data)
+        return len(data)
+
+
+def parse_json(raw: bytes | str, where: str, *, max_depth: int = MAX_CONFIG_DEPTH) -> Any:
+    """JSON from an untrusted file: its nesting is measured before parsing (json.loads recurses)."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise KerasspecError(f"{where} is not UTF-8 ({exc.reason} at byte {exc.start})", code="KS603") from exc
+    depth = json_depth(text)
+    if depth > max_depth:
+        raise KerasspecError(f"{where} is nested {depth} levels deep (at most {max_depth})", code="KS603",
+                             hint="a real model's config is nested about a dozen levels")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise KerasspecError(f"{where} is not valid JSON: {one_line(exc, 200)}", code="KS603") from exc
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def json_depth(text: str) -> int:
+    """How deeply a JSON text nests arrays and objects (strings skipped), without parsing it."""
+    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+    return max(itertools.accumulate(_STEP[c] for c in brackets), default=0)

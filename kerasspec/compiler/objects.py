@@ -6,23 +6,57 @@ Strings pass through untouched, because Keras itself accepts its names (`relu`, 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from kerasspec import catalog
 from kerasspec.errors import BuildError, KerasspecError
 from kerasspec.graph import snake_case
 from kerasspec.loader import join_path
+from kerasspec.paths import confine
 from kerasspec.registry import PARAM_KINDS, kind_of, registered_name, resolve_class
 
 # Kinds Keras has no string lookup for: a bare name means the class with default arguments.
 _CLASS_ONLY_KINDS = ("layers", "callbacks", "schedules")
+# Layer arguments that Keras reads as a file path when they are a string (a list is the data itself).
+FILE_ARGUMENTS = {"StringLookup": ("vocabulary",), "IntegerLookup": ("vocabulary",), "TextVectorization": ("vocabulary",)}
+
+# The folder a spec's files are read from while it builds (compiler.build sets it), so that block
+# bodies, whose layers are made by their own factories, are confined like the model's layers.
+_SPEC_FOLDER: contextvars.ContextVar[Path | None] = contextvars.ContextVar("kerasspec_spec_folder", default=None)
+
+
+@contextlib.contextmanager
+def reading_from(folder: Path | None) -> Iterator[None]:
+    """While building a spec: file-valued layer arguments are read from ``folder`` (and only from it)."""
+    token = _SPEC_FOLDER.set(Path(folder) if folder is not None else None)
+    try:
+        yield
+    finally:
+        _SPEC_FOLDER.reset(token)
+
+
+def file_arguments(cls: type) -> tuple[str, ...]:
+    """The arguments of a layer class (or a subclass of one) that Keras reads as a file path."""
+    import keras
+
+    names: list[str] = []
+    for base_name, args in FILE_ARGUMENTS.items():
+        base = getattr(keras.layers, base_name, None)
+        if isinstance(cls, type) and base is not None and issubclass(cls, base):
+            names += [a for a in args if a not in names]
+    return tuple(names)
 
 
 class ObjectFactory:
     """Instantiates typed objects; ``blocks`` maps block names to their generated classes."""
 
-    def __init__(self, blocks: dict[str, type] | None = None) -> None:
+    def __init__(self, blocks: dict[str, type] | None = None, folder: Path | None = None) -> None:
         self.blocks = blocks or {}
+        self.folder = folder  # where file-valued layer arguments are read; else the building spec's folder
 
     def make(self, kind: str | None, value: Any, path: str) -> Any:
         if isinstance(value, str):
@@ -45,12 +79,37 @@ class ObjectFactory:
         args = self.arguments(kind, type_name, {k: v for k, v in value.items() if k != "type"}, path)
         if kind == "layers" and "name" not in args:
             args["name"] = snake_case(type_name.rsplit(">", 1)[-1])  # a layer inside an argument: no global counter
+        if kind == "layers":
+            self.confine_files(cls, type_name, args, path)
         try:
             return cls(**args)
         except KerasspecError:
             raise
         except Exception as exc:  # Keras's own message says what is wrong with the arguments
             raise BuildError(f"Keras rejected {type_name}: {exc}", code="KS601", path=path) from exc
+
+    def confine_files(self, cls: type, type_name: str, args: dict[str, Any], path: str) -> None:
+        """File-valued arguments (a string vocabulary) -> absolute paths inside the spec's folder.
+
+        Keras reads a string vocabulary as a file and keeps its content in the saved model, so a
+        spec may only name files in its own folder (KS704, judged before the file is looked for).
+        Outside a build (a saved model's blocks re-made by load_model) no folder is known: refused.
+        """
+        for arg in file_arguments(cls):
+            value = args.get(arg)
+            if not isinstance(value, str):
+                continue
+            arg_path = join_path(path, arg)
+            folder = self.folder or _SPEC_FOLDER.get()
+            if folder is None:
+                raise BuildError(f"{type_name}'s {arg} {value!r} names a file, and files are read only while a spec "
+                                 "builds, from its folder", code="KS704", path=arg_path,
+                                 hint=f"give the {arg} as a list in the spec")
+            target = confine(folder, value, arg_path, what=f"{type_name}'s {arg}", folder="the spec's folder")
+            if not target.is_file():
+                raise BuildError(f"{type_name}'s {arg} file not found: {target} (from {value!r})", code="KS601",
+                                 path=arg_path, hint="file paths are relative to the spec's folder")
+            args[arg] = str(target)
 
     def arguments(self, kind: str, type_name: str, args: dict[str, Any], path: str) -> dict[str, Any]:
         """Constructor arguments, with nested typed objects instantiated by their parameter's kind."""

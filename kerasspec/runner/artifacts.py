@@ -1,8 +1,10 @@
 """The run folder and the files in it, each written under a temporary name and renamed.
 
 ``atomic_path`` is the one way a file gets into a run folder: the writer (our own code,
-``model.save``, matplotlib, Graphviz) writes to a hidden temporary name beside the target
-and ``os.replace`` renames it, so a file under its final name is always whole.
+``model.save``, matplotlib, Graphviz, the runner's ModelCheckpoint and BackupAndRestore)
+writes to a hidden temporary name beside the target, which is flushed to disk and renamed
+with ``os.replace``, so a file under its final name is always whole, even after ``kill -9``
+or a full disk. A write that fails is one RunError (``WRITE_FAILED``) naming the file.
 Keras is imported inside the functions that need it.
 """
 
@@ -14,6 +16,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -22,29 +25,83 @@ from pathlib import Path
 from typing import Any
 
 from kerasspec.dump import dump
-from kerasspec.errors import RunError
+from kerasspec.errors import RunError, one_line
 
 RUNS_ROOT = Path("runs")
+# The code of a run-folder file that cannot be written (a full disk, a read-only folder).
+WRITE_FAILED = "KS705"
+# The files and folders the runner itself writes in a run folder: no callback may write them.
+RUN_FILES = ("spec.yaml", "run.json", "model.keras", "history.json", "history.csv", "history.png", "metrics.json",
+             "transforms.json", "model.png", "model.dot", "exported.yaml", "history.partial.json")
+# A temporary file atomic_path leaves behind when its process is killed: `.<name>.tmp-<pid><suffix>`.
+TEMPORARY = re.compile(r"^\..+\.tmp-\d+(\.weights\.h5|\.[A-Za-z0-9]+)?$")
 
 
 # ----------------------------------------------------------------------------- writing
 
 
+def temporary_name(path: Path) -> Path:
+    """The hidden temporary file beside ``path`` that atomic_path writes (same suffix: writers
+    choose the format from it, and Keras wants ``.weights.h5`` whole)."""
+    path = Path(path)
+    suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    return path.with_name(f".{stem}.tmp-{os.getpid()}{suffix}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` (same suffix); rename it to ``path`` on success.
+    """Yield a temporary path beside ``path`` (same suffix); flush it to disk and rename it to
+    ``path`` on success.
 
-    The suffix is kept because writers choose the format from it (``.keras``, ``.png``).
-    On an exception the temporary file is removed and ``path`` is left as it was.
+    On an exception the temporary file is removed and ``path`` is left as it was; an OSError
+    (no space left, a read-only folder) becomes a RunError naming ``path``.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    tmp = temporary_name(path)
     try:
         yield tmp
+        _flush(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise write_failed(path, exc) from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def _flush(path: Path) -> None:
+    """Put a written file on the disk before it takes its final name (a rename can otherwise reach
+    the disk before the data does, and a power cut leave an empty file under the final name)."""
+    if path.is_file():
+        with open(path, "rb+") as file:
+            os.fsync(file.fileno())
+
+
+def write_failed(path: Path, exc: OSError) -> RunError:
+    """An OSError while writing ``path`` -> one line that says what and why."""
+    found = re.search(r"errno = (\d+)", str(exc))  # h5py puts the C library's errno inside a long message
+    errno = int(found.group(1)) if found else exc.errno
+    reason = os.strerror(errno) if isinstance(errno, int) and errno > 0 else one_line(exc, 300)
+    return RunError(f"cannot write {path}: {reason}", code=WRITE_FAILED,
+                    hint="free space on its disk, or make its folder writable; nothing written so far is lost")
+
+
+def writer_alive(temporary: str) -> bool:
+    """Whether the process that writes a temporary file (``.x.tmp-<pid>.suffix``) still runs."""
+    match = re.search(r"\.tmp-(\d+)", temporary)
+    if not match:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -78,17 +135,26 @@ def timestamp() -> str:
 
 
 def default_run_dir(name: str, root: Path = RUNS_ROOT) -> Path:
-    """``runs/<name>/<UTC timestamp>``, with ``-2``, ``-3``, ... when that folder exists."""
-    base = root / name / timestamp()
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
+    """``runs/<name>/<UTC timestamp>``, with ``-2``, ``-3``, ... when that folder exists.
+
+    Only a proposal: two runs that start in the same second both propose it, and
+    ``create_run_dir(..., next_free=True)`` gives the second the next suffix."""
+    candidate = root / name / timestamp()
+    while candidate.exists() or candidate.is_symlink():
+        candidate = next_suffix(candidate)
     return candidate
 
 
+def next_suffix(path: Path) -> Path:
+    """``20261127-101500`` -> ``20261127-101500-2`` -> ``...-3``."""
+    match = re.fullmatch(r"(.+)-(\d+)", path.name)
+    if match and re.fullmatch(r"\d{8}-\d{6}", match.group(1)):
+        return path.with_name(f"{match.group(1)}-{int(match.group(2)) + 1}")
+    return path.with_name(f"{path.name}-2")
+
+
 def check_new_run_dir(path: Path) -> None:
-    if path.exists():
+    if path.exists() or path.is_symlink():
         raise RunError(
             f"the run folder {path} exists; a run never writes over another",
             code="KS705",
@@ -97,16 +163,27 @@ def check_new_run_dir(path: Path) -> None:
         )
 
 
-def create_run_dir(path: Path) -> Path:
-    """Make the (new) run folder; KS705 if it appeared meanwhile."""
-    check_new_run_dir(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        path.mkdir()
-    except FileExistsError:
+def create_run_dir(path: Path, *, next_free: bool = False) -> Path:
+    """Make the (new) run folder with one atomic mkdir and return it. If it exists (made
+    meanwhile): KS705, or with ``next_free`` (a default folder) the next free ``-2``, ``-3``."""
+    path = Path(path)
+    if not next_free:
         check_new_run_dir(path)
-        raise
-    return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_failed(path.parent, exc) from exc
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            if not next_free:
+                check_new_run_dir(path)
+                raise
+            path = next_suffix(path)
+        except OSError as exc:
+            raise write_failed(path, exc) from exc
 
 
 # ----------------------------------------------------------------------------- the resolved spec
@@ -195,17 +272,23 @@ def plot_model(model: Any, path: Path) -> Path:
 
 
 __all__ = [
+    "RUN_FILES",
+    "WRITE_FAILED",
     "atomic_path",
     "check_new_run_dir",
     "create_run_dir",
     "default_run_dir",
+    "next_suffix",
     "dump_spec",
     "history_csv",
     "plot_history",
     "plot_model",
+    "temporary_name",
     "timestamp",
     "warn",
+    "write_failed",
     "write_history",
     "write_json",
     "write_text",
+    "writer_alive",
 ]

@@ -6,6 +6,9 @@
 SIGINT and SIGTERM stop a run cleanly (its last whole epoch backed up) and exit with the
 shell's codes, 130 and 143, after one line giving the ``kerasspec run --resume RUN_DIR``
 command that continues it.
+
+``--spec-folder DIR`` goes with ``--resume``: the folder the run's spec came from, for a spec
+that reads files from its folder (a run folder's run.json cannot vouch for where it may read).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a spec value, typed as YAML: --set fit.epochs=3 --set model.layers[1].units=64")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run in its folder, from its last whole epoch")
+    parser.add_argument("--spec-folder", metavar="DIR",
+                        help="with --resume: the folder the run's spec came from, where its data, weights and "
+                        "vocabulary files are read (needed when it reads files)")
     parser.add_argument("--no-imports", action="store_true", help="refuse the spec's `imports:` (untrusted specs)")
     parser.add_argument("--verbose", default="auto", choices=("auto", "0", "1", "2"),
                         help="Keras's progress output: auto (bars), 0 (silent), 1 (bars), 2 (one line per epoch)")
@@ -39,11 +45,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _usage("give a SPEC to run, or --resume RUN_DIR")
     if resume is not None and (spec is not None or out is not None or sets):
         return _usage("--resume continues RUN_DIR/spec.yaml in RUN_DIR: leave out SPEC, --out and --set")
+    spec_folder = getattr(args, "spec_folder", None)
+    if spec_folder is not None and resume is None:
+        return _usage("--spec-folder goes with --resume: a new run reads from its SPEC's own folder")
 
     from kerasspec.runner.training_run import run
 
     try:
-        run(spec, out=out, overrides=sets, resume=resume, verbose=verbose, allow_imports=not args.no_imports)
+        run(spec, out=out, overrides=sets, resume=resume, verbose=verbose, allow_imports=not args.no_imports,
+            spec_folder=spec_folder)
     except KeyboardInterrupt as stop:  # callbacks.RunInterrupted carries the message and exit code
         print(getattr(stop, "message", "") or "kerasspec run: interrupted", file=sys.stderr)
         return getattr(stop, "exit_code", EXIT_INTERRUPTED)

@@ -10,6 +10,7 @@ module must stay usable (and testable) without paying for TensorFlow's import.
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,11 +250,23 @@ def _load_csv(source: dict, spec_dir: Path) -> tuple[Array, Array]:
     return x, (y[:, 0] if not isinstance(target, list) else y)
 
 
+# An `.npz` is a zip of `.npy` members, untrusted like the spec. A member that declares more than
+# NPZ_FLOOR_BYTES and more than NPZ_MAX_EXPANSION times what it stores is a decompression bomb
+# (numpy.savez stores arrays uncompressed; savez_compressed shrinks real data a few times, and
+# DEFLATE itself reaches about 1032x). An array must also fit in its member: numpy allocates
+# what the `.npy` header declares before it reads.
+NPZ_FLOOR_BYTES = 256 * 2**20
+NPZ_MAX_EXPANSION = 100
+NPZ_MAX_MEMBERS = 10_000
+
+
 def _load_npz(source: dict, spec_dir: Path) -> tuple[Array, Array]:
     file = _resolve(spec_dir, source.get("path"), "data.source.path")
     try:
         with np.load(file, allow_pickle=False) as arrays:  # pickle could run code: refused
             available = list(arrays.files)
+            if len(available) > NPZ_MAX_MEMBERS:
+                raise _fail("KS701", "data.source.path", f"{file} holds {len(available):,} arrays (at most {NPZ_MAX_MEMBERS:,})")
             out = []
             for key in ("x", "y"):
                 name = source.get(key, key)
@@ -261,9 +274,10 @@ def _load_npz(source: dict, spec_dir: Path) -> tuple[Array, Array]:
                     raise _fail(
                         "KS701",
                         f"data.source.{key}",
-                        f"{file} has no array {name!r}; it has: {', '.join(available)}",
+                        f"{file} has no array {name!r}; it has: {', '.join(available[:50])}",
                         _hint(name, available) or f"set data.source.{key} to one of them",
                     )
+                _check_npz_member(file, arrays.zip, name)
                 out.append(arrays[name])
     except RunError:
         raise
@@ -272,6 +286,27 @@ def _load_npz(source: dict, spec_dir: Path) -> tuple[Array, Array]:
             "KS701", "data.source.path", f"cannot read {file} as .npz: {exc}", "write it with numpy.savez of numeric arrays"
         ) from exc
     return out[0], out[1]
+
+
+def _check_npz_member(file: Path, archive: Any, name: str) -> None:
+    """Refuse an array whose member is a decompression bomb or declares more than it holds (before reading it)."""
+    import zipfile
+
+    if not isinstance(archive, zipfile.ZipFile):
+        return
+    info = archive.getinfo(name if name in archive.namelist() else f"{name}.npy")
+    if info.file_size > NPZ_FLOOR_BYTES and info.file_size > NPZ_MAX_EXPANSION * max(info.compress_size, 1):
+        raise _fail("KS701", "data.source.path",
+                    f"{file}: array {name!r} inflates from {info.compress_size:,} to {info.file_size:,} bytes: refused as a decompression bomb",
+                    f"arrays above {NPZ_FLOOR_BYTES // 2**20} MiB may compress at most {NPZ_MAX_EXPANSION}x; save with numpy.savez")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(member)
+        declared = math.prod(shape) * dtype.itemsize
+        if declared > info.file_size - member.tell():
+            raise _fail("KS701", "data.source.path",
+                        f"{file}: array {name!r} declares shape {shape} ({declared:,} bytes) but its member holds {info.file_size:,}",
+                        "the file is damaged or forged; write it again with numpy.savez")
 
 
 # ----------------------------------------------------------------------------- splits

@@ -14,6 +14,12 @@ after overrides), ``run.json`` (where it came from, its status), ``transforms.js
 run trains it also holds ``backup/`` (BackupAndRestore) and ``history.partial.json``;
 ``run(resume=RUN_DIR)`` continues from them at the last whole epoch.
 
+A run folder given to ``--resume`` may come from anywhere, so it is trusted no more than a
+spec: its files are read only from inside it (no symlinks), and its ``run.json`` does not
+decide where the run may read. A spec that reads files from its folder (csv/npz data,
+``weights:``, a vocabulary file) resumes only with ``spec_folder`` (``--spec-folder DIR``)
+named by the user; ``run.json``'s record of it is only the suggestion in the message.
+
 ``distribute:`` (distribute.py) chooses a tf.distribute strategy. It is made first, before
 TensorFlow runs anything; build, compile, fit and evaluate happen in its scope, and under
 ``multi_worker_mirrored`` only the chief writes the run folder (other workers write to a
@@ -27,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -36,9 +43,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kerasspec.compiler import refuse_imports_unless
-from kerasspec.errors import KerasspecError, RunError
-from kerasspec.loader import LoadedSpec, SourceMap, load_file
+from kerasspec.compiler import imports_folder, refuse_imports_unless
+from kerasspec.errors import KerasspecError, RunError, one_line
+from kerasspec.loader import LoadedSpec, SourceMap, join_path, load_file
 from kerasspec.overrides import apply_overrides
 from kerasspec.runner import artifacts, distribute
 from kerasspec.runner.artifacts import atomic_path, write_json, write_text
@@ -61,9 +68,13 @@ class RunResult:
 
 @dataclass
 class ResumedSpec(LoadedSpec):
-    """A run folder's spec.yaml; relative data and weights paths still mean the original spec's folder."""
+    """A run folder's spec.yaml. Its relative data, weights and vocabulary paths mean ``spec_folder``,
+    the original spec's folder as the user names it (else the run folder: then it reads no file);
+    ``imports_folder`` is where its imports look first (run.json's record: imports are code, for
+    trusted specs only)."""
 
     spec_folder: Path | None = None
+    imports_folder: Path | None = None
 
     @property
     def folder(self) -> Path:
@@ -79,6 +90,7 @@ def run(
     verbose: int | str = "auto",
     callbacks: Sequence[Any] = (),
     allow_imports: bool = True,
+    spec_folder: str | Path | None = None,
 ) -> RunResult:
     """Train, evaluate and record a spec (a path, LoadedSpec, Validated or mapping).
 
@@ -87,6 +99,8 @@ def run(
     in its folder (then ``spec``, ``out`` and ``overrides`` stay unset); ``verbose`` is
     keras.Model.fit's (a spec's own ``fit.verbose`` wins); ``callbacks`` are extra Keras
     callbacks, after the spec's; ``allow_imports=False`` refuses a spec's `imports:`.
+    ``spec_folder`` (with ``resume`` only) is the folder the run's spec came from: a resumed spec
+    that reads files from its folder needs it, as the run folder cannot vouch for where it reads.
 
     SIGINT and SIGTERM raise ``RunInterrupted`` (a KeyboardInterrupt whose message gives the
     ``--resume`` command) once the run can stop without losing its last whole epoch. Under
@@ -103,11 +117,14 @@ def run(
                 hint="start a new run to change settings, e.g. kerasspec run RUN_DIR/spec.yaml --set fit.epochs=50",
             )
         run_dir = Path(resume)
-        validated, info = _load_run(run_dir)
+        validated, info = _load_run(run_dir, spec_folder)
     else:
+        if spec_folder is not None:
+            raise ValueError("spec_folder is for resume: a new run reads from its spec's own folder")
         validated = _validated(spec, list(overrides))
         info = {}
         run_dir = Path(out) if out is not None else artifacts.default_run_dir(validated.data["name"])
+    default_dir = resume is None and out is None
     with _positions(validated):
         refuse_imports_unless(allow_imports, validated.data)  # before anything runs
         fit = _check_settings(validated)
@@ -121,7 +138,8 @@ def run(
                 return job.run()
         if out is not None and resume is None:
             artifacts.check_new_run_dir(run_dir)
-        job = _Job(validated, fit, settings, role, run_dir, info, list(overrides), resume is not None, verbose, list(callbacks))
+        job = _Job(validated, fit, settings, role, run_dir, info, list(overrides), resume is not None, verbose, list(callbacks),
+                   default_dir=default_dir)
         return job.run()
 
 
@@ -140,6 +158,7 @@ class _Job:
     verbose: int | str
     extra_callbacks: list[Any]
     chief_run: Path | None = None  # a non-chief worker: the chief's run folder, when known (--resume, --out)
+    default_dir: bool = False  # run_dir is runs/<name>/<timestamp>: another run may take it first (then -2, -3)
     made: bool = False  # the run folder exists (so --resume can continue it)
     backup: Any = None
 
@@ -160,6 +179,18 @@ class _Job:
                 stop.message = self._stopped_message(stop)
                 stop.args = (stop.message,)
                 raise
+            except KerasspecError as error:  # e.g. a full disk: say how to continue once there is room
+                command = self.resume_command()
+                if self.made and self.role.is_chief and error.code == artifacts.WRITE_FAILED and command not in str(error):
+                    _add_hint(error, f"then continue with: {command}")
+                raise
+
+    def resume_command(self) -> str:
+        """The command that continues this run (with --spec-folder when its spec reads files from its folder)."""
+        command = f"kerasspec run --resume {shlex.quote(str(self.run_dir))}"
+        if spec_folder_reads(self.validated.data):
+            command += f" --spec-folder {shlex.quote(str(self.validated.loaded.folder))}"
+        return command
 
     def _train(self, distribution: distribute.Distribution, guard: Any) -> RunResult:
         validated, fit, run_dir = self.validated, self.fit, self.run_dir
@@ -173,7 +204,7 @@ class _Job:
         if spec.get("seed") is not None:
             keras.utils.set_random_seed(spec["seed"])  # once, first: then data, build, fit (rule 10.13)
         if spec.get("imports"):  # registered callback classes (`package>Name`) come from them
-            import_modules(spec["imports"], validated.loaded.folder)
+            import_modules(spec["imports"], imports_folder(validated.loaded))
         spec_callbacks = cb.make_callbacks(cb.prepare_entries(fit.get("callbacks"), run_dir))
 
         graph_inputs = [i.name for i in validated.graph.inputs] if validated.graph is not None else []
@@ -186,17 +217,36 @@ class _Job:
             _check_fits(model, dataset)
             distribution.prepare_model(model, dataset.train.x, dataset.train.y)
 
+            def runner_callbacks(spec_callbacks: list[Any]) -> tuple[list[Any], Any, Any]:
+                for callback in spec_callbacks:  # a resumed run's CSVLogger keeps the rows before it
+                    if isinstance(callback, cb.ResumableCSVLogger):
+                        callback.resuming = self.resuming
+                all_callbacks, history_cb, backup = cb.with_runner_callbacks(spec_callbacks, self.extra_callbacks, run_dir, guard)
+                self.backup = backup
+                if chief:
+                    backup.resume_hint = f"continue with: {self.resume_command()}"
+                if self.chief_run is not None and self.resuming:  # every worker restores the chief's backup
+                    distribute.copy_backup(self.chief_run, Path(backup.backup_dir), run_dir)
+                if self.resuming and hasattr(backup, "check"):
+                    backup.check()
+                return all_callbacks, history_cb, backup
+
             info = self.info
-            if self.resuming:
+            if self.resuming:  # a damaged history or backup is refused before anything is written
+                all_callbacks, history_cb, backup = runner_callbacks(spec_callbacks)
                 info.setdefault("resumed", []).append(_now())
                 write_json(run_dir / RUN_INFO, info)
             else:
                 if chief:
-                    artifacts.create_run_dir(run_dir)
+                    made = artifacts.create_run_dir(run_dir, next_free=self.default_dir)  # one atomic mkdir
                     self.made = True
+                    if made != run_dir:  # another run took the default folder meanwhile: this one is -2 (-3, ...)
+                        self.run_dir = run_dir = made
+                        spec_callbacks = cb.make_callbacks(cb.prepare_entries(fit.get("callbacks"), run_dir))
                 info = _start_info(validated, self.overrides, distribution)
                 write_text(run_dir / SPEC_FILE, artifacts.dump_spec(validated.loaded.data, _spec_header(validated, self.overrides)))
                 write_json(run_dir / RUN_INFO, info)
+                all_callbacks, history_cb, backup = runner_callbacks(spec_callbacks)
             if not (run_dir / "transforms.json").exists():
                 write_json(run_dir / "transforms.json", dataset.fitted_transforms)
 
@@ -204,10 +254,6 @@ class _Job:
             kwargs.setdefault("verbose", self.verbose)
             if isinstance(kwargs.get("class_weight"), dict):  # YAML keys are strings; Keras wants class indices
                 kwargs["class_weight"] = {int(k) if str(k).isdigit() else k: v for k, v in kwargs["class_weight"].items()}
-            all_callbacks, history_cb, backup = cb.with_runner_callbacks(spec_callbacks, self.extra_callbacks, run_dir, guard)
-            self.backup = backup
-            if self.chief_run is not None and self.resuming:  # every worker restores the chief's backup
-                distribute.copy_backup(self.chief_run, Path(backup.backup_dir), run_dir)
             cb.make_parent_folders(all_callbacks)
             train = dataset.train
             if distribution.multi_worker:  # tf.data datasets that the workers shard by data
@@ -230,8 +276,8 @@ class _Job:
                     # Stopped by the signal after all: a second Ctrl-C, or (multi-worker) the step
                     # failed because another worker stopped for the same signal first.
                     raise cb.RunInterrupted(guard.signum) from exc
-                if chief and not isinstance(exc, cb.RunInterrupted):
-                    _say_how_to_resume(run_dir, backup, exc)
+                if chief and not isinstance(exc, (cb.RunInterrupted, KerasspecError)):  # (those say what to do)
+                    _say_how_to_resume(self.resume_command(), backup, exc)
                 raise
             history = history_cb.history()
             epochs_run = len(history_cb.records)
@@ -296,7 +342,7 @@ class _Job:
                     f"run with: kerasspec run --resume {where} on every worker, {where} being the chief's run folder")
         if not self.made:
             return f"kerasspec run: stopped by {name} before training started; no run folder was made, so there is nothing to resume"
-        command = f"kerasspec run --resume {shlex.quote(str(self.run_dir))}"
+        command = self.resume_command()
         if self.backup is None:  # stopped before fit: a resumed run keeps the backup it had
             return f"kerasspec run: stopped by {name}; continue with: {command}"
         epochs = backup_epochs(self.backup)
@@ -333,16 +379,23 @@ def _validated(spec: Any, overrides: list[str]) -> Validated:
     return validated
 
 
-def _load_run(run_dir: Path) -> tuple[Validated, dict[str, Any]]:
+def _load_run(run_dir: Path, spec_folder: str | Path | None = None) -> tuple[Validated, dict[str, Any]]:
+    """A run folder to resume: its spec and run.json, read from inside it only.
+
+    Neither file may be a symlink, nor anything else in the folder (a resumed run writes into
+    it). The spec's relative paths mean ``spec_folder`` when the user names it; else the run
+    folder, and a spec that reads files from its folder is refused (KS704) with the command
+    that names run.json's recorded folder, as run.json cannot vouch for it.
+    """
     spec_file = run_dir / SPEC_FILE
-    if not spec_file.is_file():
+    if not run_dir.is_dir() or not spec_file.is_file():
         raise RunError(
             f"{run_dir} is not a kerasspec run folder: it has no {SPEC_FILE}",
             code="KS001",
             hint="--resume takes the folder an interrupted `kerasspec run` wrote, e.g. runs/<name>/<timestamp>",
         )
-    info_file = run_dir / RUN_INFO
-    info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
+    _refuse_links(run_dir)
+    info = _read_info(run_dir / RUN_INFO)
     if info.get("status") == "complete":
         raise RunError(
             f"the run in {run_dir} has finished; there is nothing to resume",
@@ -350,11 +403,97 @@ def _load_run(run_dir: Path) -> tuple[Validated, dict[str, Any]]:
             hint=f"start a new run to train more, e.g. kerasspec run {spec_file} --set fit.epochs=N",
         )
     loaded, found = load_file(spec_file)
-    folder = Path(info["spec_folder"]) if info.get("spec_folder") else None
-    loaded = ResumedSpec(loaded.data, loaded.source_map, loaded.path, spec_folder=folder)
+    recorded = Path(info["spec_folder"]) if info.get("spec_folder") else None
+    folder = Path(spec_folder).resolve() if spec_folder is not None else None
+    reads = spec_folder_reads(loaded.data) if isinstance(loaded.data, dict) else []
+    if folder is None and reads:
+        path, value = reads[0]
+        named = f"; run.json says it is {recorded}" if recorded else ""
+        suggestion = shlex.quote(str(recorded)) if recorded else "DIR"
+        raise RunError(
+            f"the spec of {run_dir} reads {path} {value!r} from its spec's folder{named}, but a run folder cannot vouch "
+            f"for where a run may read",
+            code="KS704", path=path,
+            hint=f"name the folder the spec came from: kerasspec run --resume {shlex.quote(str(run_dir))} --spec-folder {suggestion}",
+        )
+    if folder is not None and not folder.is_dir():
+        raise RunError(f"--spec-folder {spec_folder} is not a folder", code="KS001",
+                       hint="name the folder of the spec this run started from")
+    if folder is not None and recorded is not None and folder != recorded.resolve():
+        artifacts.warn(f"--spec-folder {folder} is not the folder run.json records ({recorded}); reading from {folder}")
+    loaded = ResumedSpec(loaded.data, loaded.source_map, loaded.path, spec_folder=folder or run_dir.resolve(),
+                         imports_folder=recorded or run_dir.resolve())
     validated = validate_loaded(loaded, found)
     validated.raise_for_errors()
+    _remove_temporaries(run_dir)
     return validated, info
+
+
+def _read_info(path: Path) -> dict[str, Any]:
+    """run.json: a mapping whose fields the runner uses have their types; KS001/KS005 otherwise."""
+    if not path.is_file():
+        return {}
+    hint = f"run.json records the run; restore it, or start a new run from {path.parent / SPEC_FILE}"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{path} cannot be read: {one_line(exc, 200)}", code="KS001", hint=hint) from exc
+    if not isinstance(info, dict):
+        raise RunError(f"{path} is not a JSON object (it holds a {type(info).__name__})", code="KS005", hint=hint)
+    for key, kind in (("status", str), ("spec_folder", str), ("resumed", list), ("overrides", list)):
+        if info.get(key) is not None and not isinstance(info[key], kind):
+            raise RunError(f"{path} is damaged: its {key!r} is {info[key]!r}, not a {kind.__name__}", code="KS001", hint=hint)
+    return info
+
+
+def _refuse_links(run_dir: Path) -> None:
+    """A run folder holds no symlinks (the runner makes none): through one, a resumed run would
+    read or write outside it."""
+    for folder, dirs, files in os.walk(run_dir):  # (does not follow links)
+        for name in [*dirs, *files]:
+            path = Path(folder) / name
+            if path.is_symlink():
+                raise RunError(f"{path} is a symlink; a resumed run reads and writes only inside its run folder",
+                               code="KS704", hint="remove the link (kerasspec never makes one in a run folder)")
+
+
+def _remove_temporaries(run_dir: Path) -> None:
+    """Hidden temporary files of a run that was killed while it wrote them (never under a final name)."""
+    for folder, _, files in os.walk(run_dir):
+        for name in files:
+            if artifacts.TEMPORARY.match(name) and not artifacts.writer_alive(name):
+                with contextlib.suppress(OSError):
+                    (Path(folder) / name).unlink()
+
+
+def spec_folder_reads(data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(spec path, value) of each file a spec reads from its own folder: csv/npz data, a relative
+    data_home, `weights:`, vocabulary files of layers (in the model and in blocks)."""
+    found: list[tuple[str, Any]] = []
+    source = (data.get("data") or {}).get("source") if isinstance(data.get("data"), dict) else None
+    if isinstance(source, dict):
+        if source.get("type") in ("csv", "npz") and source.get("path") is not None:
+            found.append(("data.source.path", source["path"]))
+        home = source.get("data_home")
+        if isinstance(home, str) and not Path(home).expanduser().is_absolute():
+            found.append(("data.source.data_home", home))
+    if data.get("weights"):
+        found.append(("weights", data["weights"]))
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "vocabulary" and isinstance(item, str):
+                    found.append((join_path(path, key), item))
+                else:
+                    walk(item, join_path(path, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, join_path(path, i))
+
+    walk(data.get("model"), "model")
+    walk(data.get("blocks"), "blocks")
+    return found
 
 
 def _check_settings(validated: Validated) -> dict[str, Any]:
@@ -424,13 +563,19 @@ def _spec_header(validated: Validated, overrides: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _say_how_to_resume(run_dir: Path, backup: Any, exc: BaseException) -> None:
-    where = ("from the backup of its last whole epoch" if Path(backup.backup_dir).is_dir()
-             else "from the start (no epoch finished)")
-    print(
-        f"\nkerasspec: training stopped ({type(exc).__name__}). Continue it {where} with: kerasspec run --resume {run_dir}",
-        file=sys.stderr,
-    )
+def _say_how_to_resume(command: str, backup: Any, exc: BaseException) -> None:
+    from kerasspec.runner.callbacks import backup_epochs
+
+    epochs = backup_epochs(backup)
+    where = f"after epoch {epochs} (its backup)" if epochs else "from its first epoch (no epoch had finished)"
+    print(f"\nkerasspec: training stopped ({type(exc).__name__}). Continue it {where} with: {command}", file=sys.stderr)
+
+
+def _add_hint(error: KerasspecError, text: str) -> None:
+    """Append to an error's hint (its one-line form prints the hint of each diagnostic)."""
+    error.hint = f"{error.hint}; {text}" if error.hint else text
+    for diagnostic in error.diagnostics[:1]:
+        diagnostic.hint = f"{diagnostic.hint}; {text}" if diagnostic.hint else text
 
 
 def headline(values: dict[str, Any], prefix: str = "") -> str | None:
@@ -458,4 +603,4 @@ def summary(metrics: dict[str, Any], history: dict[str, list[Any]], epochs: int)
     return f"{where} {', '.join(parts) or 'no metrics'} ({epochs} epoch{'s' if epochs != 1 else ''})"
 
 
-__all__ = ["ResumedSpec", "RunResult", "headline", "run", "summary"]
+__all__ = ["ResumedSpec", "RunResult", "headline", "run", "spec_folder_reads", "summary"]

@@ -43,9 +43,48 @@ _SIMPLE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "shape": (lambda v: isinstance(v, list) and all(x is None or _is_int(x) for x in v), "a shape: a list of integers or null"),
     "list": (lambda v: isinstance(v, list), "a list"),
     "dict": (lambda v: isinstance(v, dict), "a mapping"),
-    "epoch_or_batches": (lambda v: v == "epoch" or (_is_int(v) and v >= 1), "'epoch' or a number of batches >= 1"),
+    "epoch_or_batches": (lambda v: v == "epoch" or v is False or (_is_int(v) and v >= 1), "'epoch' or a number of batches >= 1"),
     "epoch_batch_or_batches": (lambda v: v in ("epoch", "batch") or (_is_int(v) and v >= 1),
                                "'epoch', 'batch' or a number of batches >= 1"),
+}
+
+
+def _ints(value: Any) -> list[int]:
+    return [v for v in (value if isinstance(value, list) else [value]) if _is_int(v)]
+
+
+def _conv_rules(args: dict[str, Any]) -> list[tuple[str, str, str]]:
+    if any(v > 1 for v in _ints(args.get("strides", 1))) and any(v > 1 for v in _ints(args.get("dilation_rate", 1))):
+        return [("dilation_rate", "strides > 1 and dilation_rate > 1 do not go together",
+                 "use strides: 1 with a dilation_rate, or dilation_rate: 1 with strides")]
+    return []
+
+
+def _piecewise_rules(args: dict[str, Any]) -> list[tuple[str, str, str]]:
+    boundaries, values = args.get("boundaries"), args.get("values")
+    if isinstance(boundaries, list) and isinstance(values, list) and len(values) != len(boundaries) + 1:
+        return [("values", f"values needs one item more than boundaries ({len(boundaries) + 1}), got {len(values)}",
+                 "one learning rate before each boundary and one after the last")]
+    return []
+
+
+def _bidirectional_rules(args: dict[str, Any]) -> list[tuple[str, str, str]]:
+    layers = [(key, args.get(key)) for key in ("layer", "backward_layer")]
+    found = []
+    for key, layer in layers:
+        type_name = layer.get("type") if isinstance(layer, dict) else layer if isinstance(layer, str) else None
+        entry = catalog.layer_class(type_name) if isinstance(type_name, str) else None
+        if entry is not None and not entry.get("recurrent"):
+            found.append((key, f"{key} must be a recurrent layer, got {type_name}", "wrap LSTM, GRU, SimpleRNN or RNN"))
+    return found
+
+
+# Rules between one class's arguments, as its constructor checks them: (argument, message, hint) per finding.
+CLASS_RULES: dict[str, Callable[[dict[str, Any]], list[tuple[str, str, str]]]] = {
+    # BaseConv and BaseConvTranspose check this; the separable and depthwise bases do not.
+    **dict.fromkeys(("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"), _conv_rules),
+    "PiecewiseConstantDecay": _piecewise_rules,
+    "Bidirectional": _bidirectional_rules,
 }
 
 
@@ -90,6 +129,9 @@ class ArgumentChecker:
         entry = catalog.layer_class(node.type)
         if entry is not None and node.type not in self.blocks:
             self.call_signature(node, entry)
+            if node.config.get("stateful") is True and graph.kind != "block" and not any(i.batch_size for i in graph.inputs):
+                self.error("KS104", f"{node.type} with stateful: true needs a fixed batch size", join_path(node.path, "stateful"),
+                           "give the model's input one, e.g. input: {shape: [...], batch_size: 32}, and fit the same batch_size")
 
     # -- typed objects ----------------------------------------------------------------------
     def typed_object(self, kind: str | None, value: Any, path: str, *, type_path: str | None = None) -> None:
@@ -100,7 +142,8 @@ class ArgumentChecker:
             if kind is None:
                 return
             if kind == "layers" or value in catalog.kind_names(kind) or registered_name(value):
-                if kind == "layers":
+                if kind == "layers" or catalog.class_entry(kind, value) is not None and value not in catalog.aliases(kind):
+                    # a class name alone is that class with its defaults: `ModelCheckpoint` still needs a filepath
                     self.typed_object(kind, {"type": value}, path, type_path=path)
                 return
             self.error("KS201", f"unknown {_SINGULAR[kind]} {value!r}", path,
@@ -125,8 +168,7 @@ class ArgumentChecker:
             return
         reason = catalog.refused_reason(type_name)
         if reason:
-            hint = ("the run folder keeps history.json, metrics and the TensorBoard callback's logs; a trusted "
-                    "registered callback can come from `imports:`" if kind == "callbacks" else
+            hint = ("a trusted callback of your own can be a registered class from `imports:`" if kind == "callbacks" else
                     "write the computation as layers or ops nodes, or as a registered class imported with `imports:`")
             self.error("KS205", f"{type_name} is refused: {reason}", type_path, hint)
             return
@@ -142,7 +184,17 @@ class ArgumentChecker:
                        did_you_mean(type_name, candidates) or f"see keras.{kind}")
             return
         params = catalog.layer_params(type_name) if kind == "layers" else entry.get("params", {})
-        self.arguments(type_name, params, {k: v for k, v in value.items() if k != "type"}, path)
+        args = {k: v for k, v in value.items() if k != "type"}
+        self.arguments(type_name, params, args, path)
+        for group in entry.get("exclusive", []):
+            given = [arg for arg in group if args.get(arg) is not None]
+            if len(given) > 1:
+                self.error("KS104", f"{type_name} takes one of {', '.join(group)}, got {' and '.join(given)}",
+                           join_path(path, given[1]), f"keep one of them: Keras refuses {' and '.join(given)} together")
+        class_rule = CLASS_RULES.get(type_name)
+        if class_rule is not None and not has_expression(args):
+            for arg, message, hint in class_rule(args):
+                self.error("KS104", f"{type_name}: {message}", join_path(path, arg) if arg else path, hint)
 
     def arguments(self, owner: str, params: dict[str, Any], args: dict[str, Any], path: str) -> None:
         for key, arg in args.items():
@@ -160,6 +212,8 @@ class ArgumentChecker:
         if has_expression(value) or (value is None and (param.get("nullable") or param.get("default", 0) is None)):
             return
         kind = param.get("type", "any")
+        if param.get("case_insensitive") and isinstance(value, str):
+            value = value.lower()  # Keras lower-cases these (`padding: SAME`)
         if "enum" in param and value not in param["enum"]:
             self.error("KS104", f"{owner}'s {key} is {value!r}, which is not allowed", path,
                        did_you_mean(str(value), [str(e) for e in param["enum"]]) or f"allowed: {', '.join(map(str, param['enum']))}")
@@ -194,7 +248,12 @@ class ArgumentChecker:
             return
 
     def call_signature(self, node: Node, entry: dict[str, Any]) -> None:
-        """A layer whose call takes several tensors (MultiHeadAttention: query, value) needs them all."""
+        """A layer whose call takes several tensors (MultiHeadAttention: query, value) needs them all;
+        one that takes them as one list (merge layers, Attention) gets them through `inputs`."""
+        if entry.get("call_takes_list") and node.args is not None and len(node.args) > 1:
+            self.error("KS405", f"{node.type} takes its tensors as one list, but `args:` passes {len(node.args)} arguments",
+                       join_path(node.path, "args"), f"write `inputs: [{', '.join(str(a) for a in node.args)}]`")
+            return
         required = entry.get("call_required")
         if not required or node.model is not None:
             return

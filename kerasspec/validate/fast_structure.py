@@ -1771,6 +1771,30 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                     data__metrics_item_any_of_count57 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if not data__metrics_item_any_of_count57:
+                                try:
+                                    if not isinstance(data__metrics_item, (list, tuple)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()) + " must be array")
+                                    data__metrics_item_is_list = isinstance(data__metrics_item, (list, tuple))
+                                    if data__metrics_item_is_list:
+                                        data__metrics_item_len = len(data__metrics_item)
+                                        for data__metrics_item_x, data__metrics_item_item in enumerate(data__metrics_item):
+                                            data__metrics_item_item_any_of_count58 = 0
+                                            if not data__metrics_item_item_any_of_count58:
+                                                try:
+                                                    if not isinstance(data__metrics_item_item, (str)):
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}][{data__metrics_item_x}]".format(**locals()) + " must be string")
+                                                    data__metrics_item_item_any_of_count58 += 1
+                                                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                                            if not data__metrics_item_item_any_of_count58:
+                                                try:
+                                                    validate____defs_typedobject(data__metrics_item_item, custom_formats, (name_prefix or "data") + ".metrics[{data__metrics_x}][{data__metrics_item_x}]".format(**locals()))
+                                                    data__metrics_item_item_any_of_count58 += 1
+                                                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                                            if not data__metrics_item_item_any_of_count58:
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}][{data__metrics_item_x}]".format(**locals()) + " cannot be validated by any definition")
+                                    data__metrics_item_any_of_count57 += 1
+                                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                            if not data__metrics_item_any_of_count57:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()) + " cannot be validated by any definition")
                     data__metrics_any_of_count56 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
@@ -1784,19 +1808,19 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                         for data__metrics_key in data__metrics_keys:
                             if data__metrics_key not in []:
                                 data__metrics_value = data__metrics.get(data__metrics_key)
-                                data__metrics_value_any_of_count58 = 0
-                                if not data__metrics_value_any_of_count58:
+                                data__metrics_value_any_of_count59 = 0
+                                if not data__metrics_value_any_of_count59:
                                     try:
                                         if not isinstance(data__metrics_value, (str)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " must be string")
-                                        data__metrics_value_any_of_count58 += 1
+                                        data__metrics_value_any_of_count59 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__metrics_value_any_of_count58:
+                                if not data__metrics_value_any_of_count59:
                                     try:
                                         validate____defs_typedobject(data__metrics_value, custom_formats, (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()))
-                                        data__metrics_value_any_of_count58 += 1
+                                        data__metrics_value_any_of_count59 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__metrics_value_any_of_count58:
+                                if not data__metrics_value_any_of_count59:
                                     try:
                                         if not isinstance(data__metrics_value, (list, tuple)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " must be array")
@@ -1804,23 +1828,23 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                         if data__metrics_value_is_list:
                                             data__metrics_value_len = len(data__metrics_value)
                                             for data__metrics_value_x, data__metrics_value_item in enumerate(data__metrics_value):
-                                                data__metrics_value_item_any_of_count59 = 0
-                                                if not data__metrics_value_item_any_of_count59:
+                                                data__metrics_value_item_any_of_count60 = 0
+                                                if not data__metrics_value_item_any_of_count60:
                                                     try:
                                                         if not isinstance(data__metrics_value_item, (str)):
                                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()) + " must be string")
-                                                        data__metrics_value_item_any_of_count59 += 1
+                                                        data__metrics_value_item_any_of_count60 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__metrics_value_item_any_of_count59:
+                                                if not data__metrics_value_item_any_of_count60:
                                                     try:
                                                         validate____defs_typedobject(data__metrics_value_item, custom_formats, (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()))
-                                                        data__metrics_value_item_any_of_count59 += 1
+                                                        data__metrics_value_item_any_of_count60 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__metrics_value_item_any_of_count59:
+                                                if not data__metrics_value_item_any_of_count60:
                                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()) + " cannot be validated by any definition")
-                                        data__metrics_value_any_of_count58 += 1
+                                        data__metrics_value_any_of_count59 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__metrics_value_any_of_count58:
+                                if not data__metrics_value_any_of_count59:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " cannot be validated by any definition")
                     data__metrics_any_of_count56 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
@@ -1835,8 +1859,8 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
         if "weighted_metrics" in data_keys:
             data_keys.remove("weighted_metrics")
             data__weightedmetrics = data["weighted_metrics"]
-            data__weightedmetrics_any_of_count60 = 0
-            if not data__weightedmetrics_any_of_count60:
+            data__weightedmetrics_any_of_count61 = 0
+            if not data__weightedmetrics_any_of_count61:
                 try:
                     if not isinstance(data__weightedmetrics, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be array")
@@ -1844,23 +1868,47 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                     if data__weightedmetrics_is_list:
                         data__weightedmetrics_len = len(data__weightedmetrics)
                         for data__weightedmetrics_x, data__weightedmetrics_item in enumerate(data__weightedmetrics):
-                            data__weightedmetrics_item_any_of_count61 = 0
-                            if not data__weightedmetrics_item_any_of_count61:
+                            data__weightedmetrics_item_any_of_count62 = 0
+                            if not data__weightedmetrics_item_any_of_count62:
                                 try:
                                     if not isinstance(data__weightedmetrics_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + " must be string")
-                                    data__weightedmetrics_item_any_of_count61 += 1
+                                    data__weightedmetrics_item_any_of_count62 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__weightedmetrics_item_any_of_count61:
+                            if not data__weightedmetrics_item_any_of_count62:
                                 try:
                                     validate____defs_typedobject(data__weightedmetrics_item, custom_formats, (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()))
-                                    data__weightedmetrics_item_any_of_count61 += 1
+                                    data__weightedmetrics_item_any_of_count62 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__weightedmetrics_item_any_of_count61:
+                            if not data__weightedmetrics_item_any_of_count62:
+                                try:
+                                    if not isinstance(data__weightedmetrics_item, (list, tuple)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + " must be array")
+                                    data__weightedmetrics_item_is_list = isinstance(data__weightedmetrics_item, (list, tuple))
+                                    if data__weightedmetrics_item_is_list:
+                                        data__weightedmetrics_item_len = len(data__weightedmetrics_item)
+                                        for data__weightedmetrics_item_x, data__weightedmetrics_item_item in enumerate(data__weightedmetrics_item):
+                                            data__weightedmetrics_item_item_any_of_count63 = 0
+                                            if not data__weightedmetrics_item_item_any_of_count63:
+                                                try:
+                                                    if not isinstance(data__weightedmetrics_item_item, (str)):
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}][{data__weightedmetrics_item_x}]".format(**locals()) + " must be string")
+                                                    data__weightedmetrics_item_item_any_of_count63 += 1
+                                                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                                            if not data__weightedmetrics_item_item_any_of_count63:
+                                                try:
+                                                    validate____defs_typedobject(data__weightedmetrics_item_item, custom_formats, (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}][{data__weightedmetrics_item_x}]".format(**locals()))
+                                                    data__weightedmetrics_item_item_any_of_count63 += 1
+                                                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                                            if not data__weightedmetrics_item_item_any_of_count63:
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}][{data__weightedmetrics_item_x}]".format(**locals()) + " cannot be validated by any definition")
+                                    data__weightedmetrics_item_any_of_count62 += 1
+                                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                            if not data__weightedmetrics_item_any_of_count62:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__weightedmetrics_any_of_count60 += 1
+                    data__weightedmetrics_any_of_count61 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__weightedmetrics_any_of_count60:
+            if not data__weightedmetrics_any_of_count61:
                 try:
                     if not isinstance(data__weightedmetrics, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be object")
@@ -1870,19 +1918,19 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                         for data__weightedmetrics_key in data__weightedmetrics_keys:
                             if data__weightedmetrics_key not in []:
                                 data__weightedmetrics_value = data__weightedmetrics.get(data__weightedmetrics_key)
-                                data__weightedmetrics_value_any_of_count62 = 0
-                                if not data__weightedmetrics_value_any_of_count62:
+                                data__weightedmetrics_value_any_of_count64 = 0
+                                if not data__weightedmetrics_value_any_of_count64:
                                     try:
                                         if not isinstance(data__weightedmetrics_value, (str)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " must be string")
-                                        data__weightedmetrics_value_any_of_count62 += 1
+                                        data__weightedmetrics_value_any_of_count64 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__weightedmetrics_value_any_of_count62:
+                                if not data__weightedmetrics_value_any_of_count64:
                                     try:
                                         validate____defs_typedobject(data__weightedmetrics_value, custom_formats, (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()))
-                                        data__weightedmetrics_value_any_of_count62 += 1
+                                        data__weightedmetrics_value_any_of_count64 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__weightedmetrics_value_any_of_count62:
+                                if not data__weightedmetrics_value_any_of_count64:
                                     try:
                                         if not isinstance(data__weightedmetrics_value, (list, tuple)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " must be array")
@@ -1890,152 +1938,152 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                         if data__weightedmetrics_value_is_list:
                                             data__weightedmetrics_value_len = len(data__weightedmetrics_value)
                                             for data__weightedmetrics_value_x, data__weightedmetrics_value_item in enumerate(data__weightedmetrics_value):
-                                                data__weightedmetrics_value_item_any_of_count63 = 0
-                                                if not data__weightedmetrics_value_item_any_of_count63:
+                                                data__weightedmetrics_value_item_any_of_count65 = 0
+                                                if not data__weightedmetrics_value_item_any_of_count65:
                                                     try:
                                                         if not isinstance(data__weightedmetrics_value_item, (str)):
                                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()) + " must be string")
-                                                        data__weightedmetrics_value_item_any_of_count63 += 1
+                                                        data__weightedmetrics_value_item_any_of_count65 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__weightedmetrics_value_item_any_of_count63:
+                                                if not data__weightedmetrics_value_item_any_of_count65:
                                                     try:
                                                         validate____defs_typedobject(data__weightedmetrics_value_item, custom_formats, (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()))
-                                                        data__weightedmetrics_value_item_any_of_count63 += 1
+                                                        data__weightedmetrics_value_item_any_of_count65 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__weightedmetrics_value_item_any_of_count63:
+                                                if not data__weightedmetrics_value_item_any_of_count65:
                                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()) + " cannot be validated by any definition")
-                                        data__weightedmetrics_value_any_of_count62 += 1
+                                        data__weightedmetrics_value_any_of_count64 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__weightedmetrics_value_any_of_count62:
+                                if not data__weightedmetrics_value_any_of_count64:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " cannot be validated by any definition")
-                    data__weightedmetrics_any_of_count60 += 1
+                    data__weightedmetrics_any_of_count61 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__weightedmetrics_any_of_count60:
+            if not data__weightedmetrics_any_of_count61:
                 try:
                     if not isinstance(data__weightedmetrics, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be null")
-                    data__weightedmetrics_any_of_count60 += 1
+                    data__weightedmetrics_any_of_count61 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__weightedmetrics_any_of_count60:
+            if not data__weightedmetrics_any_of_count61:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics cannot be validated by any definition")
         if "run_eagerly" in data_keys:
             data_keys.remove("run_eagerly")
             data__runeagerly = data["run_eagerly"]
-            data__runeagerly_any_of_count64 = 0
-            if not data__runeagerly_any_of_count64:
+            data__runeagerly_any_of_count66 = 0
+            if not data__runeagerly_any_of_count66:
                 try:
                     if not isinstance(data__runeagerly, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be boolean")
-                    data__runeagerly_any_of_count64 += 1
+                    data__runeagerly_any_of_count66 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__runeagerly_any_of_count64:
+            if not data__runeagerly_any_of_count66:
                 try:
                     if not isinstance(data__runeagerly, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be string")
                     if isinstance(data__runeagerly, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__runeagerly):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must match pattern \\$\\{")
-                    data__runeagerly_any_of_count64 += 1
+                    data__runeagerly_any_of_count66 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__runeagerly_any_of_count64:
+            if not data__runeagerly_any_of_count66:
                 try:
                     if not isinstance(data__runeagerly, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be null")
-                    data__runeagerly_any_of_count64 += 1
+                    data__runeagerly_any_of_count66 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__runeagerly_any_of_count64:
+            if not data__runeagerly_any_of_count66:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly cannot be validated by any definition")
         if "steps_per_execution" in data_keys:
             data_keys.remove("steps_per_execution")
             data__stepsperexecution = data["steps_per_execution"]
-            data__stepsperexecution_any_of_count65 = 0
-            if not data__stepsperexecution_any_of_count65:
+            data__stepsperexecution_any_of_count67 = 0
+            if not data__stepsperexecution_any_of_count67:
                 try:
                     if not isinstance(data__stepsperexecution, (int)) and not (isinstance(data__stepsperexecution, float) and data__stepsperexecution.is_integer()) or isinstance(data__stepsperexecution, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be integer")
                     if isinstance(data__stepsperexecution, (int, float, Decimal)) and not isinstance(data__stepsperexecution, bool):
                         if data__stepsperexecution < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be bigger than or equal to 1")
-                    data__stepsperexecution_any_of_count65 += 1
+                    data__stepsperexecution_any_of_count67 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__stepsperexecution_any_of_count65:
+            if not data__stepsperexecution_any_of_count67:
                 try:
                     if not isinstance(data__stepsperexecution, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be string")
                     if isinstance(data__stepsperexecution, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__stepsperexecution):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must match pattern \\$\\{")
-                    data__stepsperexecution_any_of_count65 += 1
+                    data__stepsperexecution_any_of_count67 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__stepsperexecution_any_of_count65:
+            if not data__stepsperexecution_any_of_count67:
                 try:
                     if not isinstance(data__stepsperexecution, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be null")
-                    data__stepsperexecution_any_of_count65 += 1
+                    data__stepsperexecution_any_of_count67 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__stepsperexecution_any_of_count65:
+            if not data__stepsperexecution_any_of_count67:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution cannot be validated by any definition")
         if "jit_compile" in data_keys:
             data_keys.remove("jit_compile")
             data__jitcompile = data["jit_compile"]
-            data__jitcompile_any_of_count66 = 0
-            if not data__jitcompile_any_of_count66:
+            data__jitcompile_any_of_count68 = 0
+            if not data__jitcompile_any_of_count68:
                 try:
                     if not isinstance(data__jitcompile, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be boolean")
-                    data__jitcompile_any_of_count66 += 1
+                    data__jitcompile_any_of_count68 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__jitcompile_any_of_count66:
+            if not data__jitcompile_any_of_count68:
                 try:
                     if not isinstance(data__jitcompile, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be string")
                     if not (isinstance(data__jitcompile, str) and data__jitcompile == 'auto'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be one of ['auto']")
-                    data__jitcompile_any_of_count66 += 1
+                    data__jitcompile_any_of_count68 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__jitcompile_any_of_count66:
+            if not data__jitcompile_any_of_count68:
                 try:
                     if not isinstance(data__jitcompile, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be string")
                     if isinstance(data__jitcompile, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__jitcompile):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must match pattern \\$\\{")
-                    data__jitcompile_any_of_count66 += 1
+                    data__jitcompile_any_of_count68 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__jitcompile_any_of_count66:
+            if not data__jitcompile_any_of_count68:
                 try:
                     if not isinstance(data__jitcompile, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be null")
-                    data__jitcompile_any_of_count66 += 1
+                    data__jitcompile_any_of_count68 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__jitcompile_any_of_count66:
+            if not data__jitcompile_any_of_count68:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile cannot be validated by any definition")
         if "auto_scale_loss" in data_keys:
             data_keys.remove("auto_scale_loss")
             data__autoscaleloss = data["auto_scale_loss"]
-            data__autoscaleloss_any_of_count67 = 0
-            if not data__autoscaleloss_any_of_count67:
+            data__autoscaleloss_any_of_count69 = 0
+            if not data__autoscaleloss_any_of_count69:
                 try:
                     if not isinstance(data__autoscaleloss, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be boolean")
-                    data__autoscaleloss_any_of_count67 += 1
+                    data__autoscaleloss_any_of_count69 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__autoscaleloss_any_of_count67:
+            if not data__autoscaleloss_any_of_count69:
                 try:
                     if not isinstance(data__autoscaleloss, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be string")
                     if isinstance(data__autoscaleloss, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__autoscaleloss):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must match pattern \\$\\{")
-                    data__autoscaleloss_any_of_count67 += 1
+                    data__autoscaleloss_any_of_count69 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__autoscaleloss_any_of_count67:
+            if not data__autoscaleloss_any_of_count69:
                 try:
                     if not isinstance(data__autoscaleloss, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be null")
-                    data__autoscaleloss_any_of_count67 += 1
+                    data__autoscaleloss_any_of_count69 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__autoscaleloss_any_of_count67:
+            if not data__autoscaleloss_any_of_count69:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -2057,34 +2105,34 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
-            data__name_any_of_count68 = 0
-            if not data__name_any_of_count68:
+            data__name_any_of_count70 = 0
+            if not data__name_any_of_count70:
                 try:
                     if not isinstance(data__name, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
                     if isinstance(data__name, str):
                         if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$'].search(data__name):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$")
-                    data__name_any_of_count68 += 1
+                    data__name_any_of_count70 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count68:
+            if not data__name_any_of_count70:
                 try:
                     if not isinstance(data__name, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null")
-                    data__name_any_of_count68 += 1
+                    data__name_any_of_count70 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count68:
+            if not data__name_any_of_count70:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition")
         if "input" in data_keys:
             data_keys.remove("input")
             data__input = data["input"]
-            data__input_any_of_count69 = 0
-            if not data__input_any_of_count69:
+            data__input_any_of_count71 = 0
+            if not data__input_any_of_count71:
                 try:
                     validate____defs_inputspec(data__input, custom_formats, (name_prefix or "data") + ".input")
-                    data__input_any_of_count69 += 1
+                    data__input_any_of_count71 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__input_any_of_count69:
+            if not data__input_any_of_count71:
                 try:
                     if not isinstance(data__input, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".input must be array")
@@ -2092,42 +2140,42 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                     if data__input_is_list:
                         data__input_len = len(data__input)
                         for data__input_x, data__input_item in enumerate(data__input):
-                            data__input_item_any_of_count70 = 0
-                            if not data__input_item_any_of_count70:
+                            data__input_item_any_of_count72 = 0
+                            if not data__input_item_any_of_count72:
                                 try:
                                     if not isinstance(data__input_item, (int)) and not (isinstance(data__input_item, float) and data__input_item.is_integer()) or isinstance(data__input_item, bool):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be integer")
-                                    data__input_item_any_of_count70 += 1
+                                    data__input_item_any_of_count72 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__input_item_any_of_count70:
+                            if not data__input_item_any_of_count72:
                                 try:
                                     if not isinstance(data__input_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be string")
-                                    data__input_item_any_of_count70 += 1
+                                    data__input_item_any_of_count72 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__input_item_any_of_count70:
+                            if not data__input_item_any_of_count72:
                                 try:
                                     if not isinstance(data__input_item, (NoneType)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be null")
-                                    data__input_item_any_of_count70 += 1
+                                    data__input_item_any_of_count72 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__input_item_any_of_count70:
+                            if not data__input_item_any_of_count72:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__input_any_of_count69 += 1
+                    data__input_any_of_count71 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__input_any_of_count69:
+            if not data__input_any_of_count71:
                 try:
                     if not isinstance(data__input, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".input must be null")
-                    data__input_any_of_count69 += 1
+                    data__input_any_of_count71 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__input_any_of_count69:
+            if not data__input_any_of_count71:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".input cannot be validated by any definition")
         if "inputs" in data_keys:
             data_keys.remove("inputs")
             data__inputs = data["inputs"]
-            data__inputs_any_of_count71 = 0
-            if not data__inputs_any_of_count71:
+            data__inputs_any_of_count73 = 0
+            if not data__inputs_any_of_count73:
                 try:
                     if not isinstance(data__inputs, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be object")
@@ -2137,13 +2185,13 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                         for data__inputs_key in data__inputs_keys:
                             if data__inputs_key not in []:
                                 data__inputs_value = data__inputs.get(data__inputs_key)
-                                data__inputs_value_any_of_count72 = 0
-                                if not data__inputs_value_any_of_count72:
+                                data__inputs_value_any_of_count74 = 0
+                                if not data__inputs_value_any_of_count74:
                                     try:
                                         validate____defs_inputspec(data__inputs_value, custom_formats, (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()))
-                                        data__inputs_value_any_of_count72 += 1
+                                        data__inputs_value_any_of_count74 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__inputs_value_any_of_count72:
+                                if not data__inputs_value_any_of_count74:
                                     try:
                                         if not isinstance(data__inputs_value, (list, tuple)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()) + " must be array")
@@ -2151,40 +2199,40 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                                         if data__inputs_value_is_list:
                                             data__inputs_value_len = len(data__inputs_value)
                                             for data__inputs_value_x, data__inputs_value_item in enumerate(data__inputs_value):
-                                                data__inputs_value_item_any_of_count73 = 0
-                                                if not data__inputs_value_item_any_of_count73:
+                                                data__inputs_value_item_any_of_count75 = 0
+                                                if not data__inputs_value_item_any_of_count75:
                                                     try:
                                                         if not isinstance(data__inputs_value_item, (int)) and not (isinstance(data__inputs_value_item, float) and data__inputs_value_item.is_integer()) or isinstance(data__inputs_value_item, bool):
                                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be integer")
-                                                        data__inputs_value_item_any_of_count73 += 1
+                                                        data__inputs_value_item_any_of_count75 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__inputs_value_item_any_of_count73:
+                                                if not data__inputs_value_item_any_of_count75:
                                                     try:
                                                         if not isinstance(data__inputs_value_item, (str)):
                                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be string")
-                                                        data__inputs_value_item_any_of_count73 += 1
+                                                        data__inputs_value_item_any_of_count75 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__inputs_value_item_any_of_count73:
+                                                if not data__inputs_value_item_any_of_count75:
                                                     try:
                                                         if not isinstance(data__inputs_value_item, (NoneType)):
                                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be null")
-                                                        data__inputs_value_item_any_of_count73 += 1
+                                                        data__inputs_value_item_any_of_count75 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__inputs_value_item_any_of_count73:
+                                                if not data__inputs_value_item_any_of_count75:
                                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " cannot be validated by any definition")
-                                        data__inputs_value_any_of_count72 += 1
+                                        data__inputs_value_any_of_count74 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__inputs_value_any_of_count72:
+                                if not data__inputs_value_any_of_count74:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()) + " cannot be validated by any definition")
-                    data__inputs_any_of_count71 += 1
+                    data__inputs_any_of_count73 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count71:
+            if not data__inputs_any_of_count73:
                 try:
                     if not isinstance(data__inputs, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null")
-                    data__inputs_any_of_count71 += 1
+                    data__inputs_any_of_count73 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count71:
+            if not data__inputs_any_of_count73:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition")
         if "layers" in data_keys:
             data_keys.remove("layers")
@@ -2204,33 +2252,33 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                             if data__layers_item__missing_keys:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must contain ")
                     except (JsonSchemaValueException, JsonSchemaValuesException):
-                        data__layers_item_any_of_count74 = 0
-                        if not data__layers_item_any_of_count74:
+                        data__layers_item_any_of_count76 = 0
+                        if not data__layers_item_any_of_count76:
                             try:
                                 if not isinstance(data__layers_item, (str)):
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string")
-                                data__layers_item_any_of_count74 += 1
+                                data__layers_item_any_of_count76 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                        if not data__layers_item_any_of_count74:
+                        if not data__layers_item_any_of_count76:
                             try:
                                 validate____defs_layerentry(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
-                                data__layers_item_any_of_count74 += 1
+                                data__layers_item_any_of_count76 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                        if not data__layers_item_any_of_count74:
+                        if not data__layers_item_any_of_count76:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition")
                     else:
                         validate____defs_repeatgroup(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
         if "outputs" in data_keys:
             data_keys.remove("outputs")
             data__outputs = data["outputs"]
-            data__outputs_any_of_count75 = 0
-            if not data__outputs_any_of_count75:
+            data__outputs_any_of_count77 = 0
+            if not data__outputs_any_of_count77:
                 try:
                     if not isinstance(data__outputs, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be string")
-                    data__outputs_any_of_count75 += 1
+                    data__outputs_any_of_count77 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count75:
+            if not data__outputs_any_of_count77:
                 try:
                     if not isinstance(data__outputs, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be array")
@@ -2240,9 +2288,9 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                         for data__outputs_x, data__outputs_item in enumerate(data__outputs):
                             if not isinstance(data__outputs_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs[{data__outputs_x}]".format(**locals()) + " must be string")
-                    data__outputs_any_of_count75 += 1
+                    data__outputs_any_of_count77 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count75:
+            if not data__outputs_any_of_count77:
                 try:
                     if not isinstance(data__outputs, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be object")
@@ -2254,15 +2302,15 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                                 data__outputs_value = data__outputs.get(data__outputs_key)
                                 if not isinstance(data__outputs_value, (str)):
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs.{data__outputs_key}".format(**locals()) + " must be string")
-                    data__outputs_any_of_count75 += 1
+                    data__outputs_any_of_count77 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count75:
+            if not data__outputs_any_of_count77:
                 try:
                     if not isinstance(data__outputs, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be null")
-                    data__outputs_any_of_count75 += 1
+                    data__outputs_any_of_count77 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count75:
+            if not data__outputs_any_of_count77:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -2280,20 +2328,20 @@ def validate____defs_repeatgroup(data, custom_formats={}, name_prefix=None):
         if "repeat" in data_keys:
             data_keys.remove("repeat")
             data__repeat = data["repeat"]
-            data__repeat_any_of_count76 = 0
-            if not data__repeat_any_of_count76:
+            data__repeat_any_of_count78 = 0
+            if not data__repeat_any_of_count78:
                 try:
                     if not isinstance(data__repeat, (int)) and not (isinstance(data__repeat, float) and data__repeat.is_integer()) or isinstance(data__repeat, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat must be integer")
-                    data__repeat_any_of_count76 += 1
+                    data__repeat_any_of_count78 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repeat_any_of_count76:
+            if not data__repeat_any_of_count78:
                 try:
                     if not isinstance(data__repeat, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat must be string")
-                    data__repeat_any_of_count76 += 1
+                    data__repeat_any_of_count78 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repeat_any_of_count76:
+            if not data__repeat_any_of_count78:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat cannot be validated by any definition")
         if "layers" in data_keys:
             data_keys.remove("layers")
@@ -2304,19 +2352,19 @@ def validate____defs_repeatgroup(data, custom_formats={}, name_prefix=None):
             if data__layers_is_list:
                 data__layers_len = len(data__layers)
                 for data__layers_x, data__layers_item in enumerate(data__layers):
-                    data__layers_item_any_of_count77 = 0
-                    if not data__layers_item_any_of_count77:
+                    data__layers_item_any_of_count79 = 0
+                    if not data__layers_item_any_of_count79:
                         try:
                             if not isinstance(data__layers_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string")
-                            data__layers_item_any_of_count77 += 1
+                            data__layers_item_any_of_count79 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__layers_item_any_of_count77:
+                    if not data__layers_item_any_of_count79:
                         try:
                             validate____defs_layerentry(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
-                            data__layers_item_any_of_count77 += 1
+                            data__layers_item_any_of_count79 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__layers_item_any_of_count77:
+                    if not data__layers_item_any_of_count79:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -2331,50 +2379,50 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
         if "type" in data_keys:
             data_keys.remove("type")
             data__type = data["type"]
-            data__type_any_of_count78 = 0
-            if not data__type_any_of_count78:
+            data__type_any_of_count80 = 0
+            if not data__type_any_of_count80:
                 try:
                     if not isinstance(data__type, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
-                    data__type_any_of_count78 += 1
+                    data__type_any_of_count80 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__type_any_of_count78:
+            if not data__type_any_of_count80:
                 try:
                     if not isinstance(data__type, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be null")
-                    data__type_any_of_count78 += 1
+                    data__type_any_of_count80 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__type_any_of_count78:
+            if not data__type_any_of_count80:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".type cannot be validated by any definition")
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
-            data__name_any_of_count79 = 0
-            if not data__name_any_of_count79:
+            data__name_any_of_count81 = 0
+            if not data__name_any_of_count81:
                 try:
                     if not isinstance(data__name, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
-                    data__name_any_of_count79 += 1
+                    data__name_any_of_count81 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count79:
+            if not data__name_any_of_count81:
                 try:
                     if not isinstance(data__name, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null")
-                    data__name_any_of_count79 += 1
+                    data__name_any_of_count81 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count79:
+            if not data__name_any_of_count81:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition")
         if "inputs" in data_keys:
             data_keys.remove("inputs")
             data__inputs = data["inputs"]
-            data__inputs_any_of_count80 = 0
-            if not data__inputs_any_of_count80:
+            data__inputs_any_of_count82 = 0
+            if not data__inputs_any_of_count82:
                 try:
                     if not isinstance(data__inputs, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be string")
-                    data__inputs_any_of_count80 += 1
+                    data__inputs_any_of_count82 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count80:
+            if not data__inputs_any_of_count82:
                 try:
                     if not isinstance(data__inputs, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be array")
@@ -2384,92 +2432,92 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
                         for data__inputs_x, data__inputs_item in enumerate(data__inputs):
                             if not isinstance(data__inputs_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs[{data__inputs_x}]".format(**locals()) + " must be string")
-                    data__inputs_any_of_count80 += 1
+                    data__inputs_any_of_count82 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count80:
+            if not data__inputs_any_of_count82:
                 try:
                     if not isinstance(data__inputs, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null")
-                    data__inputs_any_of_count80 += 1
+                    data__inputs_any_of_count82 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count80:
+            if not data__inputs_any_of_count82:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition")
         if "args" in data_keys:
             data_keys.remove("args")
             data__args = data["args"]
-            data__args_any_of_count81 = 0
-            if not data__args_any_of_count81:
+            data__args_any_of_count83 = 0
+            if not data__args_any_of_count83:
                 try:
                     if not isinstance(data__args, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".args must be array")
                     data__args_is_list = isinstance(data__args, (list, tuple))
                     if data__args_is_list:
                         data__args_len = len(data__args)
-                    data__args_any_of_count81 += 1
+                    data__args_any_of_count83 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__args_any_of_count81:
+            if not data__args_any_of_count83:
                 try:
                     if not isinstance(data__args, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".args must be null")
-                    data__args_any_of_count81 += 1
+                    data__args_any_of_count83 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__args_any_of_count81:
+            if not data__args_any_of_count83:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".args cannot be validated by any definition")
         if "call" in data_keys:
             data_keys.remove("call")
             data__call = data["call"]
-            data__call_any_of_count82 = 0
-            if not data__call_any_of_count82:
+            data__call_any_of_count84 = 0
+            if not data__call_any_of_count84:
                 try:
                     if not isinstance(data__call, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".call must be object")
                     data__call_is_dict = isinstance(data__call, dict)
                     if data__call_is_dict:
                         data__call_keys = set(data__call.keys())
-                    data__call_any_of_count82 += 1
+                    data__call_any_of_count84 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__call_any_of_count82:
+            if not data__call_any_of_count84:
                 try:
                     if not isinstance(data__call, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".call must be null")
-                    data__call_any_of_count82 += 1
+                    data__call_any_of_count84 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__call_any_of_count82:
+            if not data__call_any_of_count84:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".call cannot be validated by any definition")
         if "reuse" in data_keys:
             data_keys.remove("reuse")
             data__reuse = data["reuse"]
-            data__reuse_any_of_count83 = 0
-            if not data__reuse_any_of_count83:
+            data__reuse_any_of_count85 = 0
+            if not data__reuse_any_of_count85:
                 try:
                     if not isinstance(data__reuse, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse must be string")
-                    data__reuse_any_of_count83 += 1
+                    data__reuse_any_of_count85 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__reuse_any_of_count83:
+            if not data__reuse_any_of_count85:
                 try:
                     if not isinstance(data__reuse, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse must be null")
-                    data__reuse_any_of_count83 += 1
+                    data__reuse_any_of_count85 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__reuse_any_of_count83:
+            if not data__reuse_any_of_count85:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse cannot be validated by any definition")
         if "model" in data_keys:
             data_keys.remove("model")
             data__model = data["model"]
-            data__model_any_of_count84 = 0
-            if not data__model_any_of_count84:
+            data__model_any_of_count86 = 0
+            if not data__model_any_of_count86:
                 try:
                     validate____defs_modelspec(data__model, custom_formats, (name_prefix or "data") + ".model")
-                    data__model_any_of_count84 += 1
+                    data__model_any_of_count86 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__model_any_of_count84:
+            if not data__model_any_of_count86:
                 try:
                     if not isinstance(data__model, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".model must be null")
-                    data__model_any_of_count84 += 1
+                    data__model_any_of_count86 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__model_any_of_count84:
+            if not data__model_any_of_count86:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".model cannot be validated by any definition")
     return data
 
@@ -2491,101 +2539,101 @@ def validate____defs_inputspec(data, custom_formats={}, name_prefix=None):
             if data__shape_is_list:
                 data__shape_len = len(data__shape)
                 for data__shape_x, data__shape_item in enumerate(data__shape):
-                    data__shape_item_any_of_count85 = 0
-                    if not data__shape_item_any_of_count85:
+                    data__shape_item_any_of_count87 = 0
+                    if not data__shape_item_any_of_count87:
                         try:
                             if not isinstance(data__shape_item, (int)) and not (isinstance(data__shape_item, float) and data__shape_item.is_integer()) or isinstance(data__shape_item, bool):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be integer")
-                            data__shape_item_any_of_count85 += 1
+                            data__shape_item_any_of_count87 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__shape_item_any_of_count85:
+                    if not data__shape_item_any_of_count87:
                         try:
                             if not isinstance(data__shape_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be string")
-                            data__shape_item_any_of_count85 += 1
+                            data__shape_item_any_of_count87 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__shape_item_any_of_count85:
+                    if not data__shape_item_any_of_count87:
                         try:
                             if not isinstance(data__shape_item, (NoneType)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be null")
-                            data__shape_item_any_of_count85 += 1
+                            data__shape_item_any_of_count87 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__shape_item_any_of_count85:
+                    if not data__shape_item_any_of_count87:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " cannot be validated by any definition")
         if "dtype" in data_keys:
             data_keys.remove("dtype")
             data__dtype = data["dtype"]
-            data__dtype_any_of_count86 = 0
-            if not data__dtype_any_of_count86:
+            data__dtype_any_of_count88 = 0
+            if not data__dtype_any_of_count88:
                 try:
                     if not isinstance(data__dtype, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be string")
-                    data__dtype_any_of_count86 += 1
+                    data__dtype_any_of_count88 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__dtype_any_of_count86:
+            if not data__dtype_any_of_count88:
                 try:
                     if not isinstance(data__dtype, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be null")
-                    data__dtype_any_of_count86 += 1
+                    data__dtype_any_of_count88 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__dtype_any_of_count86:
+            if not data__dtype_any_of_count88:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype cannot be validated by any definition")
         if "sparse" in data_keys:
             data_keys.remove("sparse")
             data__sparse = data["sparse"]
-            data__sparse_any_of_count87 = 0
-            if not data__sparse_any_of_count87:
+            data__sparse_any_of_count89 = 0
+            if not data__sparse_any_of_count89:
                 try:
                     if not isinstance(data__sparse, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse must be boolean")
-                    data__sparse_any_of_count87 += 1
+                    data__sparse_any_of_count89 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__sparse_any_of_count87:
+            if not data__sparse_any_of_count89:
                 try:
                     if not isinstance(data__sparse, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse must be null")
-                    data__sparse_any_of_count87 += 1
+                    data__sparse_any_of_count89 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__sparse_any_of_count87:
+            if not data__sparse_any_of_count89:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse cannot be validated by any definition")
         if "batch_size" in data_keys:
             data_keys.remove("batch_size")
             data__batchsize = data["batch_size"]
-            data__batchsize_any_of_count88 = 0
-            if not data__batchsize_any_of_count88:
+            data__batchsize_any_of_count90 = 0
+            if not data__batchsize_any_of_count90:
                 try:
                     if not isinstance(data__batchsize, (int)) and not (isinstance(data__batchsize, float) and data__batchsize.is_integer()) or isinstance(data__batchsize, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be integer")
-                    data__batchsize_any_of_count88 += 1
+                    data__batchsize_any_of_count90 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__batchsize_any_of_count88:
+            if not data__batchsize_any_of_count90:
                 try:
                     if not isinstance(data__batchsize, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be null")
-                    data__batchsize_any_of_count88 += 1
+                    data__batchsize_any_of_count90 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__batchsize_any_of_count88:
+            if not data__batchsize_any_of_count90:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size cannot be validated by any definition")
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
-            data__name_any_of_count89 = 0
-            if not data__name_any_of_count89:
+            data__name_any_of_count91 = 0
+            if not data__name_any_of_count91:
                 try:
                     if not isinstance(data__name, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
                     if isinstance(data__name, str):
                         if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$'].search(data__name):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$")
-                    data__name_any_of_count89 += 1
+                    data__name_any_of_count91 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count89:
+            if not data__name_any_of_count91:
                 try:
                     if not isinstance(data__name, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null")
-                    data__name_any_of_count89 += 1
+                    data__name_any_of_count91 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count89:
+            if not data__name_any_of_count91:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -2629,8 +2677,8 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
         if "inputs" in data_keys:
             data_keys.remove("inputs")
             data__inputs = data["inputs"]
-            data__inputs_any_of_count90 = 0
-            if not data__inputs_any_of_count90:
+            data__inputs_any_of_count92 = 0
+            if not data__inputs_any_of_count92:
                 try:
                     if not isinstance(data__inputs, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be array")
@@ -2640,15 +2688,15 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
                         for data__inputs_x, data__inputs_item in enumerate(data__inputs):
                             if not isinstance(data__inputs_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs[{data__inputs_x}]".format(**locals()) + " must be string")
-                    data__inputs_any_of_count90 += 1
+                    data__inputs_any_of_count92 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count90:
+            if not data__inputs_any_of_count92:
                 try:
                     if not isinstance(data__inputs, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null")
-                    data__inputs_any_of_count90 += 1
+                    data__inputs_any_of_count92 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count90:
+            if not data__inputs_any_of_count92:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition")
         if "layers" in data_keys:
             data_keys.remove("layers")
@@ -2668,33 +2716,33 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
                             if data__layers_item__missing_keys:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must contain ")
                     except (JsonSchemaValueException, JsonSchemaValuesException):
-                        data__layers_item_any_of_count91 = 0
-                        if not data__layers_item_any_of_count91:
+                        data__layers_item_any_of_count93 = 0
+                        if not data__layers_item_any_of_count93:
                             try:
                                 if not isinstance(data__layers_item, (str)):
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string")
-                                data__layers_item_any_of_count91 += 1
+                                data__layers_item_any_of_count93 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                        if not data__layers_item_any_of_count91:
+                        if not data__layers_item_any_of_count93:
                             try:
                                 validate____defs_layerentry(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
-                                data__layers_item_any_of_count91 += 1
+                                data__layers_item_any_of_count93 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                        if not data__layers_item_any_of_count91:
+                        if not data__layers_item_any_of_count93:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition")
                     else:
                         validate____defs_repeatgroup(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
         if "outputs" in data_keys:
             data_keys.remove("outputs")
             data__outputs = data["outputs"]
-            data__outputs_any_of_count92 = 0
-            if not data__outputs_any_of_count92:
+            data__outputs_any_of_count94 = 0
+            if not data__outputs_any_of_count94:
                 try:
                     if not isinstance(data__outputs, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be string")
-                    data__outputs_any_of_count92 += 1
+                    data__outputs_any_of_count94 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count92:
+            if not data__outputs_any_of_count94:
                 try:
                     if not isinstance(data__outputs, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be array")
@@ -2704,9 +2752,9 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
                         for data__outputs_x, data__outputs_item in enumerate(data__outputs):
                             if not isinstance(data__outputs_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs[{data__outputs_x}]".format(**locals()) + " must be string")
-                    data__outputs_any_of_count92 += 1
+                    data__outputs_any_of_count94 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count92:
+            if not data__outputs_any_of_count94:
                 try:
                     if not isinstance(data__outputs, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be object")
@@ -2718,33 +2766,33 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
                                 data__outputs_value = data__outputs.get(data__outputs_key)
                                 if not isinstance(data__outputs_value, (str)):
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs.{data__outputs_key}".format(**locals()) + " must be string")
-                    data__outputs_any_of_count92 += 1
+                    data__outputs_any_of_count94 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count92:
+            if not data__outputs_any_of_count94:
                 try:
                     if not isinstance(data__outputs, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be null")
-                    data__outputs_any_of_count92 += 1
+                    data__outputs_any_of_count94 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count92:
+            if not data__outputs_any_of_count94:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs cannot be validated by any definition")
         if "description" in data_keys:
             data_keys.remove("description")
             data__description = data["description"]
-            data__description_any_of_count93 = 0
-            if not data__description_any_of_count93:
+            data__description_any_of_count95 = 0
+            if not data__description_any_of_count95:
                 try:
                     if not isinstance(data__description, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be string")
-                    data__description_any_of_count93 += 1
+                    data__description_any_of_count95 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__description_any_of_count93:
+            if not data__description_any_of_count95:
                 try:
                     if not isinstance(data__description, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be null")
-                    data__description_any_of_count93 += 1
+                    data__description_any_of_count95 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__description_any_of_count93:
+            if not data__description_any_of_count95:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".description cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")

@@ -40,8 +40,10 @@ def check_settings(spec: dict[str, Any], graph: ModelGraph | None, checker: Argu
         _source(data.get("source"), checker)
         _splits(spec, data, fit, checker)
         _features(data, graph, checker)
+        _columns(data, graph, checker)
     _fit(fit, spec.get("distribute"), checker)
     compile_data = spec.get("compile") if isinstance(spec.get("compile"), dict) else {}
+    _ema(fit, compile_data, checker)
     outputs = output_names(graph)
     _callbacks(fit, checker, _logged_with_validation(compile_data, fit, data, outputs))
     if graph is not None and graph.kind == "sequential":
@@ -115,6 +117,33 @@ def _splits(spec: dict[str, Any], data: dict[str, Any], fit: dict[str, Any], che
                       "add data.split.test, e.g. {fraction: 0.2, random_state: 0}, or remove `evaluate`")
 
 
+def _columns(data: dict[str, Any], graph: ModelGraph | None, checker: ArgumentChecker) -> None:
+    """What the spec says of x's columns: csv columns by number without a header, make_* widths against the input."""
+    source = data.get("source") if isinstance(data.get("source"), dict) else {}
+    if source.get("type") == "csv" and source.get("header") is False:
+        for key in ("target", "features"):
+            refs = source.get(key) if isinstance(source.get(key), list) else [source.get(key)]
+            for i, ref in enumerate(refs):
+                if isinstance(ref, str):
+                    path = join_path("data.source", key) if not isinstance(source.get(key), list) else f"data.source.{key}[{i}]"
+                    checker.error("KS104", f"with header: false the csv's columns are known by number, got {ref!r}", path,
+                                  "write the column's number (0 is the first), or set header: true")
+    name = source.get("name")
+    width = source.get("n_features", _default_width(name)) if source.get("type") == "sklearn" else None
+    inputs = graph.inputs if graph is not None else []
+    if (_is_int(width) and not data.get("features") and len(inputs) == 1
+            and len(inputs[0].shape) == 1 and _is_int(inputs[0].shape[0]) and inputs[0].shape[0] != width):
+        checker.error("KS702", f"sklearn.datasets.{name} gives x of {width} columns, but the model's input has shape "
+                      f"[{inputs[0].shape[0]}]", "data.source", f"set n_features: {inputs[0].shape[0]}, or the input's shape to [{width}]")
+
+
+def _default_width(name: Any) -> Any:
+    if not isinstance(name, str) or not name.startswith("make_"):
+        return None
+    params = catalog.load_catalog()["sklearn_datasets"].get(name, {}).get("params", {})
+    return params.get("n_features", {}).get("default")
+
+
 def _features(data: dict[str, Any], graph: ModelGraph | None, checker: ArgumentChecker) -> None:
     if graph is None:
         return
@@ -132,6 +161,12 @@ def _features(data: dict[str, Any], graph: ModelGraph | None, checker: ArgumentC
         if name not in inputs:
             checker.error("KS702", f"the model has no input {name!r}", join_path("data.features", name),
                           did_you_mean(str(name), inputs) or f"its inputs: {', '.join(inputs)}")
+    widths = {i.name: i.shape[0] for i in graph.inputs if len(i.shape) == 1 and _is_int(i.shape[0])}
+    for name, columns in features.items():
+        if name in widths and isinstance(columns, list) and len(columns) != widths[name]:
+            checker.error("KS702", f"data.features.{name} routes {len(columns)} column(s) to input {name!r} of shape "
+                          f"[{widths[name]}]", join_path("data.features", name),
+                          f"list {widths[name]} column(s), or change the input's shape")
     missing = [n for n in inputs if n not in features]
     if missing and all(n in inputs for n in features):
         checker.error("KS702", f"model input {missing[0]!r} gets no columns from data.features", "data.features",
@@ -154,6 +189,18 @@ def _fit(fit: dict[str, Any], distribute: Any, checker: ArgumentChecker) -> None
                               join_path("fit.class_weight", key), "write e.g. class_weight: {0: 1.0, 1: 5.0}")
     if isinstance(distribute, dict):
         _distribute(distribute, fit, checker)
+
+
+def _ema(fit: dict[str, Any], compile_data: dict[str, Any], checker: ArgumentChecker) -> None:
+    """SwapEMAWeights needs an optimizer that keeps the moving averages (Keras fails when training starts)."""
+    optimizer = compile_data.get("optimizer")
+    uses_ema = isinstance(optimizer, dict) and optimizer.get("use_ema") is True
+    callbacks = fit.get("callbacks") if isinstance(fit.get("callbacks"), list) else []
+    for i, entry in enumerate(callbacks):
+        kind = entry.get("type") if isinstance(entry, dict) else entry
+        if kind == "SwapEMAWeights" and not uses_ema and not has_expression(optimizer):
+            checker.error("KS104", "SwapEMAWeights needs an optimizer with use_ema: true", join_path("fit.callbacks", i),
+                          "e.g. compile.optimizer: {type: Adam, use_ema: true}")
 
 
 def _distribute(settings: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) -> None:
@@ -227,11 +274,11 @@ def _callbacks(fit: dict[str, Any], checker: ArgumentChecker, logged: set[str] |
             for problem in format_field_problems(filepath, logged):
                 checker.error("KS104", f"ModelCheckpoint's filepath {filepath!r}: {problem}", join_path(path, "filepath"),
                               "Keras fills in plain fields at save time: {epoch}, {epoch:02d}, {val_loss:.3f}")
-            suffix = ".weights.h5" if entry.get("save_weights_only") else ".keras"
-            if not filepath.endswith(suffix):
-                what = "with save_weights_only: true, ModelCheckpoint saves" if suffix == ".weights.h5" else "ModelCheckpoint saves"
-                checker.error("KS104", f"{what} to a file ending in {suffix}, got {filepath!r}",
-                              join_path(path, "filepath"), f"e.g. filepath: checkpoints/best{suffix}")
+            suffixes = (".weights.h5",) if entry.get("save_weights_only") else (".keras", ".h5")
+            if not filepath.endswith(suffixes):
+                what = "with save_weights_only: true, ModelCheckpoint saves" if entry.get("save_weights_only") else "ModelCheckpoint saves"
+                checker.error("KS104", f"{what} to a file ending in {' or '.join(suffixes)}, got {filepath!r}",
+                              join_path(path, "filepath"), f"e.g. filepath: checkpoints/best{suffixes[0]}")
 
 
 # ----------------------------------------------------------------------------- outputs and what the run logs
@@ -290,41 +337,63 @@ def _per_output(compile_data: dict[str, Any], outputs: list[str], checker: Argum
                           f"write a mapping, e.g. {key}: {{{outputs[0]}: [mae]}}, or one list per output")
 
 
-def _metric_name(metric: Any) -> str | None:
-    """The name Keras logs a compiled metric under, or None when only Keras can tell."""
+def _metric_name(metric: Any) -> tuple[str, str | None] | None:
+    """The name Keras logs a compiled metric under and whether more is better, or None when only Keras can tell."""
     if isinstance(metric, str):
-        return None if registered_name(metric) or has_expression(metric) else metric
+        if registered_name(metric) or has_expression(metric):
+            return None
+        entry = catalog.class_entry("metrics", metric)
+        compiled = {"accuracy": "up", "acc": "up", "crossentropy": "down", "ce": "down"}  # names compile resolves itself
+        return metric, compiled.get(metric, (entry or {}).get("direction"))
     if isinstance(metric, dict) and isinstance(metric.get("type"), str):
-        if isinstance(metric.get("name"), str):
-            return metric["name"]
-        entry = catalog.class_entry("metrics", metric["type"])
-        default = ((entry or {}).get("params", {}).get("name") or {}).get("default")
-        return default if isinstance(default, str) else None  # no default name: Keras makes one up
+        entry = catalog.class_entry("metrics", metric["type"]) or {}
+        name = metric.get("name") if isinstance(metric.get("name"), str) else entry.get("logged_name")
+        return (name, entry.get("direction")) if isinstance(name, str) else None  # no default name: Keras makes one up
     return None
 
 
-def logged_quantities(compile_data: dict[str, Any], outputs: list[str] | None) -> set[str] | None:
-    """What `model.fit` logs each epoch (before `val_`), or None when it cannot be known without Keras."""
+def _flat(metrics: Any) -> list[Any]:
+    if isinstance(metrics, dict) and "type" not in metrics:
+        metrics = list(metrics.values())
+    items = metrics if isinstance(metrics, list) else [metrics]
+    return [m for item in items for m in (item if isinstance(item, list) else [item]) if m is not None]
+
+
+def logged(compile_data: dict[str, Any], outputs: list[str] | None) -> dict[str, str | None] | None:
+    """What `model.fit` logs each epoch (before `val_`), each with its direction ("up", "down" or None),
+    or None when it cannot be known without Keras."""
     if compile_data.get("weighted_metrics"):
         return None
-    metrics = compile_data.get("metrics") or []
-    names: set[str] = set(ALWAYS_LOGGED)
-    single = outputs is None or len(outputs) <= 1
-    if isinstance(metrics, dict) and "type" not in metrics and single:  # one output: its metrics carry no prefix
-        metrics = [m for ms in metrics.values() for m in (ms if isinstance(ms, list) else [ms])]
-    if isinstance(metrics, list) and single:
-        pairs: Iterator[tuple[str, Any]] = (("", m) for m in metrics)
-    elif isinstance(metrics, dict) and outputs and isinstance(compile_data.get("loss"), dict):
-        names.update(f"{name}_loss" for name in compile_data["loss"])
-        pairs = ((f"{out}_", m) for out, ms in metrics.items() for m in (ms if isinstance(ms, list) else [ms]))
+    metrics, loss = compile_data.get("metrics") or [], compile_data.get("loss")
+    names: dict[str, str | None] = {"loss": "down", "learning_rate": None}
+    if outputs is None or len(outputs) <= 1:  # one output: its metrics carry no prefix
+        groups = [("", _flat(metrics))]
+    elif isinstance(loss, (dict, list)) and isinstance(metrics, dict) and "type" not in metrics:
+        groups = [(f"{out}_", _flat(ms)) for out, ms in metrics.items()]
+    elif isinstance(loss, (dict, list)) and isinstance(metrics, list) and all(isinstance(m, list) for m in metrics):
+        groups = [(f"{out}_", _flat(ms)) for out, ms in zip(outputs, metrics, strict=False)]
     else:
         return None
-    for prefix, metric in pairs:
-        name = _metric_name(metric)
-        if name is None:
-            return None
-        names.add(prefix + name)
+    if outputs is not None and len(outputs) > 1:
+        names.update({f"{out}_loss": "down" for out in (loss if isinstance(loss, dict) else outputs)})
+    for prefix, group in groups:
+        seen: dict[str, int] = {}
+        for metric in group:
+            found = _metric_name(metric)
+            if found is None:
+                return None
+            name, direction = found
+            count = seen.get(name, 0)
+            seen[name] = count + 1
+            # Keras numbers a repeated name in the logs; its auto mode then finds no metric of that name
+            names[prefix + (f"{name}_{count}" if count else name)] = None if count else direction
     return names
+
+
+def logged_quantities(compile_data: dict[str, Any], outputs: list[str] | None) -> set[str] | None:
+    """The names of ``logged``."""
+    found = logged(compile_data, outputs)
+    return None if found is None else set(found)
 
 
 def _logged_with_validation(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str, Any] | None,
@@ -342,13 +411,14 @@ def _logged_with_validation(compile_data: dict[str, Any], fit: dict[str, Any], d
 def _monitors(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str, Any], outputs: list[str] | None,
               checker: ArgumentChecker) -> None:
     callbacks = fit.get("callbacks")
-    logged = logged_quantities(compile_data, outputs)
-    if not isinstance(callbacks, list) or logged is None:
+    directions = logged(compile_data, outputs)
+    if not isinstance(callbacks, list) or directions is None:
         return
     split = data.get("split") if isinstance(data.get("split"), dict) else {}
     validates = split.get("validation") is not None or bool(fit.get("validation_split"))
-    logged.discard("learning_rate")  # accepted, but no suggestion
-    quantities = sorted(logged | ({f"val_{n}" for n in logged} if validates else set()))
+    suggested = set(directions) - {"learning_rate"}  # accepted, but no suggestion
+    quantities = sorted(suggested | ({f"val_{n}" for n in suggested} if validates else set()))
+    single = outputs is None or len(outputs) <= 1
     for i, entry in enumerate(callbacks):
         entry = {"type": entry} if isinstance(entry, str) else entry
         if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
@@ -358,7 +428,14 @@ def _monitors(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str,
             continue
         path = join_path("fit.callbacks", i)
         monitor = entry.get("monitor", params["monitor"].get("default"))
-        if not isinstance(monitor, str) or monitor in quantities or monitor in ALWAYS_LOGGED:
+        if isinstance(monitor, str) and (monitor in quantities or monitor in ALWAYS_LOGGED):
+            mode = entry.get("mode", params.get("mode", {}).get("default"))
+            if single and mode == "auto" and directions.get(monitor.removeprefix("val_"), "up") is None:
+                checker.error("KS104", f"{entry['type']} cannot tell whether {monitor!r} should go up or down (mode: auto)",
+                              join_path(path, "monitor" if "monitor" in entry else "type"),
+                              "add mode: max (more is better) or mode: min")
+            continue
+        if not isinstance(monitor, str):
             continue
         hint = did_you_mean(monitor, quantities) or f"it logs: {', '.join(quantities)}"
         if monitor.startswith("val_") and not validates:
