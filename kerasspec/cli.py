@@ -63,6 +63,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     if not _paths_exist("validate", args.paths):
         return EXIT_USAGE
+    if args.trust_imports and not args.build:
+        print("kerasspec validate: --trust-imports goes with --build (validate alone never imports)", file=sys.stderr)
+        return EXIT_USAGE
     fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     files = spec_files(args.paths)
     found = []
@@ -172,11 +175,11 @@ def _read_text(path: Path) -> tuple[str | None, str | None]:
     except OSError as exc:
         return None, f"{path}:1:1: error[KS001] cannot read the file: {exc.strerror or exc}"
     try:
-        return data.decode("utf-8"), None
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), None  # newlines as read_text reads them
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
-        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
         return None, f"{path}:{line}:{col}: error[KS001] not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
 
 

@@ -87,6 +87,9 @@ def test_validate_build_does_not_import_unless_trusted(tmp_path, monkeypatch, ca
     assert not marker.exists()  # nothing imported the module
     assert main(["validate", "--build", "--trust-imports", spec]) == 0
     assert marker.read_text() == "imported\n"  # the positive control: the marker is seen when code does run
+    capsys.readouterr()
+    assert main(["validate", "--trust-imports", spec]) == 2
+    assert "--trust-imports goes with --build" in one_line(capsys.readouterr().err)
     __import__("sys").modules.pop("hostile_marker", None)
 
 

@@ -255,9 +255,13 @@ def whole_files(run_dir: Path) -> list[str]:
     return temporaries
 
 
-@pytest.fixture(scope="module")
-def killed(tmp_path_factory):
-    """One `kerasspec run` per moment, all at once, each killed with SIGKILL at its moment."""
+@pytest.fixture(scope="module", autouse=True)
+def kill_runs(request, tmp_path_factory):
+    """One `kerasspec run` per moment, started with the module (when a kill test is selected), so
+    they import TensorFlow and reach their moments while the tests before them run in this process."""
+    if not any(item.name.startswith("test_kill_9") for item in request.session.items):
+        yield None
+        return
     base = tmp_path_factory.mktemp("kill")
     env = {**{k: v for k, v in os.environ.items() if k != "TF_CONFIG"}, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     procs = {}
@@ -267,23 +271,29 @@ def killed(tmp_path_factory):
         marker = folder / "marker"
         args = [sys.executable, "-m", "kerasspec", "run", str(folder / "spec.yaml"), "--out", str(folder / "run"), "--verbose", "0"]
         procs[moment] = (subprocess.Popen(args, cwd=folder, env={**env, "KS_KILL_AT": moment, "KS_KILL_MARKER": str(marker)},
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), marker)
-    results = {}
-    deadline = time.monotonic() + TIMEOUT
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), marker, folder / "run")
     try:
-        for moment, (proc, marker) in procs.items():
-            while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-            reached = marker.read_text() if marker.exists() else None
-            proc.send_signal(signal.SIGKILL)
-            _, stderr = proc.communicate(timeout=TIMEOUT)
-            results[moment] = (base / moment / "run", reached, stderr)
+        yield procs
     finally:
-        for proc, _ in procs.values():
+        for proc, _, _ in procs.values():
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-    return base, results
+
+
+@pytest.fixture(scope="module")
+def killed(kill_runs):
+    """Each run killed with SIGKILL at its moment (where it waits): moment -> (run folder, what it reached, stderr)."""
+    results = {}
+    deadline = time.monotonic() + TIMEOUT
+    for moment, (proc, marker, run_dir) in kill_runs.items():
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        reached = marker.read_text() if marker.exists() else None
+        proc.send_signal(signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=TIMEOUT)
+        results[moment] = (run_dir, reached, stderr)
+    return results
 
 
 @pytest.fixture(scope="module")
@@ -299,8 +309,7 @@ def never_stopped(tmp_path_factory, keras_module):
 def test_kill_9_leaves_whole_files_and_resumes(moment: str, killed, never_stopped, keras_module) -> None:
     from kerasspec.runner import run
 
-    _, results = killed
-    run_dir, reached, stderr = results[moment]
+    run_dir, reached, stderr = killed[moment]
     assert reached is not None, f"the run never reached the moment {moment!r}: {stderr[-3000:]}"
     temporaries = whole_files(run_dir)
     if moment != "epoch":  # the writer was cut off: its half file is under a temporary name only

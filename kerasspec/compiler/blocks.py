@@ -268,11 +268,12 @@ def _check_weights(path: Path, info: zipfile.ZipInfo, archive: zipfile.ZipFile, 
     with (open(path, "rb") if info.compress_type == zipfile.ZIP_STORED else archive.open(info)) as raw:
         member = _StoredMember(raw, info) if info.compress_type == zipfile.ZIP_STORED else raw
         try:
-            h5 = h5py.File(member, "r")
-        except Exception:  # not HDF5: Keras's own loader refuses it next, as KS603
+            with h5py.File(member, "r") as h5:
+                check_h5_datasets(h5, f"{where}: {WEIGHTS_NAME}")
+        except KerasspecError:
+            raise
+        except Exception:  # not HDF5, or damaged: Keras's own loader refuses it next, as KS603
             return
-        with h5:
-            check_h5_datasets(h5, f"{where}: {WEIGHTS_NAME}")
 
 
 class _StoredMember(io.RawIOBase):

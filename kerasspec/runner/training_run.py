@@ -467,16 +467,13 @@ def _remove_temporaries(run_dir: Path) -> None:
 
 
 def spec_folder_reads(data: dict[str, Any]) -> list[tuple[str, Any]]:
-    """(spec path, value) of each file a spec reads from its own folder: csv/npz data, a relative
-    data_home, `weights:`, vocabulary files of layers (in the model and in blocks)."""
+    """(spec path, value) of each file a spec reads from its own folder: csv/npz data, `weights:`,
+    vocabulary files of layers (in the model and in blocks)."""
     found: list[tuple[str, Any]] = []
     source = (data.get("data") or {}).get("source") if isinstance(data.get("data"), dict) else None
     if isinstance(source, dict):
         if source.get("type") in ("csv", "npz") and source.get("path") is not None:
             found.append(("data.source.path", source["path"]))
-        home = source.get("data_home")
-        if isinstance(home, str) and not Path(home).expanduser().is_absolute():
-            found.append(("data.source.data_home", home))
     if data.get("weights"):
         found.append(("weights", data["weights"]))
 
