@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from kerasspec.errors import KerasspecError
 from tests.conftest import FIXTURES
 from tests.model_compare import assert_same_model
 
@@ -65,3 +67,76 @@ def test_every_catalog_layer_resolves_to_a_keras_class(keras_module) -> None:
     for name in sorted(names):
         cls = resolve_class("layers", name)
         assert issubclass(cls, keras_module.layers.Layer), name
+
+
+# ----------------------------------------------------------------------------- files a spec names (issue 13)
+
+VOCABULARY_SPEC = """\
+kerasspec: 1
+name: lookup
+blocks:
+  Lookup:
+    layers:
+      - {{type: StringLookup, vocabulary: {block}}}
+model:
+  input: {{shape: [1], dtype: string}}
+  layers:
+    - {{name: lookup, type: StringLookup, vocabulary: {layer}}}
+    - {{name: block, type: Lookup}}
+"""
+
+
+def test_vocabulary_files_are_read_from_the_spec_folder_only(tmp_path, monkeypatch, keras_module) -> None:
+    """Keras reads a string vocabulary as a file and keeps it in the saved model's assets: a spec
+    may name files in its folder only (in blocks too), judged before the file is looked for."""
+    import kerasspec
+
+    spec_dir, outside = tmp_path / "spec", tmp_path / "outside.txt"
+    spec_dir.mkdir()
+    (spec_dir / "vocab.txt").write_text("a\nb\nc\n")
+    outside.write_text("secret\n")
+    (spec_dir / "link.txt").symlink_to(outside)
+    spec = spec_dir / "spec.yaml"
+
+    spec.write_text(VOCABULARY_SPEC.format(layer="vocab.txt", block="vocab.txt"))
+    model = kerasspec.build(spec, compile=False)
+    assert model.get_layer("lookup").get_vocabulary() == ["[UNK]", "a", "b", "c"]
+    model.save(tmp_path / "lookup.keras")
+    monkeypatch.chdir(tmp_path)  # a saved block reads no file again: its vocabulary comes from the assets
+    loaded = kerasspec.load_model(tmp_path / "lookup.keras")
+    block = loaded.get_layer("block")
+    assert [layer.get_vocabulary() for layer in block.block_layers.values()] == [["[UNK]", "a", "b", "c"]]
+
+    for layer, block_value, code, words in [
+        ("/etc/passwd", "vocab.txt", "KS704", "StringLookup's vocabulary '/etc/passwd' leaves the spec's folder"),
+        ("/nonexistent/probe.txt", "vocab.txt", "KS704", "leaves the spec's folder"),  # no existence oracle
+        ("link.txt", "vocab.txt", "KS704", "StringLookup's vocabulary 'link.txt' leaves the spec's folder"),
+        ("vocab.txt", "../outside.txt", "KS704", "leaves the spec's folder"),
+        ("missing.txt", "vocab.txt", "KS601", "vocabulary file not found"),
+    ]:
+        spec.write_text(VOCABULARY_SPEC.format(layer=layer, block=block_value))
+        with pytest.raises(KerasspecError) as info:
+            kerasspec.build(spec, compile=False)
+        assert info.value.code == code and words in str(info.value), str(info.value)
+
+
+def test_weights_are_read_from_the_spec_folder_only(tmp_path, keras_module) -> None:
+    import kerasspec
+
+    spec_dir = tmp_path / "spec"
+    spec_dir.mkdir()
+    text = "kerasspec: 1\nname: w\nmodel:\n  input: [3]\n  layers:\n    - {type: Dense, units: 2}\n"
+    (spec_dir / "plain.yaml").write_text(text)
+    model = kerasspec.build(spec_dir / "plain.yaml", compile=False)
+    model.save_weights(spec_dir / "w.weights.h5")
+    model.save_weights(tmp_path / "outside.weights.h5")
+    (spec_dir / "link.weights.h5").symlink_to(tmp_path / "outside.weights.h5")
+
+    (spec_dir / "spec.yaml").write_text(text + "weights: w.weights.h5\n")
+    again = kerasspec.build(spec_dir / "spec.yaml", compile=False)
+    np.testing.assert_array_equal(again.get_weights()[0], model.get_weights()[0])
+    for value, code in [("link.weights.h5", "KS704"), ("missing.weights.h5", "KS604")]:
+        (spec_dir / "spec.yaml").write_text(text + f"weights: {value}\n")
+        with pytest.raises(KerasspecError) as info:
+            kerasspec.build(spec_dir / "spec.yaml", compile=False)
+        assert info.value.code == code, str(info.value)

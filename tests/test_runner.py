@@ -133,11 +133,24 @@ def test_run_folder_helpers(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(RunError) as info:
         artifacts.create_run_dir(first)
     assert info.value.code == "KS705"
-    # atomic_path: a failed writer leaves neither the file nor its temporary.
-    with pytest.raises(OSError), artifacts.atomic_path(tmp_path / "x.json") as tmp:
+    # A default folder that another run made first: the next free suffix, in one mkdir each.
+    artifacts.create_run_dir(first.with_name(f"{first.name}-2"))
+    assert artifacts.create_run_dir(first, next_free=True) == first.with_name(f"{first.name}-3")
+    assert artifacts.next_suffix(Path("runs/x/20261127-101500-9")).name == "20261127-101500-10"
+    # atomic_path: a failed writer leaves neither the file nor its temporary; an OSError is one RunError.
+    with pytest.raises(RunError) as info, artifacts.atomic_path(tmp_path / "x.json") as tmp:
         tmp.write_text("half")
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
+    assert info.value.code == artifacts.WRITE_FAILED
+    assert info.value.message == f"cannot write {tmp_path / 'x.json'}: No space left on device"
+    with pytest.raises(ValueError), artifacts.atomic_path(tmp_path / "x.json") as tmp:
+        tmp.write_text("half")
+        raise ValueError("the writer's own error")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    # Keras wants a weights file to end in .weights.h5: so does its temporary name.
+    assert artifacts.temporary_name(Path("b/backup-3.weights.h5")).name.endswith(".weights.h5")
+    assert artifacts.TEMPORARY.match(artifacts.temporary_name(Path("b/backup-3.weights.h5")).name)
+    assert artifacts.TEMPORARY.match(artifacts.temporary_name(Path("model.keras")).name)
     # spec.yaml reloads with the same data, even strings that YAML 1.2 would read as numbers.
     data = {"a": "1e-3", "b": "0o17", "c": "yes", "d": 1e-05, "e": "${x}", "f": [1, "2"], "g": {"type": "L2", "l2": 0.001}}
     loaded, found = load_text(artifacts.dump_spec(data, "header\nline"))
@@ -356,7 +369,7 @@ def test_settings_errors(tmp_path: Path, keras_module) -> None:
 
 def test_data_that_does_not_fit_the_model(tmp_path: Path, keras_module) -> None:
     spec = write_spec(tmp_path, TINY.replace("input: [4]", "input: [5]"))
-    fails(spec, tmp_path / "a", "KS702", "shape (72, 4) but model input 'input' expects (None, 5)",
+    fails(spec, tmp_path / "a", "KS702", "make_regression gives x of 4 columns, but the model's input has shape [5]",
           position=position_of(spec, "{type: sklearn"))
 
 

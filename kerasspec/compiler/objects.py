@@ -93,18 +93,18 @@ class ObjectFactory:
 
         Keras reads a string vocabulary as a file and keeps its content in the saved model, so a
         spec may only name files in its own folder (KS704, judged before the file is looked for).
-        Outside a build (a saved model's blocks re-made by load_model) no folder is known: refused.
+        Outside a build no folder is known: a saved model's blocks, re-made by load_model, read
+        no file (None), and Keras restores the vocabulary from the model's own assets.
         """
         for arg in file_arguments(cls):
             value = args.get(arg)
             if not isinstance(value, str):
                 continue
-            arg_path = join_path(path, arg)
             folder = self.folder or _SPEC_FOLDER.get()
             if folder is None:
-                raise BuildError(f"{type_name}'s {arg} {value!r} names a file, and files are read only while a spec "
-                                 "builds, from its folder", code="KS704", path=arg_path,
-                                 hint=f"give the {arg} as a list in the spec")
+                args[arg] = None
+                continue
+            arg_path = join_path(path, arg)
             target = confine(folder, value, arg_path, what=f"{type_name}'s {arg}", folder="the spec's folder")
             if not target.is_file():
                 raise BuildError(f"{type_name}'s {arg} file not found: {target} (from {value!r})", code="KS601",

@@ -128,8 +128,8 @@ def _check_overlaps(root: Path, places: list[tuple[str, str, Path, bool, bool]])
 def make_callbacks(entries: list[Any], factory: ObjectFactory | None = None) -> list[Any]:
     """Instantiate prepared entries (``prepare_entries``); BuildError at the spec path on failure.
 
-    ModelCheckpoint and BackupAndRestore become the runner's subclasses (same arguments),
-    which write under temporary names.
+    ModelCheckpoint, BackupAndRestore and CSVLogger become the runner's subclasses (same
+    arguments): the first two write under temporary names, the last continues a resumed run.
     """
     factory = factory or ObjectFactory()
     made = []

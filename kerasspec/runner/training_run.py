@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasspec.compiler import imports_folder, refuse_imports_unless
-from kerasspec.errors import KerasspecError, RunError, one_line
+from kerasspec.errors import KerasspecError, Position, RunError, one_line
 from kerasspec.loader import LoadedSpec, SourceMap, join_path, load_file
 from kerasspec.overrides import apply_overrides
 from kerasspec.runner import artifacts, distribute
@@ -410,12 +410,14 @@ def _load_run(run_dir: Path, spec_folder: str | Path | None = None) -> tuple[Val
         path, value = reads[0]
         named = f"; run.json says it is {recorded}" if recorded else ""
         suggestion = shlex.quote(str(recorded)) if recorded else "DIR"
-        raise RunError(
+        error = RunError(
             f"the spec of {run_dir} reads {path} {value!r} from its spec's folder{named}, but a run folder cannot vouch "
             f"for where a run may read",
             code="KS704", path=path,
             hint=f"name the folder the spec came from: kerasspec run --resume {shlex.quote(str(run_dir))} --spec-folder {suggestion}",
         )
+        loaded.source_map.add_positions(error.diagnostics)
+        raise error
     if folder is not None and not folder.is_dir():
         raise RunError(f"--spec-folder {spec_folder} is not a folder", code="KS001",
                        hint="name the folder of the spec this run started from")
@@ -434,15 +436,20 @@ def _read_info(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     hint = f"run.json records the run; restore it, or start a new run from {path.parent / SPEC_FILE}"
+    at = Position(str(path), 1, 1)
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path} cannot be read: {exc.msg}", code="KS001", hint=hint,
+                       position=Position(str(path), exc.lineno, exc.colno)) from exc
     except (OSError, ValueError) as exc:
-        raise RunError(f"{path} cannot be read: {one_line(exc, 200)}", code="KS001", hint=hint) from exc
+        raise RunError(f"{path} cannot be read: {one_line(exc, 200)}", code="KS001", hint=hint, position=at) from exc
     if not isinstance(info, dict):
-        raise RunError(f"{path} is not a JSON object (it holds a {type(info).__name__})", code="KS005", hint=hint)
+        raise RunError(f"{path} is not a JSON object (it holds a {type(info).__name__})", code="KS005", hint=hint, position=at)
     for key, kind in (("status", str), ("spec_folder", str), ("resumed", list), ("overrides", list)):
         if info.get(key) is not None and not isinstance(info[key], kind):
-            raise RunError(f"{path} is damaged: its {key!r} is {info[key]!r}, not a {kind.__name__}", code="KS001", hint=hint)
+            raise RunError(f"{path} is damaged: its {key!r} is {info[key]!r}, not a {kind.__name__}", code="KS001",
+                           hint=hint, position=at)
     return info
 
 
