@@ -13,6 +13,43 @@ from typing import Any
 
 from kerasspec.errors import RunError
 
+# The run folder's own records (the runner writes them; a callback may not).
+RUN_FILES = ("spec.yaml", "run.json", "model.keras", "history.json", "history.csv", "history.png", "metrics.json",
+             "transforms.json", "model.png", "model.dot", "exported.yaml", "history.partial.json")
+BACKUP_DIR = "backup"  # the runner's own BackupAndRestore folder
+# Callback arguments that name files or folders, relative to the run folder.
+CALLBACK_PATH_ARGS = ("filepath", "log_dir", "filename", "backup_dir", "directory")
+
+
+def normal_relative(value: str) -> str:
+    """A relative path as written, normalized (`a/../b` -> `b`, `logs/..` -> `.`), with `/` separators."""
+    import posixpath
+
+    return posixpath.normpath(value.replace("\\", "/"))
+
+
+def leaves_folder(value: Any) -> bool:
+    """Whether a path leaves its folder as written (absolute, a drive, or `..` past the top); symlinks are `confine`'s."""
+    if not isinstance(value, str) or not value or "${" in value:
+        return False
+    normal = normal_relative(value)
+    return normal.startswith("/") or normal == ".." or normal.startswith("../") or (len(value) > 1 and value[1] == ":")
+
+
+def run_record(value: str) -> str | None:
+    """What of the run's own a callback path would write over: the folder itself or one of its records; else None."""
+    normal = normal_relative(value)
+    if normal == ".":
+        return "the run folder itself"
+    if normal in RUN_FILES:
+        return f"the run's own {normal}"
+    return None
+
+
+def within(path: str, folder: str) -> bool:
+    """Whether a normalized relative path is ``folder`` or inside it."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
 
 def confine(base: Path, value: Any, path: str, *, what: str, folder: str) -> Path:
     """``base / value`` resolved (symlinks followed), or RunError KS704 if it leaves ``base``.

@@ -8,8 +8,9 @@ import pytest
 
 from kerasspec import catalog
 from kerasspec.loader import LoadedSpec, SourceMap
+from kerasspec.paths import leaves_folder
 from kerasspec.validate import validate_loaded
-from kerasspec.validate.settings import leaves_folder, logged_quantities
+from kerasspec.validate.settings import logged_quantities
 
 
 def _properties(name: str) -> set[str]:

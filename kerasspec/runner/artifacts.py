@@ -26,13 +26,12 @@ from typing import Any
 
 from kerasspec.dump import dump
 from kerasspec.errors import RunError, one_line
+from kerasspec.paths import RUN_FILES
 
 RUNS_ROOT = Path("runs")
 # The code of a run-folder file that cannot be written (a full disk, a read-only folder).
 WRITE_FAILED = "KS705"
 # The files and folders the runner itself writes in a run folder: no callback may write them.
-RUN_FILES = ("spec.yaml", "run.json", "model.keras", "history.json", "history.csv", "history.png", "metrics.json",
-             "transforms.json", "model.png", "model.dot", "exported.yaml", "history.partial.json")
 # A temporary file atomic_path leaves behind when its process is killed: `.<name>.tmp-<pid><suffix>`.
 TEMPORARY = re.compile(r"^\..+\.tmp-\d+(\.weights\.h5|\.[A-Za-z0-9]+)?$")
 

@@ -45,14 +45,13 @@ import keras
 from kerasspec.compiler.objects import ObjectFactory
 from kerasspec.errors import KerasspecError, RunError, one_line
 from kerasspec.loader import join_path
-from kerasspec.paths import confine, inside
+from kerasspec.paths import BACKUP_DIR, CALLBACK_PATH_ARGS, confine, inside
 from kerasspec.registry import registered_name, resolve_class
 from kerasspec.runner.artifacts import RUN_FILES, TEMPORARY, atomic_path, warn, write_failed, write_json, writer_alive
 
-PATH_ARGS = ("filepath", "log_dir", "filename", "backup_dir", "directory")
+PATH_ARGS = CALLBACK_PATH_ARGS
 FILE_ARGS = ("filepath", "filename")  # their parent folder is made; Keras makes the others itself
 HISTORY_PARTIAL = "history.partial.json"
-BACKUP_DIR = "backup"
 
 
 def callback_class(entry: Any, path: str) -> type | None:

@@ -13,6 +13,7 @@ from kerasspec import catalog
 from kerasspec.errors import Diagnostic, did_you_mean
 from kerasspec.graph import ModelGraph, Node
 from kerasspec.loader import join_path
+from kerasspec.paths import leaves_folder
 from kerasspec.registry import PARAM_KINDS, registered_name
 from kerasspec.substitute import has_expression
 from kerasspec.validate.blocks import check_block_use
@@ -127,6 +128,10 @@ class ArgumentChecker:
             return
         self.typed_object("layers", {"type": node.type, **node.config}, node.path, type_path=type_path)
         entry = catalog.layer_class(node.type)
+        vocabulary = node.config.get("vocabulary")
+        if isinstance(vocabulary, str) and (leaves_folder(vocabulary) or "\0" in vocabulary):
+            self.error("KS704", f"{node.type}'s vocabulary file {vocabulary!r} leaves the spec's folder",
+                       join_path(node.path, "vocabulary"), "name a file in the spec's folder, or list the vocabulary")
         if entry is not None and node.type not in self.blocks:
             self.call_signature(node, entry)
             if node.config.get("stateful") is True and graph.kind != "block" and not any(i.batch_size for i in graph.inputs):

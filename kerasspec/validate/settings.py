@@ -10,7 +10,6 @@ folder. The runner calls nothing of its own for these: a spec that validates run
 
 from __future__ import annotations
 
-import posixpath
 import re
 import string
 from collections.abc import Iterator
@@ -20,12 +19,11 @@ from kerasspec import catalog
 from kerasspec.errors import Diagnostic, did_you_mean
 from kerasspec.graph import ModelGraph, Ref
 from kerasspec.loader import join_path
+from kerasspec.paths import BACKUP_DIR, CALLBACK_PATH_ARGS, leaves_folder, normal_relative, run_record, within
 from kerasspec.registry import registered_name
 from kerasspec.substitute import has_expression
 from kerasspec.validate.arguments import ArgumentChecker
 
-# Callback arguments that name files or folders: relative to the run folder (runner/callbacks.py confines them).
-CALLBACK_PATH_ARGS = ("filepath", "log_dir", "filename", "backup_dir", "directory")
 # Logged quantities that no compile setting names: ReduceLROnPlateau adds the learning rate.
 ALWAYS_LOGGED = ("loss", "learning_rate")
 # Callbacks whose `monitor` decides what they do, and when its default matters.
@@ -449,14 +447,6 @@ def _monitors(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str,
 # ----------------------------------------------------------------------------- paths
 
 
-def leaves_folder(value: Any) -> bool:
-    """Whether a relative path leaves its folder as written (absolute, or `..` past the top); symlinks are the runner's."""
-    if not isinstance(value, str) or not value or has_expression(value):
-        return False
-    normal = posixpath.normpath(value.replace("\\", "/"))
-    return normal.startswith("/") or normal == ".." or normal.startswith("../") or (len(value) > 1 and value[1] == ":")
-
-
 def _paths(spec: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) -> None:
     places: list[tuple[str, Any, str]] = [("weights", spec.get("weights"), "the spec's folder")]
     data = spec.get("data") if isinstance(spec.get("data"), dict) else {}
@@ -464,18 +454,40 @@ def _paths(spec: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) 
     if source.get("type") in ("csv", "npz"):
         places.append(("data.source.path", source.get("path"), "the spec's folder"))
     callbacks = fit.get("callbacks") if isinstance(fit.get("callbacks"), list) else []
+    written: dict[str, str] = {}
+    backups = {join_path(join_path("fit.callbacks", i), "backup_dir"): normal_relative(entry["backup_dir"])
+               for i, entry in enumerate(callbacks) if isinstance(entry, dict) and entry.get("type") == "BackupAndRestore"
+               and isinstance(entry.get("backup_dir"), str) and not has_expression(entry["backup_dir"])}
+    if not any(isinstance(e, dict) and e.get("type") == "BackupAndRestore" or e == "BackupAndRestore" for e in callbacks):
+        backups = {"": BACKUP_DIR}  # the runner's own
     for i, entry in enumerate(callbacks):
         if isinstance(entry, dict):
             places += [(join_path(join_path("fit.callbacks", i), arg), entry.get(arg), "the run folder")
                        for arg in CALLBACK_PATH_ARGS if arg in entry]
     for path, value, folder in places:
-        if leaves_folder(value):
+        if isinstance(value, str) and "\0" in value:
+            checker.error("KS203", f"{path} holds a NUL byte, which no file name can", path)
+        elif leaves_folder(value):
             checker.error("KS704", f"{path} {value!r} leaves {folder}", path,
                           f"write a path relative to {folder}, without `..`")
+        elif folder == "the run folder" and isinstance(value, str) and not has_expression(value):
+            own = run_record(value)
+            backup = next((where for where, folder in backups.items()
+                           if where != path and within(normal_relative(value), folder)), None)
+            if own is None and backup is not None:
+                own = f"the backup folder {backups[backup]!r}" + (f" of {backup.rsplit('.', 1)[0]}" if backup else " the runner keeps")
+            if own is not None:
+                checker.error("KS704", f"{path} {value!r} would write over {own}", path,
+                              "choose another name inside the run folder, e.g. logs/history.csv")
+            elif normal_relative(value) in written:
+                checker.error("KS704", f"{path} {value!r} is also written by {written[normal_relative(value)]}", path,
+                              "give each callback its own file or folder")
+            else:
+                written[normal_relative(value)] = path
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-__all__ = ["CALLBACK_PATH_ARGS", "check_settings", "leaves_folder", "logged_quantities", "output_names", "run_requirements"]
+__all__ = ["check_settings", "logged_quantities", "output_names", "run_requirements"]
