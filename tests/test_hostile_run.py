@@ -391,3 +391,19 @@ def test_full_disk_and_read_only_run_folder(small_disk: Path, cut_and_whole, tmp
     resumed = run(resume=run_dir, verbose=0)
     assert_same_weights(resumed.model, whole.model)
     assert resumed.history == whole.history
+
+
+def test_checkpoint_fields_cannot_leave_where_the_path_was_confined(tmp_path: Path) -> None:
+    """issue 13: `{epoch.__truediv__.__doc__[17]}`-style fields made `../x.keras` at save time (validate refuses
+    them too; this holds a caller that skipped validation)."""
+    import keras
+
+    from kerasspec.errors import RunError
+    from kerasspec.runner.callbacks import AtomicModelCheckpoint
+
+    dots = "{epoch.__truediv__.__doc__[17]}"
+    checkpoint = AtomicModelCheckpoint(str(tmp_path / "run" / "c" / f"{dots}{dots}{{epoch.__truediv__.__doc__[11]}}x.keras"))
+    checkpoint.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    with pytest.raises(RunError, match="outside"):
+        checkpoint._save_model(epoch=0, batch=None, logs={})
+    assert not list(tmp_path.rglob("*.keras"))

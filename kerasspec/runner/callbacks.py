@@ -33,6 +33,7 @@ import contextlib
 import csv
 import inspect
 import json
+import os
 import re
 import signal
 import threading
@@ -430,6 +431,11 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
     def _save_model(self, epoch: int, batch: int | None, logs: Any) -> None:
         filepath = Path(self._get_file_path(epoch, batch, logs))
+        # Keras fills the `{...}` fields at save time: what they make must stay where the path was confined.
+        anchor = Path(os.path.dirname(self.filepath[: self.filepath.find("{")] if "{" in self.filepath else self.filepath))
+        if not filepath.resolve().is_relative_to(anchor.resolve()):
+            raise RunError(f"ModelCheckpoint's filepath {self.filepath!r} became {str(filepath)!r}, outside {anchor}",
+                           code="KS704", hint="use plain fields: {epoch:02d}, {val_loss:.3f}")
         if not self._should_save_model(epoch, batch, logs, str(filepath)):
             return
         if filepath.is_dir():
