@@ -86,6 +86,8 @@ NAME_TYPES: dict[str, str] = {
     "inner_optimizer": "optimizer",
     "layer": "layer",  # Wrapper, Bidirectional, TimeDistributed
     "backward_layer": "layer",
+    "cell": "layer_or_layers",  # RNN: a cell or a list of cells
+    "cells": "layer_or_layers",  # StackedRNNCells
     "dtype": "dtype",
     # integers
     "units": "int",

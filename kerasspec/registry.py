@@ -25,6 +25,7 @@ PARAM_KINDS = {
     "activation": "activations", "initializer": "initializers", "regularizer": "regularizers",
     "constraint": "constraints", "optimizer": "optimizers", "schedule": "schedules",
     "number_or_schedule": "schedules", "loss": "losses", "metric": "metrics", "layer": "layers",
+    "layer_or_layers": "layers",  # RNN's cell: one cell or a list of them
 }
 
 

@@ -85,6 +85,8 @@ def _value_schema(param: dict[str, Any]) -> dict[str, Any]:
             "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in value) for value in param["enum"]) + ")$"}]
     elif "enum" in param:
         options = [{"enum": param["enum"]}]
+    elif kind == "layer_or_layers":
+        options = [_ref("names.layers"), {"type": "array", "items": _ref("names.layers")}]
     elif kind in _OBJECT_KIND:
         options = [_ref(f"names.{_OBJECT_KIND[kind]}")]
     else:

@@ -164,6 +164,7 @@ def test_every_param_has_a_known_type() -> None:
     vocabulary = {
         "int",
         "epoch_or_batches",
+        "layer_or_layers",
         "epoch_batch_or_batches",
         "number",
         "bool",

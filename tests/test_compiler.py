@@ -140,3 +140,18 @@ def test_weights_are_read_from_the_spec_folder_only(tmp_path, keras_module) -> N
         with pytest.raises(KerasspecError) as info:
             kerasspec.build(spec_dir / "spec.yaml", compile=False)
         assert info.value.code == code, str(info.value)
+
+
+def test_rnn_takes_a_list_of_cells() -> None:
+    """`cell: [{type: GRUCell, ...}, ...]`: typed objects inside a list argument are made (a user's trial found it failing)."""
+    from kerasspec.compiler import build
+    from kerasspec.loader import load_text
+    from kerasspec.validate import validate_loaded
+
+    text = ("kerasspec: 1\nname: cells\nmodel:\n  input: [5, 3]\n  layers:\n"
+            "    - {type: RNN, cell: [{type: GRUCell, units: 8}, {type: GRUCell, units: 4}]}\n")
+    loaded, found = load_text(text)
+    validated = validate_loaded(loaded, found)
+    assert validated.ok, [d.format() for d in validated.diagnostics]
+    model = build(validated)
+    assert [type(c).__name__ for c in model.layers[0].cell.cells] == ["GRUCell", "GRUCell"]

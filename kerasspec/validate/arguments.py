@@ -226,7 +226,8 @@ class ArgumentChecker:
         if kind == "number_or_schedule" and _is_number(value):
             return
         if kind in PARAM_KINDS:
-            self.typed_object(PARAM_KINDS[kind], value, path)
+            for i, item in enumerate(value) if kind == "layer_or_layers" and isinstance(value, list) else [(None, value)]:
+                self.typed_object(PARAM_KINDS[kind], item, path if i is None else join_path(path, i))
             return
         if kind in _SIMPLE_CHECKS:
             check, expected = _SIMPLE_CHECKS[kind]
