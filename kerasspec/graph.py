@@ -4,6 +4,10 @@ This stage expands repeat groups, substitutes `${...}`, gives unnamed layers the
 deterministic names (rule 10.3), resolves implicit chaining (10.4) and parses
 references (10.5). It checks what needs only the graph: names, references, cycles and
 unused inputs. Layer types and arguments are checked by ``validate``.
+
+What a spec expands to is bounded by one ``Budget`` per spec (``substitute.MAX_LAYERS``
+layers, counted before a repeat group is expanded; ``substitute.MAX_OUTPUT`` of output),
+and every walk over a graph is iterative or linear, whatever its size.
 """
 
 from __future__ import annotations
@@ -13,9 +17,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kerasspec.errors import Diagnostic, did_you_mean
+from kerasspec.errors import Diagnostic
 from kerasspec.loader import join_path
-from kerasspec.substitute import has_expression, substitute
+from kerasspec.substitute import (
+    MAX_LAYERS,
+    Budget,
+    ExpressionError,
+    Scope,
+    has_expression,
+    short,
+    substitute,
+    substitute_string,
+    trail,
+)
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z")  # \Z: `$` would accept a trailing newline
 _REF = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)(?:\[([^\[\]]+)\])?$")
@@ -109,7 +123,14 @@ class ModelGraph:
     outputs: Ref | list[Ref] | dict[str, Ref] | None = None
 
     def node(self, name: str) -> Node | None:
-        return next((n for n in self.nodes if n.name == name), None)
+        """The first node of that name (an index, rebuilt when nodes were added)."""
+        index = self.__dict__.get("_index")
+        if index is None or index[0] != len(self.nodes):
+            by_name: dict[str, Node] = {}
+            for node in self.nodes:
+                by_name.setdefault(node.name, node)
+            index = self.__dict__["_index"] = (len(self.nodes), by_name)
+        return index[1].get(name)
 
 
 @dataclass
@@ -124,8 +145,10 @@ class Entry:
 class GraphBuilder:
     """Builds ModelGraphs; findings go to ``diagnostics``."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], budget: Budget | None = None) -> None:
         self.diagnostics = diagnostics
+        self.budget = budget if budget is not None else Budget()
+        self._layers_reported = False
 
     def error(self, code: str, message: str, path: str, hint: str | None = None, severity: str = "error") -> None:
         self.diagnostics.append(Diagnostic(code, message, path=path, hint=hint, severity=severity))
@@ -137,31 +160,57 @@ class GraphBuilder:
         entries: list[Entry] = []
         for index, item in enumerate(items):
             item_path = join_path(path, index)
-            if isinstance(item, str):
-                entries.append(Entry({"type": item}, item_path))
-            elif isinstance(item, dict) and "repeat" in item:
+            if isinstance(item, dict) and "repeat" in item:
                 if in_repeat:
                     self.error("KS303", "repeat groups do not nest", join_path(item_path, "repeat"),
                                "put the inner repeat inside a block, and repeat the block")
                     continue
                 entries.extend(self.expand_repeat(item, item_path, env))
-            elif isinstance(item, dict):
-                entries.append(Entry(item, item_path))
+            elif isinstance(item, (str, dict)):
+                if not in_repeat and not self.spend_layers(1, item_path):  # a repeat body is counted per copy
+                    break
+                entries.append(Entry({"type": item} if isinstance(item, str) else item, item_path))
         return entries
 
+    def spend_layers(self, count: int, path: str, *, before: int | None = None) -> bool:
+        """Take ``count`` layers from the budget; ``before``: what a repeat group would make in all, checked first."""
+        needed = count if before is None else before
+        if needed <= self.budget.layers:
+            self.budget.layers -= count
+            return True
+        if not self._layers_reported and not self.budget.exhausted:
+            limit = f"a spec may have at most {MAX_LAYERS:,} layers" + (
+                f", and {max(self.budget.layers, 0):,} are left" if self.budget.layers < MAX_LAYERS else "")
+            what = f"this repeat group would make {needed:,} layers (nested models included)" if before is not None \
+                else f"the spec has more than {MAX_LAYERS:,} layers once repeat groups and nested models are expanded"
+            self.error("KS006", f"{what}; {limit}" if before is not None else what, path, "no model needs so many; check the repeat counts")
+        self._layers_reported = True
+        return False
+
     def expand_repeat(self, group: dict[str, Any], path: str, env: Mapping[str, Any]) -> list[Entry]:
-        count = substitute(group.get("repeat"), env, join_path(path, "repeat"), self.diagnostics)
+        count = substitute(group.get("repeat"), env, join_path(path, "repeat"), self.diagnostics, self.budget)
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_REPEAT:
-            self.error("KS303", f"repeat must be a whole number from 0 to {MAX_REPEAT}, got {count!r}", join_path(path, "repeat"))
+            self.error("KS303", f"repeat must be a whole number from 0 to {MAX_REPEAT}, got {short(count)}", join_path(path, "repeat"))
             return []
         extra = sorted(set(group) - {"repeat", "layers"})
         for key in extra:
             self.error("KS101", f"unknown key {key!r} in a repeat group", join_path(path, key), "a repeat group has only `repeat` and `layers`")
         body = self.expand(group.get("layers"), join_path(path, "layers"), env, in_repeat=True)
+        # Counted before expanding: each copy, and the layers of the models nested in it.
+        per_copy = sum(1 + _layer_count(e.data["model"].get("layers"), env) if isinstance(e.data.get("model"), dict) else 1
+                       for e in body)
+        if not body or not self.spend_layers(count * len(body), join_path(path, "repeat"), before=count * per_copy):
+            return []
+        try:
+            self.budget.charge(count * sum(self.budget.size(e.data) for e in body))
+        except ExpressionError as exc:
+            if exc.code:
+                self.error(exc.code, exc.message, join_path(path, "repeat"), exc.hint)
+            return []
         local = {e.data["name"] for e in body if isinstance(e.data.get("name"), str) and "${" not in e.data["name"]}
         entries = []
         for i in range(count):
-            scope = {**env, "i": i}
+            scope = Scope(env, i)
             for entry in body:
                 data = dict(entry.data)
                 name = data.get("name")
@@ -170,7 +219,7 @@ class GraphBuilder:
                 for key in ("inputs", "args", "call", "reuse"):
                     if key in data:
                         data[key] = _rename_refs(data[key], local, i)
-                entries.append(Entry(_substitute_entry(data, scope, entry.path, self.diagnostics), entry.path, True))
+                entries.append(Entry(_substitute_entry(data, scope, entry.path, self.diagnostics, self.budget), entry.path, True))
         return entries
 
     # -- models --------------------------------------------------------------------------
@@ -180,7 +229,7 @@ class GraphBuilder:
         graph = ModelGraph(kind=kind if isinstance(kind, str) else "sequential", path=path, name=data.get("name"))
         graph.inputs = self.inputs(data, path, env, graph.kind)
         entries = [
-            e if e.substituted else Entry(_substitute_entry(e.data, env, e.path, self.diagnostics), e.path, True)
+            e if e.substituted else Entry(_substitute_entry(e.data, env, e.path, self.diagnostics, self.budget), e.path, True)
             for e in self.expand(data.get("layers"), join_path(path, "layers"), env)
         ]
         self.name_nodes(graph, entries, env)
@@ -201,9 +250,9 @@ class GraphBuilder:
         elif isinstance(data.get("inputs"), list) and kind == "block":
             declared += [(k, None, join_path(join_path(path, "inputs"), i)) for i, k in enumerate(data["inputs"]) if isinstance(k, str)]
         for name, value, input_path in declared:
-            value = substitute(value, env, input_path, self.diagnostics)
+            value = substitute(value, env, input_path, self.diagnostics, self.budget)
             if not NAME.match(name) or name == "i":
-                self.error("KS106", f"input name {name!r} is not a valid name", input_path, "names match [A-Za-z_][A-Za-z0-9_.-]* and `i` is reserved")
+                self.error("KS106", f"input name {short(name)} is not a valid name", input_path, "names match [A-Za-z_][A-Za-z0-9_.-]* and `i` is reserved")
             spec = value if isinstance(value, dict) else {"shape": value}
             result.append(InputDef(name=spec.get("name") or name, shape=spec.get("shape") or [], path=input_path,
                                    dtype=spec.get("dtype"), sparse=spec.get("sparse"), batch_size=spec.get("batch_size")))
@@ -213,6 +262,7 @@ class GraphBuilder:
 
     def name_nodes(self, graph: ModelGraph, entries: list[Entry], env: Mapping[str, Any]) -> None:
         explicit: dict[str, str] = {}
+        input_names = {i.name for i in graph.inputs}
         for entry in entries:
             name = entry.data.get("name")
             if name is None:
@@ -221,10 +271,10 @@ class GraphBuilder:
             if has_expression(name):
                 continue  # a block parameter decides it; checked when the block is built
             if not isinstance(name, str) or not NAME.match(name) or name == "i":
-                self.error("KS106", f"layer name {name!r} is not a valid name", name_path,
+                self.error("KS106", f"layer name {short(name)} is not a valid name", name_path,
                            "names match [A-Za-z_][A-Za-z0-9_.-]* and `i` is reserved")
-            elif name in explicit or any(name == i.name for i in graph.inputs):
-                self.error("KS402", f"the name {name!r} is used twice in this model", name_path,
+            elif name in explicit or name in input_names:
+                self.error("KS402", f"the name {short(name)} is used twice in this model", name_path,
                            "every layer and input needs its own name" + (f"; first at {explicit[name]}" if name in explicit else ""))
             else:
                 explicit[name] = entry.path
@@ -259,7 +309,7 @@ class GraphBuilder:
         node = Node(name=name, path=path, explicit_name=bool(name))
         if data.get("type") is not None:
             if not isinstance(data["type"], str):
-                self.error("KS103", f"`type` must be a class name, got {data['type']!r}", join_path(path, "type"))
+                self.error("KS103", f"`type` must be a class name, got {short(data['type'])}", join_path(path, "type"))
                 return None
             node.type = data["type"]
             node.config = {k: v for k, v in data.items() if k not in _ENTRY_KEYS}
@@ -283,9 +333,11 @@ class GraphBuilder:
                        "pass the tensors either as `inputs` (one argument) or as `args` (positional arguments)")
         if "inputs" in data:
             node.inputs = self.references(data["inputs"], join_path(path, "inputs"), allow_list=True)
+        # `args` is a list and `call` a mapping (the structural check reports anything else): no
+        # later pass sees another shape; an invalid `args` passes nothing, so nothing is chained either.
         if "args" in data:
-            node.args = self.call_values(data["args"], join_path(path, "args"))
-        if "call" in data:
+            node.args = self.call_values(data["args"], join_path(path, "args")) if isinstance(data["args"], list) else []
+        if isinstance(data.get("call"), dict):
             node.call = self.call_values(data["call"], join_path(path, "call"))
         return node
 
@@ -297,7 +349,7 @@ class GraphBuilder:
     def reference(self, value: Any, path: str) -> Ref | None:
         match = _REF.match(value) if isinstance(value, str) else None
         if not match:
-            self.error("KS401", f"{value!r} is not a reference", path,
+            self.error("KS401", f"{short(value)} is not a reference", path,
                        "a reference is an input or layer name, or name[i] for one output")
             return None
         name, index = match.groups()
@@ -350,15 +402,15 @@ class GraphBuilder:
         for node in graph.nodes:
             for ref in node.refs():
                 if ref.name not in known:
-                    self.error("KS401", f"{ref.name!r} is not defined in {where}", ref.path,
-                               did_you_mean(ref.name, known) or f"defined here: {', '.join(sorted(known)) or 'nothing'}")
+                    self.error("KS401", f"{short(ref.name)} is not defined in {where}", ref.path, self.budget.suggest(ref.name, known)
+                               or f"defined here: {self.budget.listing(known) or 'nothing'}")
             if node.reuse is not None and node.reuse not in layer_names:
                 self.error("KS401", f"`reuse: {node.reuse}` names no layer of {where}", join_path(node.path, "reuse"),
-                           did_you_mean(node.reuse, layer_names) or "reuse names an earlier layer entry")
+                           self.budget.suggest(node.reuse, layer_names) or "reuse names an earlier layer entry")
         for ref in _refs_in(graph.outputs):
             if ref.name not in known:
-                self.error("KS401", f"output {ref.name!r} is not defined in {where}", ref.path,
-                           did_you_mean(ref.name, known) or None)
+                self.error("KS401", f"output {short(ref.name)} is not defined in {where}", ref.path,
+                           self.budget.suggest(ref.name, known))
         order = self.topological_order(graph)
         if order is None:
             return
@@ -369,35 +421,71 @@ class GraphBuilder:
                            "remove it, or name it in a layer's `inputs`")
 
     def topological_order(self, graph: ModelGraph) -> list[Node] | None:
-        """Nodes in an order where each comes after what it consumes; None after a cycle."""
+        """Nodes in an order where each comes after what it consumes; None after a cycle.
+
+        Depth-first with an explicit stack: a chain of any length written in reverse order
+        (each layer naming the next one down) needs no recursion.
+        """
         by_name = {n.name: n for n in graph.nodes if n.name}
-        state: dict[str, int] = {}
+        state: dict[str, int] = {}  # 1 on the current path, 2 done
         order: list[Node] = []
-
-        def visit(node: Node, trail: list[str]) -> bool:
-            mark = state.get(node.name)
-            if mark == 2:
-                return True
-            if mark == 1:
-                cycle = trail[trail.index(node.name):] + [node.name]
-                self.error("KS403", f"the layers form a cycle: {' -> '.join(cycle)}", node.path,
-                           "a layer cannot consume its own output; use `reuse` to share weights")
-                return False
-            state[node.name] = 1
-            deps = [r.name for r in node.refs()] + ([node.reuse] if node.reuse else [])
-            for dep in deps:
-                if dep in by_name and not visit(by_name[dep], trail + [node.name]):
-                    return False
-            state[node.name] = 2
-            order.append(node)
-            return True
-
-        for node in graph.nodes:
-            if not node.name:
-                order.append(node)
-            elif not visit(node, []):
-                return None
+        for root in graph.nodes:
+            if not root.name:
+                order.append(root)
+                continue
+            if state.get(root.name) == 2:
+                continue
+            state[root.name] = 1
+            stack: list[tuple[Node, Iterator[str]]] = [(root, iter(_dependencies(root)))]
+            while stack:
+                node, deps = stack[-1]
+                for dep in deps:
+                    child = by_name.get(dep)
+                    if child is None or state.get(dep) == 2:
+                        continue
+                    if state.get(dep) == 1:
+                        names = [n.name for n, _ in stack]
+                        self.error("KS403", f"the layers form a cycle: {trail(names[names.index(dep):] + [dep])}", child.path,
+                                   "a layer cannot consume its own output; use `reuse` to share weights")
+                        return None
+                    state[dep] = 1
+                    stack.append((child, iter(_dependencies(child))))
+                    break
+                else:
+                    stack.pop()
+                    state[node.name] = 2
+                    order.append(node)
         return order
+
+
+def _dependencies(node: Node) -> list[str]:
+    return [r.name for r in node.refs()] + ([node.reuse] if node.reuse else [])
+
+
+def _layer_count(items: Any, env: Mapping[str, Any]) -> int:
+    """The layer entries a `layers` list makes once repeat groups and nested models are expanded.
+
+    A `${...}` count is evaluated in ``env``; one that cannot be (it uses `i`) counts once, and
+    the budget catches it when expanded. Recursion follows the YAML nesting (depth 64 at most).
+    """
+    if not isinstance(items, list):
+        return 0
+    total = 0
+    for item in items:
+        if isinstance(item, dict) and "repeat" in item:
+            count = item["repeat"]
+            if isinstance(count, str):
+                try:
+                    count = substitute_string(count, env)
+                except ExpressionError:
+                    count = 1
+            count = count if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= MAX_REPEAT else 1
+            total += count * _layer_count(item.get("layers"), env)
+        else:
+            total += 1
+            if isinstance(item, dict) and isinstance(item.get("model"), dict):
+                total += _layer_count(item["model"].get("layers"), env)
+    return total
 
 
 def _rename_refs(value: Any, local: set[str], i: int) -> Any:
@@ -414,9 +502,10 @@ def _rename_refs(value: Any, local: set[str], i: int) -> Any:
     return value
 
 
-def _substitute_entry(data: dict[str, Any], env: Mapping[str, Any], path: str, diagnostics: list[Diagnostic]) -> dict[str, Any]:
+def _substitute_entry(data: dict[str, Any], env: Mapping[str, Any], path: str, diagnostics: list[Diagnostic],
+                      budget: Budget) -> dict[str, Any]:
     """Substitute a layer entry, leaving a nested `model` for its own pass."""
-    return {k: (v if k == "model" else substitute(v, env, join_path(path, k), diagnostics)) for k, v in data.items()}
+    return {k: (v if k == "model" else substitute(v, env, join_path(path, k), diagnostics, budget)) for k, v in data.items()}
 
 
 __all__ = ["Const", "Entry", "GraphBuilder", "InputDef", "ModelGraph", "Node", "Ref", "base_name", "snake_case"]

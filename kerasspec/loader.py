@@ -9,7 +9,9 @@ budget, so "billion laughs" documents stop early with a diagnostic.
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,10 @@ _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_MAX_BYTES = 2_000_000
 DEFAULT_MAX_NODES = 200_000
 DEFAULT_MAX_DEPTH = 64
+# Integers have at most this many digits: the fewest Python always prints (sys.set_int_max_str_digits
+# cannot go lower), so no message or check ever fails on one; no Keras argument needs more than 20.
+MAX_INT_DIGITS = 640
+_INT_LIMIT = 10**MAX_INT_DIGITS
 
 _PLAIN = "tag:kerasspec:plain"  # marks a plain scalar whose type we resolve ourselves
 _CORE = "tag:yaml.org,2002:"
@@ -52,8 +58,12 @@ class _SpecLoader(_Loader):  # type: ignore[misc, valid-type]
 _NON_STRING_STARTS = frozenset("~nNtTfF0123456789+-.")
 
 
+class _TooLarge(ValueError):
+    """An integer of more than MAX_INT_DIGITS digits."""
+
+
 def _resolve_plain(text: str) -> Any:
-    """YAML 1.2 core schema resolution of a plain scalar."""
+    """YAML 1.2 core schema resolution of a plain scalar; raises _TooLarge for a huge integer."""
     if text[:1] not in _NON_STRING_STARTS and text:  # most scalars are names: no pattern can match them
         return text
     if _NULL.match(text):
@@ -61,11 +71,14 @@ def _resolve_plain(text: str) -> Any:
     if text in _BOOL:
         return _BOOL[text]
     if _INT10.match(text):
+        if len(text.lstrip("+-0")) > MAX_INT_DIGITS:  # int() itself refuses over 4300 digits
+            raise _TooLarge(text)
         return int(text)
-    if _INT8.match(text):
-        return int(text[2:], 8)
-    if _INT16.match(text):
-        return int(text[2:], 16)
+    if _INT8.match(text) or _INT16.match(text):
+        value = int(text[2:], 8 if text[1] == "o" else 16)
+        if value >= _INT_LIMIT:
+            raise _TooLarge(text)
+        return value
     if _FLOAT.match(text):
         return float(text)
     if _INF.match(text):
@@ -174,7 +187,7 @@ class _Builder:
             return [self.build(item, join_path(path, i), item.start_mark, depth + 1) for i, item in enumerate(node.value)]
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = self.scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
+            key = self.key(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 self.fail("KS103", "mapping keys must be plain strings", path, key_node.start_mark)
                 continue
@@ -188,7 +201,25 @@ class _Builder:
             result[key] = self.build(value_node, child, key_node.start_mark, depth + 1)
         return result
 
-    def scalar(self, node: yaml.ScalarNode, path: str) -> Any:
+    def key(self, node: yaml.ScalarNode, path: str) -> Any:
+        """A mapping key: as a scalar, but a huge integer key stays its text (keys become strings)."""
+        try:
+            return self.scalar(node, path, report=False)
+        except _TooLarge:
+            return node.value
+
+    def scalar(self, node: yaml.ScalarNode, path: str, *, report: bool = True) -> Any:
+        try:
+            return self._scalar(node, path)
+        except _TooLarge:
+            if not report:
+                raise
+            shown = node.value if len(node.value) <= 30 else f"{node.value[:12]}...{node.value[-12:]}"
+            self.fail("KS006", f"the integer {shown} ({len(node.value)} characters) is longer than {MAX_INT_DIGITS} digits",
+                      path, node.start_mark, "no argument needs such a number")
+            return None  # the value is dropped, and findings under it are not reported
+
+    def _scalar(self, node: yaml.ScalarNode, path: str) -> Any:
         tag, text = node.tag, node.value
         if tag == _PLAIN:
             return _resolve_plain(text)
@@ -199,8 +230,11 @@ class _Builder:
             value = _resolve_plain(text)
             expected = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[core]
             if isinstance(value, expected) and not (core != "bool" and isinstance(value, bool)):
-                return float(value) if core == "float" else value
-            self.fail("KS103", f"{text!r} is not a valid !!{core}", path, node.start_mark)
+                try:
+                    return float(value) if core == "float" else value
+                except OverflowError:  # an integer past the largest float
+                    pass
+            self.fail("KS103", f"{text[:60]!r} is not a valid !!{core}", path, node.start_mark)
             return text
         self.fail("KS004", f"tag {tag!r} is not allowed", path, node.start_mark,
                   "remove the tag: specs never construct Python objects")
@@ -270,21 +304,52 @@ def load_text(
 
 
 def load_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: str | None = None) -> tuple[LoadedSpec, list[Diagnostic]]:
-    """Read and parse a spec file; the findings are returned, not raised."""
+    """Read and parse a spec file; the findings are returned, not raised.
+
+    Only a regular file is read (a FIFO, a device such as /dev/zero, a directory are refused;
+    opening does not wait for a FIFO's writer), and at most ``max_bytes`` + 1 bytes of it,
+    whatever its size claims.
+    """
     path = Path(path)
     name = display or str(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            diag = Diagnostic("KS006", f"the file is {size} bytes, over the {max_bytes}-byte limit",
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+                return LoadedSpec(None, SourceMap(name), path), [
+                    Diagnostic("KS001", f"cannot read the file: it is {what}", position=Position(name, 1, 1),
+                               hint="a spec is a regular YAML file")]
+            data = _read_at_most(descriptor, max_bytes + 1, info.st_size) if info.st_size <= max_bytes else b""
+        finally:
+            os.close(descriptor)
+        if info.st_size > max_bytes or len(data) > max_bytes:
+            size = f"{info.st_size} bytes" if info.st_size > max_bytes else f"over {max_bytes} bytes"
+            diag = Diagnostic("KS006", f"the file is {size}, over the {max_bytes}-byte limit",
                               position=Position(name, 1, 1), hint="pass a larger --max-bytes if the spec is trusted")
             return LoadedSpec(None, SourceMap(name), path), [diag]
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
+        if "\r" in text:  # newlines as read_text reads them
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
     except (OSError, UnicodeDecodeError) as exc:
         return LoadedSpec(None, SourceMap(name), path), [Diagnostic("KS001", f"cannot read the file: {exc}", position=Position(name, 1, 1))]
     loaded, diagnostics = load_text(text, name)
     loaded.path = path
     return loaded, diagnostics
+
+
+def _read_at_most(descriptor: int, limit: int, size_hint: int) -> bytes:
+    """Up to ``limit`` bytes, whatever the file's size claims (a /proc file says 0)."""
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = os.read(descriptor, min(left, size_hint + 1 if size_hint else 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def load(path: str | Path) -> LoadedSpec:

@@ -26,10 +26,12 @@ KEYS = ["kerasspec", "name", "model", "type", "layers", "inputs", "input", "outp
         "repeat", "blocks", "params", "required", "vars", "compile", "optimizer", "loss", "metrics", "fit", "callbacks",
         "data", "source", "split", "features", "activation", "kernel_regularizer", "filters", "kernel_size", "name[0]"]
 TYPES = ["Dense", "Conv2D", "Add", "Concatenate", "LSTM", "ops.add", "ops.nope", "Lambda", "seed>X", "Block", "L2",
-         "Adam", "sequential", "functional", "${i}", "${x[0]}", "${1/0}", "$${", "input", "lstm[1]", "a[b]"]
+         "Adam", "sequential", "functional", "${i}", "${x[0]}", "${1/0}", "$${", "input", "lstm[1]", "a[b]",
+         # issue 13: once tracebacks, exponential or escaping the expression language
+         '${f"{x}"}', "${{1:2}}", "${x[n]}", "${" + "1+" * 99 + "1}", "${" + "x+" * 60 + "x}", "${n * n * n * n}", "x_${"]
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**40), st.floats(allow_nan=True), st.sampled_from(TYPES),
-                    st.text(max_size=12))
+                    st.text(max_size=12), st.just(10**600))
 values = st.recursive(scalars, lambda children: st.one_of(
     st.lists(children, max_size=4), st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), children, max_size=5)),
     max_leaves=30)

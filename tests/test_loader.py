@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import pytest
 
 from kerasspec.errors import SpecInvalid
-from kerasspec.loader import join_path, load, load_text, split_path
+from kerasspec.loader import join_path, load, load_file, load_text, split_path
 
 
 @pytest.mark.parametrize(
@@ -60,3 +62,44 @@ def test_empty_and_non_mapping_documents() -> None:
     assert [d.code for d in load_text("")[1]] == ["KS005"]
     assert [d.code for d in load_text("- 1\n")[1]] == ["KS005"]
     assert [d.code for d in load_text("a: 1\n---\nb: 2\n")[1]] == ["KS002"]
+
+
+# -- bounded (issue 13): huge integers, and only regular files, read up to the cap ----------------------
+
+@pytest.mark.parametrize("text", ["9" * 5000, "-" + "9" * 641, "0x" + "f" * 5000, "0o" + "7" * 5000, "!!int " + "1" * 5000])
+def test_an_integer_past_640_digits_is_refused_where_it_is(text: str) -> None:
+    loaded, found = load_text(f"a: 1\nb: {text}\n")
+    assert [(d.code, d.position.line, d.position.col) for d in found] == [("KS006", 2, 4)]
+    assert loaded.data == {"a": 1, "b": None} and len(found[0].message) < 200
+
+
+def test_integers_up_to_640_digits_load() -> None:
+    loaded, found = load_text(f"a: {'9' * 640}\nb: 0x{'f' * 500}\n{'7' * 700}: x\n? {'8' * 5000}\n: y\n")
+    assert found == [] and loaded.data["a"] == 10**640 - 1 and loaded.data["b"] == 16**500 - 1
+    assert loaded.data["7" * 700] == "x" and loaded.data["8" * 5000] == "y"  # keys stay text
+
+
+def test_a_float_tag_on_an_integer_past_floats_is_a_finding() -> None:
+    _, found = load_text(f"a: !!float 1{'0' * 400}\n")
+    assert [d.code for d in found] == ["KS103"] and len(found[0].message) < 200
+
+
+def test_only_regular_files_are_read(tmp_path) -> None:
+    fifo, device, folder = tmp_path / "fifo.yaml", tmp_path / "zero.yaml", tmp_path / "folder.yaml"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer
+    device.symlink_to("/dev/zero")  # st_size 0: the size cap was skipped, then read forever
+    folder.mkdir()
+    for path, what in [(fifo, "not a regular file"), (device, "not a regular file"), (folder, "a directory")]:
+        loaded, found = load_file(path)
+        assert loaded.data is None and [d.format() for d in found] == [f"{path}:1:1: error[KS001] cannot read the file: it is {what} "
+                                                                      "(a spec is a regular YAML file)"]
+
+
+def test_at_most_the_cap_is_read_whatever_the_size_says(tmp_path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("a: 1\r\nb: [1,\r\n  2]\r\n")
+    assert load_file(spec)[0].data == {"a": 1, "b": [1, 2]}
+    assert [d.message for d in load_file(spec, max_bytes=10)[1]] == ["the file is 20 bytes, over the 10-byte limit"]
+    status = Path("/proc/self/status")  # a regular file whose st_size is 0
+    if status.exists() and status.stat().st_size == 0:
+        assert [d.message for d in load_file(status, max_bytes=10)[1]] == ["the file is over 10 bytes, over the 10-byte limit"]

@@ -341,6 +341,56 @@ def test_a_mismatch_in_a_two_hundred_layer_spec_is_on_its_line(tmp_path: Path) -
     print(f"\n201-layer functional spec: the mismatch found in {elapsed:.2f} ms")
 
 
+# -- bounded on hostile specs (issue 13): never a traceback, never a blow-up -------------------------
+
+def test_args_and_call_of_the_wrong_kind_give_no_traceback(tmp_path: Path) -> None:
+    """`args: 5` raised TypeError here, a mapping KeyError: 0 (the structural check reports both)."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("kerasspec: 1\nname: t\nmodel:\n  type: functional\n  inputs: {a: [3], b: [3]}\n  layers:\n"
+                    "    - {type: Dense, units: 2, inputs: a, name: d}\n    - {type: Dense, units: 2, args: 5}\n"
+                    "    - {type: ops.add, args: {x: a, y: b}}\n    - {type: ops.add, args: [a, b], call: 7, name: s}\n"
+                    "  outputs: [d, s]\n", encoding="utf-8")
+    validated = validate_file(spec)
+    assert sorted((d.code, d.position.line) for d in validated.diagnostics) == [("KS103", 8), ("KS103", 9), ("KS103", 10)]
+    env, found = infer(validated)
+    assert found == [] and env["s"] == (None, 3)
+
+
+def test_blocks_nested_past_the_depth_are_unknown_not_a_recursion_error(tmp_path: Path) -> None:
+    for depth, expected in [(5, (None, 2)), (shapes.MAX_BLOCK_DEPTH + 40, UNKNOWN), (1500, UNKNOWN)]:
+        blocks = "".join(f"  B{i}:\n    layers: [{{type: B{i + 1}}}]\n" for i in range(depth))
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(f"kerasspec: 1\nname: t\nblocks:\n{blocks}  B{depth}:\n    layers: [{{type: Dense, units: 2}}]\n"
+                        "model:\n  input: {shape: [3]}\n  layers: [{type: B0}]\n", encoding="utf-8")
+        validated = validate_file(spec)
+        assert other_errors(validated) == []
+        env, found = infer(validated)
+        assert found == [] and env["b0_1"] == expected
+
+
+def test_nested_models_stop_after_the_visit_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each nested model runs on its declared inputs and on the actual ones: 2**depth runs, unbounded."""
+    depth = 19
+    model = "{type: Dense, units: 2}"
+    for level in range(depth):
+        model = f"{{model: {{input: {{shape: [{level + 100}]}}, layers: [{{type: Dense, units: 7}}, {model}]}}}}"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"kerasspec: 1\nname: t\nmodel:\n  input: {{shape: [3]}}\n  layers:\n    - {model}\n", encoding="utf-8")
+    validated = validate_file(spec)
+    assert validated.diagnostics == []
+    visits = []
+    original = shapes.ShapeInference.run
+
+    def counting(self, graph, inputs, found):  # type: ignore[no-untyped-def]
+        visits.append(len(graph.nodes))
+        return original(self, graph, inputs, found)
+
+    monkeypatch.setattr(shapes.ShapeInference, "run", counting)
+    start = time.perf_counter()
+    infer(validated)
+    assert sum(visits) <= shapes.MAX_VISITS + 10 and time.perf_counter() - start < 2
+
+
 # -- against Keras --------------------------------------------------------------------------------
 
 def keras_value(output: Any) -> Any:

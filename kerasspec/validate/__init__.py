@@ -60,12 +60,12 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
         if not NAME.match(str(name)) or name == "i":
             found.append(Diagnostic("KS106", f"var name {name!r} is not a valid name", path=f"vars.{name}",
                                     hint="names match [A-Za-z_][A-Za-z0-9_.-]* and `i` is reserved"))
+    builder = GraphBuilder(found)  # its budget bounds what all of this spec's substitutions produce
     result.data = {
-        key: value if key in _LITERAL_SECTIONS else substitute(value, env, key, found) for key, value in data.items()
+        key: value if key in _LITERAL_SECTIONS else substitute(value, env, key, found, builder.budget) for key, value in data.items()
     }
     # The settings sections are checked as substituted, so a `${...}` is held to the type of its place.
     found.extend(check_structure(result.data))
-    builder = GraphBuilder(found)
     blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
     block_graphs = check_blocks(blocks, builder, found)
     model = data.get("model")
@@ -89,11 +89,12 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
 def _tidy(diagnostics: list[Diagnostic], loaded: LoadedSpec) -> list[Diagnostic]:
     """Positions from the source map, duplicates and follow-on findings dropped, sorted by place."""
     loaded.source_map.add_positions(diagnostics, key_codes=KEY_CODES)
-    refused = [d.path for d in diagnostics if d.code == "KS004"]  # a refused value was dropped: say so once
+    refused = {d.path for d in diagnostics if d.code in ("KS004", "KS006")}  # a refused value was dropped: say so once
     seen: set[tuple[str, str, str]] = set()
     unique = []
     for diag in diagnostics:
-        if diag.code != "KS004" and any(diag.path == p or diag.path.startswith((p + ".", p + "[")) for p in refused):
+        if refused and diag.code not in ("KS004", "KS006") and (diag.path in refused or any(  # each ancestor, once
+                diag.path[:i] in refused for i, c in enumerate(diag.path) if c in ".[")):
             continue
         key = (diag.code, diag.path, diag.message)
         if key not in seen:

@@ -33,10 +33,18 @@ from kerasspec import catalog
 from kerasspec.errors import ERROR, WARNING, Diagnostic, has_errors
 from kerasspec.graph import GraphBuilder, ModelGraph, Node, Ref
 from kerasspec.loader import SourceMap
-from kerasspec.substitute import Unknown, has_expression
-from kerasspec.validate.blocks import BASE_ARGUMENTS, block_parameters
+from kerasspec.substitute import Budget, Unknown, has_expression, short
+from kerasspec.validate.blocks import BASE_ARGUMENTS, block_parameters, too_many_parameters
 
 CODE = "KS407"
+# Bounds on the work of one spec's inference, whatever it holds. Block uses and nested models are
+# inferred through their bodies, which can nest and branch: after MAX_VISITS node visits (about
+# a second; the top-level graph always runs to its end), deeper than MAX_BLOCK_DEPTH blocks, or
+# with parameters larger than MAX_PARAMS_SIZE (characters and values, as substitution counts
+# them), a block use or nested model is UNKNOWN.
+MAX_VISITS = 200_000
+MAX_BLOCK_DEPTH = 32
+MAX_PARAMS_SIZE = 2_000
 # Tests set this to True so that a bug in a rule raises instead of making a shape unknown.
 STRICT = False
 
@@ -888,6 +896,8 @@ class ShapeInference:
         self._block_graphs: dict[str, ModelGraph | None] = {}
         self._block_results: dict[str, _Result] = {}
         self._block_stack: list[str] = []
+        self.budget = Budget()  # what building block bodies with their parameters may expand to
+        self.visits = 0
 
     # -- graphs ----------------------------------------------------------------------------
     def model(self, graph: ModelGraph) -> tuple[dict[str, Value], list[Diagnostic]]:
@@ -909,6 +919,7 @@ class ShapeInference:
 
     def run(self, graph: ModelGraph, inputs: list[Value] | None, found: list[Diagnostic]) -> tuple[dict[str, Value], Value]:
         """Infer a graph from its input values; returns (name -> value, the graph's output)."""
+        self.visits += len(graph.nodes)
         env: dict[str, Value] = {}
         firsts: dict[str, Value] = {}  # a layer's first input, for the checks of `reuse`
         if graph.kind == "sequential":
@@ -926,7 +937,7 @@ class ShapeInference:
         for node in _dependency_order(graph):
             if node.inputs is not None:
                 args = [self.resolve(node.inputs, env, found)]
-            elif node.args is not None:
+            elif isinstance(node.args, list):
                 args = self.resolve(node.args, env, found)
             elif node.chained is not None:
                 args = [self.resolve(node.chained, env, found)]
@@ -1020,6 +1031,7 @@ class ShapeInference:
 
     def nested(self, graph: ModelGraph, args: list[Value], found: list[Diagnostic]) -> Value:
         """A nested model: checked on its declared inputs, then called on the actual ones."""
+        self._within_budget()
         actual = _map_inputs(graph, args[0] if args else UNKNOWN)
         declared = self.declared_inputs(graph)
         output: Value = UNKNOWN
@@ -1028,6 +1040,7 @@ class ShapeInference:
             _, output = self.run(graph, declared, checked)
             found.extend(checked)
         if actual is not None and actual != declared and all(v is not UNKNOWN for v in actual):
+            self._within_budget()
             called: list[Diagnostic] = []
             _, output = self.run(graph, actual, called)
             if not has_errors(checked):  # what the declared inputs already showed is reported once
@@ -1035,18 +1048,27 @@ class ShapeInference:
         return output
 
     # -- blocks ----------------------------------------------------------------------------
+    def _within_budget(self) -> None:
+        if self.visits > MAX_VISITS or len(self._block_stack) >= MAX_BLOCK_DEPTH:
+            raise _GiveUp("budget")
+
     def block(self, name: str, config: Mapping[str, Any], args: list[Value]) -> Value:
         definition = self.block_defs[name]
+        self._within_budget()
+        if name in self._block_stack or too_many_parameters(definition):
+            raise _GiveUp("block")
         required, defaults = block_parameters(definition)
         params = {**defaults, **{k: v for k, v in config.items() if k not in BASE_ARGUMENTS}}
         if any(p not in params for p in required) or set(params) - set(required) - set(defaults):
             raise _GiveUp("block parameters")  # reported by the argument checks
-        if any(isinstance(v, Unknown) or has_expression(v) for v in params.values()) or name in self._block_stack:
+        if sum(self.budget.size(v) for v in params.values()) > MAX_PARAMS_SIZE:
+            raise _GiveUp("block parameters")
+        if any(isinstance(v, Unknown) or has_expression(v) for v in params.values()):
             raise _GiveUp("block")
         key = f"{name}|{params!r}"
         if key not in self._block_graphs:
             problems: list[Diagnostic] = []
-            graph = GraphBuilder(problems).model(definition, f"blocks.{name}", dict(params), kind="block")
+            graph = GraphBuilder(problems, self.budget).model(definition, f"blocks.{name}", dict(params), kind="block")
             self._block_graphs[key] = None if has_errors(problems) else graph
         graph = self._block_graphs[key]
         if graph is None:
@@ -1070,7 +1092,7 @@ class ShapeInference:
                 self._block_stack.pop()
             result = self._block_results[result_key] = _Result(output, inner)
         if result.findings:
-            described = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            described = ", ".join(f"{k}={short(v)}" for k, v in params.items())
             findings = [Finding(d.severity, f"{name}({described}): {d.message}", self._inner_hint(d)) for d in result.findings]
             raise ShapeMismatch("", findings=findings, value=UNKNOWN if has_errors(result.findings) else result.output)
         return result.output
