@@ -170,10 +170,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _read_text(path: Path) -> tuple[str | None, str | None]:
     """(text, None), or (None, one line saying why the file cannot be read as UTF-8 text)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return None, f"{path}:1:1: error[KS001] cannot read the file: {exc.strerror or exc}"
+    from kerasspec.loader import read_spec_bytes
+
+    data, problem = read_spec_bytes(path)  # a regular file, bounded: never /dev/zero or a FIFO
+    if problem is not None or data is None:
+        return None, problem.format() if problem is not None else f"{path}: cannot read the file"
     try:
         return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), None  # newlines as read_text reads them
     except UnicodeDecodeError as exc:

@@ -20,7 +20,7 @@ CODES: dict[str, str] = {
     "KS003": "duplicate key",
     "KS004": "tag not allowed (Python and unknown tags are refused)",
     "KS005": "document is not a mapping",
-    "KS006": "loading limit exceeded (size, depth, nodes or aliases)",
+    "KS006": "limit exceeded (file size, depth, nodes, aliases, expansion, layers, digits)",
     # structure (KS1xx)
     "KS101": "unknown key",
     "KS102": "missing required key",

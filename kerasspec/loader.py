@@ -304,13 +304,28 @@ def load_text(
 
 
 def load_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: str | None = None) -> tuple[LoadedSpec, list[Diagnostic]]:
-    """Read and parse a spec file; the findings are returned, not raised.
-
-    Only a regular file is read (a FIFO, a device such as /dev/zero, a directory are refused;
-    opening does not wait for a FIFO's writer), and at most ``max_bytes`` + 1 bytes of it,
-    whatever its size claims.
-    """
+    """Read and parse a spec file; the findings are returned, not raised (reading: ``read_spec_bytes``)."""
     path = Path(path)
+    name = display or str(path)
+    data, problem = read_spec_bytes(path, max_bytes=max_bytes, display=name)
+    try:
+        if problem is not None:
+            return LoadedSpec(None, SourceMap(name), path), [problem]
+        text = (data or b"").decode("utf-8")
+        if "\r" in text:  # newlines as read_text reads them
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        return LoadedSpec(None, SourceMap(name), path), [Diagnostic("KS001", f"cannot read the file: {exc}", position=Position(name, 1, 1))]
+    loaded, diagnostics = load_text(text, name)
+    loaded.path = path
+    return loaded, diagnostics
+
+
+def read_spec_bytes(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: str | None = None
+                    ) -> tuple[bytes | None, Diagnostic | None]:
+    """A spec file's bytes, or why not (KS001, KS006). Only a regular file is read (a FIFO, a device
+    such as /dev/zero, a directory are refused; opening does not wait for a FIFO's writer), and at
+    most ``max_bytes`` + 1 bytes of it, whatever its size claims."""
     name = display or str(path)
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
@@ -318,25 +333,18 @@ def load_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: 
             info = os.fstat(descriptor)
             if not stat.S_ISREG(info.st_mode):
                 what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-                return LoadedSpec(None, SourceMap(name), path), [
-                    Diagnostic("KS001", f"cannot read the file: it is {what}", position=Position(name, 1, 1),
-                               hint="a spec is a regular YAML file")]
+                return None, Diagnostic("KS001", f"cannot read the file: it is {what}", position=Position(name, 1, 1),
+                                        hint="a spec is a regular YAML file")
             data = _read_at_most(descriptor, max_bytes + 1, info.st_size) if info.st_size <= max_bytes else b""
         finally:
             os.close(descriptor)
-        if info.st_size > max_bytes or len(data) > max_bytes:
-            size = f"{info.st_size} bytes" if info.st_size > max_bytes else f"over {max_bytes} bytes"
-            diag = Diagnostic("KS006", f"the file is {size}, over the {max_bytes}-byte limit",
-                              position=Position(name, 1, 1), hint="pass a larger --max-bytes if the spec is trusted")
-            return LoadedSpec(None, SourceMap(name), path), [diag]
-        text = data.decode("utf-8")
-        if "\r" in text:  # newlines as read_text reads them
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        return LoadedSpec(None, SourceMap(name), path), [Diagnostic("KS001", f"cannot read the file: {exc}", position=Position(name, 1, 1))]
-    loaded, diagnostics = load_text(text, name)
-    loaded.path = path
-    return loaded, diagnostics
+    except OSError as exc:
+        return None, Diagnostic("KS001", f"cannot read the file: {exc}", position=Position(name, 1, 1))
+    if info.st_size > max_bytes or len(data) > max_bytes:
+        size = f"{info.st_size} bytes" if info.st_size > max_bytes else f"over {max_bytes} bytes"
+        return None, Diagnostic("KS006", f"the file is {size}, over the {max_bytes}-byte limit", position=Position(name, 1, 1),
+                                hint="pass a larger --max-bytes if the spec is trusted")
+    return data, None
 
 
 def _read_at_most(descriptor: int, limit: int, size_hint: int) -> bytes:

@@ -73,7 +73,7 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
         result.graph = builder.model(model, "model", env)
         if result.data.get("name") and not result.graph.name:
             result.graph.name = result.data["name"]
-    checker = ArgumentChecker(found, blocks=blocks, has_imports=bool(data.get("imports")))
+    checker = ArgumentChecker(found, blocks=blocks, has_imports=bool(data.get("imports")), budget=builder.budget)
     for graph in block_graphs.values():
         checker.graph(graph)
     if result.graph is not None:

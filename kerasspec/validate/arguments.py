@@ -6,16 +6,16 @@ finding names the argument, the value received, and what would fit there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from kerasspec import catalog
-from kerasspec.errors import Diagnostic, did_you_mean
+from kerasspec.errors import Diagnostic
 from kerasspec.graph import ModelGraph, Node
 from kerasspec.loader import join_path
 from kerasspec.paths import leaves_folder
 from kerasspec.registry import PARAM_KINDS, registered_name
-from kerasspec.substitute import has_expression
+from kerasspec.substitute import Budget, has_expression, short
 from kerasspec.validate.blocks import check_block_use
 
 _SINGULAR = {
@@ -92,13 +92,22 @@ CLASS_RULES: dict[str, Callable[[dict[str, Any]], list[tuple[str, str, str]]]] =
 class ArgumentChecker:
     """Checks typed objects and layer entries; findings go to ``diagnostics``."""
 
-    def __init__(self, diagnostics: list[Diagnostic], *, blocks: dict[str, Any] | None = None, has_imports: bool = False) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], *, blocks: dict[str, Any] | None = None, has_imports: bool = False,
+                 budget: Budget | None = None) -> None:
         self.diagnostics = diagnostics
+        self.budget = budget or Budget()
         self.blocks = blocks or {}
         self.has_imports = has_imports
 
     def error(self, code: str, message: str, path: str, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, path=path, hint=hint))
+
+    def suggest(self, name: Any, candidates: Collection[str]) -> str | None:
+        """A "did you mean", within the spec's allowance for hints (a hostile spec has thousands of typos)."""
+        return self.budget.suggest(str(name), candidates)
+
+    def listing(self, names: Collection[str]) -> str:
+        return self.budget.listing(names)
 
     # -- layers ---------------------------------------------------------------------------
     def graph(self, graph: ModelGraph) -> None:
@@ -121,7 +130,7 @@ class ArgumentChecker:
                            type_path, "set `type: functional` on the model")
             elif not catalog.is_op(node.type):
                 ops = ["ops." + name for name in catalog.load_catalog()["ops"]]
-                self.error("KS201", f"keras.ops has no function {node.type[4:]!r}", type_path, did_you_mean(node.type, ops))
+                self.error("KS201", f"keras.ops has no function {node.type[4:]!r}", type_path, self.suggest(node.type, ops))
             for key in node.config:
                 self.error("KS202", f"an ops node takes its arguments in `args` and `call`, not {key!r}", join_path(node.path, key),
                            f"write `call: {{{key}: ...}}`")
@@ -130,7 +139,7 @@ class ArgumentChecker:
         entry = catalog.layer_class(node.type)
         vocabulary = node.config.get("vocabulary")
         if isinstance(vocabulary, str) and (leaves_folder(vocabulary) or "\0" in vocabulary):
-            self.error("KS704", f"{node.type}'s vocabulary file {vocabulary!r} leaves the spec's folder",
+            self.error("KS704", f"{node.type}'s vocabulary {short(vocabulary)} leaves the spec's folder",
                        join_path(node.path, "vocabulary"), "name a file in the spec's folder, or list the vocabulary")
         if entry is not None and node.type not in self.blocks:
             self.call_signature(node, entry)
@@ -151,12 +160,12 @@ class ArgumentChecker:
                     # a class name alone is that class with its defaults: `ModelCheckpoint` still needs a filepath
                     self.typed_object(kind, {"type": value}, path, type_path=path)
                 return
-            self.error("KS201", f"unknown {_SINGULAR[kind]} {value!r}", path,
-                       did_you_mean(value, self._string_names(kind)) or f"see keras.{kind}")
+            self.error("KS201", f"unknown {_SINGULAR[kind]} {short(value)}", path,
+                       self.suggest(value, self._string_names(kind)) or f"see keras.{kind}")
             return
         if not isinstance(value, dict):
             expected = f"a {_SINGULAR[kind]} name or" if kind else "a"
-            self.error("KS103", f"expected {expected} mapping with `type`, got {value!r}", path)
+            self.error("KS103", f"expected {expected} mapping with `type`, got {short(value)}", path)
             return
         type_name = value.get("type")
         type_path = type_path or join_path(path, "type")
@@ -185,8 +194,8 @@ class ArgumentChecker:
             candidates = sorted(catalog.kind_names(kind)) + (sorted(self.blocks) if kind == "layers" else [])
             if kind != "layers":
                 candidates = [c for c in candidates if c[:1].isupper()]
-            self.error("KS201", f"unknown {_SINGULAR[kind]} type {type_name!r}", type_path,
-                       did_you_mean(type_name, candidates) or f"see keras.{kind}")
+            self.error("KS201", f"unknown {_SINGULAR[kind]} type {short(type_name)}", type_path,
+                       self.suggest(type_name, candidates) or f"see keras.{kind}")
             return
         params = catalog.layer_params(type_name) if kind == "layers" else entry.get("params", {})
         args = {k: v for k, v in value.items() if k != "type"}
@@ -205,8 +214,8 @@ class ArgumentChecker:
         for key, arg in args.items():
             arg_path = join_path(path, key)
             if key not in params:
-                self.error("KS202", f"{owner} has no argument {key!r}", arg_path,
-                           did_you_mean(key, params) or f"its arguments: {', '.join(sorted(params))}")
+                self.error("KS202", f"{owner} has no argument {short(key)}", arg_path,
+                           self.suggest(key, params) or f"its arguments: {self.listing(params)}")
                 continue
             self.value(params[key], arg, arg_path, owner, key)
         for key, param in params.items():
@@ -220,8 +229,8 @@ class ArgumentChecker:
         if param.get("case_insensitive") and isinstance(value, str):
             value = value.lower()  # Keras lower-cases these (`padding: SAME`)
         if "enum" in param and value not in param["enum"]:
-            self.error("KS104", f"{owner}'s {key} is {value!r}, which is not allowed", path,
-                       did_you_mean(str(value), [str(e) for e in param["enum"]]) or f"allowed: {', '.join(map(str, param['enum']))}")
+            self.error("KS104", f"{owner}'s {key} is {short(value)}, which is not allowed", path,
+                       self.suggest(value, [str(e) for e in param["enum"]]) or f"allowed: {', '.join(map(str, param['enum']))}")
             return
         if kind == "number_or_schedule" and _is_number(value):
             return
@@ -232,7 +241,7 @@ class ArgumentChecker:
         if kind in _SIMPLE_CHECKS:
             check, expected = _SIMPLE_CHECKS[kind]
             if not check(value):
-                self.error("KS203", f"{owner}'s {key} must be {expected}, got {value!r}", path)
+                self.error("KS203", f"{owner}'s {key} must be {expected}, got {short(value)}", path)
             elif "range" in param:
                 self.in_range(param["range"], value, path, owner, key)
             return
@@ -282,7 +291,7 @@ class ArgumentChecker:
             return kinds[0]
         if not kinds:
             every = sorted({n for k in catalog.KINDS for n in catalog.kind_names(k) if n[:1].isupper()})
-            self.error("KS201", f"unknown type {type_name!r}", path, did_you_mean(type_name, every))
+            self.error("KS201", f"unknown type {short(type_name)}", path, self.suggest(type_name, every))
         return None
 
     def _string_names(self, kind: str) -> list[str]:

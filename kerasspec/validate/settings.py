@@ -85,7 +85,7 @@ def _source(source: Any, checker: ArgumentChecker) -> None:
         known = settings["keras_datasets"]
         if name not in known:
             checker.error("KS201", f"keras.datasets has no dataset {name!r}", join_path(path, "name"),
-                          did_you_mean(name, known) or f"its datasets: {', '.join(sorted(known))}")
+                          checker.suggest(name, known) or f"its datasets: {checker.listing(known)}")
             return
         checker.arguments(f"keras.datasets.{name}.load_data", known[name]["params"], kwargs, path)
     elif kind == "sklearn":
@@ -95,7 +95,7 @@ def _source(source: Any, checker: ArgumentChecker) -> None:
                           join_path(path, "name"), "use a csv or npz source in the spec's folder")
         elif name not in known:
             checker.error("KS201", f"sklearn.datasets has no dataset function {name!r}", join_path(path, "name"),
-                          did_you_mean(name, known) or "sklearn sources are its fetch_*, load_* and make_* functions")
+                          checker.suggest(name, known) or "sklearn sources are its fetch_*, load_* and make_* functions")
         else:
             checker.arguments(f"sklearn.datasets.{name}", known[name]["params"], kwargs, path)
 
@@ -158,7 +158,7 @@ def _features(data: dict[str, Any], graph: ModelGraph | None, checker: ArgumentC
     for name in features:
         if name not in inputs:
             checker.error("KS702", f"the model has no input {name!r}", join_path("data.features", name),
-                          did_you_mean(str(name), inputs) or f"its inputs: {', '.join(inputs)}")
+                          checker.suggest(name, inputs) or f"its inputs: {checker.listing(inputs)}")
     widths = {i.name: i.shape[0] for i in graph.inputs if len(i.shape) == 1 and _is_int(i.shape[0])}
     for name, columns in features.items():
         if name in widths and isinstance(columns, list) and len(columns) != widths[name]:
@@ -325,7 +325,7 @@ def _per_output(compile_data: dict[str, Any], outputs: list[str], checker: Argum
             for name in value:
                 if name not in outputs:
                     checker.error("KS101", f"compile.{key} names no output of the model: {name!r}", join_path(path, name),
-                                  did_you_mean(str(name), outputs) or f"the model's outputs: {', '.join(outputs)}")
+                                  checker.suggest(name, outputs) or f"the model's outputs: {checker.listing(outputs)}")
         elif isinstance(value, list) and key in ("loss", "loss_weights") and len(value) != len(outputs):
             checker.error("KS104", f"compile.{key} lists {len(value)} item(s) for a model with {len(outputs)} outputs",
                           path, f"one per output, in order ({', '.join(outputs)}), or a mapping of output name to {key}")
@@ -475,9 +475,10 @@ def _paths(spec: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) 
             backup = next((where for where, folder in backups.items()
                            if where != path and within(normal_relative(value), folder)), None)
             if own is None and backup is not None:
-                own = f"the backup folder {backups[backup]!r}" + (f" of {backup.rsplit('.', 1)[0]}" if backup else " the runner keeps")
+                own = (f"inside BackupAndRestore's backup_dir {backups[backup]!r} ({backup.rsplit('.', 1)[0]})" if backup
+                       else f"inside the run's backup folder {BACKUP_DIR!r}")
             if own is not None:
-                checker.error("KS704", f"{path} {value!r} would write over {own}", path,
+                checker.error("KS704", f"{path} {value!r} is {own}", path,
                               "choose another name inside the run folder, e.g. logs/history.csv")
             elif normal_relative(value) in written:
                 checker.error("KS704", f"{path} {value!r} is also written by {written[normal_relative(value)]}", path,
