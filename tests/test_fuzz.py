@@ -78,3 +78,20 @@ def test_mutated_spec_text_gives_only_diagnostics(source: str, edits: list[tuple
 
 def test_sources_are_there() -> None:
     assert len(SOURCES) > 10
+
+
+OVERRIDE_KEYS = ["fit.epochs", "fit.batch_size", "seed", "vars.hidden", "model.layers[0].units", "model.layers[-1].name",
+                 "compile.optimizer", "data.split.test", "fit.callbacks", "model", "vars['a.b']", "x.y[3].z", "[0]", "", "a..b"]
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.sampled_from(OVERRIDE_KEYS) | st.text(max_size=12), st.text(max_size=30)), max_size=4))
+def test_set_overrides_give_findings_never_tracebacks(pairs: list[tuple[str, str]]) -> None:
+    """issue 13: `--set KEY=VALUE` is untrusted too; a bad one is KS706 or a validation finding, nothing else."""
+    from kerasspec.errors import KerasspecError
+    from kerasspec.runner.training_run import _validated
+
+    try:
+        _validated(SPECS / "regression.yaml", [f"{key}={value}" for key, value in pairs])
+    except KerasspecError:
+        pass

@@ -407,3 +407,31 @@ def test_checkpoint_fields_cannot_leave_where_the_path_was_confined(tmp_path: Pa
     with pytest.raises(RunError, match="outside"):
         checkpoint._save_model(epoch=0, batch=None, logs={})
     assert not list(tmp_path.rglob("*.keras"))
+
+
+def test_fuzzed_run_json_is_refused_or_read_never_a_traceback(tmp_path: Path) -> None:
+    """issue 13: the fuzzer mutates run.json; resuming reads it or refuses it with a code, nothing else."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from kerasspec.runner.training_run import _load_run
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "spec.yaml").write_text((ROOT / "specs" / "regression.yaml").read_text())
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                               lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+                               max_leaves=20)
+    keys = st.sampled_from(["status", "spec", "spec_folder", "overrides", "started", "resumed", "distribute", "epochs_run"])
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(st.one_of(st.dictionaries(keys, json_values, max_size=6).map(json.dumps), json_values.map(json.dumps),
+                     st.text(max_size=60)))
+    def resume_with(text: str) -> None:
+        (run_dir / "run.json").write_text(text)
+        try:
+            _load_run(run_dir)
+        except KerasspecError:
+            pass
+
+    resume_with()
