@@ -381,3 +381,25 @@ def test_no_imports_refuses_before_anything_runs(tmp_path: Path, keras_module) -
         run(spec, out=tmp_path / "run", allow_imports=False, verbose=0)
     assert info.value.code == "KS605" and f"{spec}:4:" in str(info.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_steps_per_execution_chosen_by_the_runner_keeps_the_weights(tmp_path: Path, keras_module) -> None:
+    """issue 14: with `steps_per_execution` unset the runner runs several steps per execution; same weights as 1."""
+    from kerasspec.runner import run
+
+    common = ["fit.epochs=2", "fit.callbacks=[{type: EarlyStopping, monitor: val_loss, patience: 10}]"]
+    auto = run(SPECS / "regression.yaml", out=tmp_path / "auto", overrides=common, verbose=0)
+    one = run(SPECS / "regression.yaml", out=tmp_path / "one", overrides=[*common, "compile.steps_per_execution=1"], verbose=0)
+    chosen = json.loads((tmp_path / "auto" / "run.json").read_text())["steps_per_execution"]["auto"]
+    assert chosen > 1 and auto.model.steps_per_execution == chosen and one.model.steps_per_execution == 1
+    assert "steps_per_execution" not in json.loads((tmp_path / "one" / "run.json").read_text())
+    assert_same_weights(auto.model, one.model)
+    assert auto.history == one.history
+
+
+def test_a_per_batch_callback_keeps_one_step_per_execution(tmp_path: Path, keras_module) -> None:
+    from kerasspec.runner import run
+
+    result = run(SPECS / "regression.yaml", out=tmp_path / "r", verbose=0,
+                 overrides=["fit.epochs=1", "fit.callbacks=[{type: BackupAndRestore, backup_dir: b, save_freq: 50}]"])
+    assert result.model.steps_per_execution == 1

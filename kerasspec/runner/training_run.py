@@ -216,6 +216,9 @@ class _Job:
             model = build(validated, apply_seed=False)
             _check_fits(model, dataset)
             distribution.prepare_model(model, dataset.train.x, dataset.train.y)
+            steps = auto_steps_per_execution(spec, fit, dataset, self.extra_callbacks) if distribution.strategy is None else None
+            if steps is not None:
+                model.steps_per_execution = steps  # read when fit makes its train function; the saved compile config keeps `auto`
 
             def runner_callbacks(spec_callbacks: list[Any]) -> tuple[list[Any], Any, Any]:
                 for callback in spec_callbacks:  # a resumed run's CSVLogger keeps the rows before it
@@ -244,6 +247,8 @@ class _Job:
                         self.run_dir = run_dir = made
                         spec_callbacks = cb.make_callbacks(cb.prepare_entries(fit.get("callbacks"), run_dir))
                 info = _start_info(validated, self.overrides, distribution)
+                if steps is not None:
+                    info["steps_per_execution"] = {"auto": steps}
                 write_text(run_dir / SPEC_FILE, artifacts.dump_spec(validated.loaded.data, _spec_header(validated, self.overrides)))
                 write_json(run_dir / RUN_INFO, info)
                 all_callbacks, history_cb, backup = runner_callbacks(spec_callbacks)
@@ -519,6 +524,34 @@ def _positions(validated: Validated) -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------------- the data and the model
+
+# Callbacks that act only per epoch (with these settings): several steps per execution change nothing for them.
+EPOCH_CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau", "CSVLogger", "BackupAndRestore", "ModelCheckpoint", "TensorBoard")
+MAX_STEPS_PER_EXECUTION = 64
+EXECUTIONS_PER_EPOCH = 8  # at least: a signal stops the run within an eighth of an epoch
+
+
+def auto_steps_per_execution(spec: dict[str, Any], fit: dict[str, Any], dataset: Dataset, extra: Sequence[Any]) -> int | None:
+    """The runner's `steps_per_execution` when the spec leaves it unset, or None to keep Keras's 1.
+
+    Several steps per call of the compiled function, the weights bit-identical to one (a test
+    holds this): the largest value that leaves every callback's batch hooks meaningful (1 when one
+    acts per batch) and keeps one execution at most an eighth of an epoch.
+    """
+    if "steps_per_execution" in (spec.get("compile") or {}) or extra:
+        return None
+    for entry in fit.get("callbacks") or []:
+        kind = entry if isinstance(entry, str) else entry.get("type") if isinstance(entry, dict) else None
+        args = entry if isinstance(entry, dict) else {}
+        per_batch = (kind not in EPOCH_CALLBACKS or args.get("save_freq", "epoch") not in ("epoch", False)
+                     or args.get("update_freq", "epoch") != "epoch" or args.get("profile_batch", 0) not in (0, None))
+        if per_batch:
+            return None
+    rows = len(next(iter(dataset.train.x.values())) if isinstance(dataset.train.x, dict) else dataset.train.x)
+    rows = int(rows * (1 - float(fit.get("validation_split") or 0)))
+    steps_per_epoch = -(-rows // int(fit.get("batch_size") or 32))
+    steps = min(MAX_STEPS_PER_EXECUTION, steps_per_epoch // EXECUTIONS_PER_EPOCH)
+    return steps if steps > 1 else None
 
 
 def _check_fits(model: Any, dataset: Dataset) -> None:
