@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def train_regression(*, n_samples: int = 10000, epochs: int = 100, seed: int = 7, verbose: int = 0) -> tuple[Any, Any, dict[str, float]]:
-    """specs/regression.yaml as a script: returns (model, history, test metrics)."""
+def train_regression(*, n_samples: int = 10000, epochs: int = 100, seed: int = 7, verbose: int = 0,
+                     callbacks: list[Any] | None = None) -> tuple[Any, Any, dict[str, float]]:
+    """specs/regression.yaml as a script: returns (model, history, test metrics); ``callbacks`` are added to fit's."""
     import keras
     from sklearn.datasets import make_regression
     from sklearn.model_selection import train_test_split
@@ -25,6 +26,7 @@ def train_regression(*, n_samples: int = 10000, epochs: int = 100, seed: int = 7
     ])
     model.compile(optimizer=keras.optimizers.RMSprop(0.001), loss="mse", metrics=["mae", "mse"])
     history = model.fit(x_train, y_train, epochs=epochs, batch_size=32, validation_data=(x_valid, y_valid),
-                        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=10)], verbose=verbose)
+                        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=10), *(callbacks or [])],
+                        verbose=verbose)
     metrics = model.evaluate(x_test, y_test, batch_size=32, verbose=0, return_dict=True)
     return model, history, metrics
