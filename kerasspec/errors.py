@@ -66,6 +66,7 @@ CODES: dict[str, str] = {
     "KS705": "run folder exists",
     "KS706": "invalid override",
     "KS707": "distribution strategy not available",
+    "KS708": "cannot write a file (disk full, read-only folder)",
     # export (KS8xx)
     "KS801": "model cannot be exported",
 }
@@ -165,8 +166,13 @@ class ExportError(KerasspecError):
     default_code = "KS801"
 
 
+MAX_SUGGESTED_LENGTH = 200
+
+
 def did_you_mean(received: str, candidates: Iterable[str], n: int = 1) -> str | None:
     """A 'did you mean' hint chosen among the candidates that fit the place, or None."""
+    if len(received) > MAX_SUGGESTED_LENGTH:  # no name is that long; comparing would cost quadratic time
+        return None
     pool = list(candidates)
     lowered = {c.lower(): c for c in pool}
     if received.lower() in lowered and lowered[received.lower()] != received:

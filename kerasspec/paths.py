@@ -8,6 +8,7 @@ is judged by where it resolves, so a refusal never depends on whether the file e
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,18 @@ from kerasspec.errors import RunError
 RUN_FILES = ("spec.yaml", "run.json", "model.keras", "history.json", "history.csv", "history.png", "metrics.json",
              "transforms.json", "model.png", "model.dot", "exported.yaml", "history.partial.json")
 BACKUP_DIR = "backup"  # the runner's own BackupAndRestore folder
-# Callback arguments that name files or folders, relative to the run folder.
+# Callback arguments that name files or folders, relative to the run folder; of them, those that name a file.
 CALLBACK_PATH_ARGS = ("filepath", "log_dir", "filename", "backup_dir", "directory")
+CALLBACK_FILE_ARGS = ("filepath", "filename")
+# A format field Keras may fill into ModelCheckpoint's filepath (`str.format(epoch=..., **logs)` at save time):
+# a name, no attribute, index or conversion, and a short numeric format; else fields reach attributes, or
+# build a 1 GB string. validate/settings.py checks each field; the JSON Schema states the whole path.
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_FORMAT = r"[<>=^]?[+\- ]?0?[0-9]{0,2}(?:\.[0-9]{1,2})?[deEfFgGn%]?"
+FIELD_NAME = re.compile(f"^{_NAME}$")
+FIELD_FORMAT = re.compile(f"^{_FORMAT}$")
+# The same rule for a whole path, as the JSON Schema states it (schema.py).
+FORMATTED_PATH_PATTERN = f"^(?:[^{{}}]|\\{{\\{{|\\}}\\}}|\\{{{_NAME}(?::{_FORMAT})?\\}})*$"
 
 
 def normal_relative(value: str) -> str:
@@ -34,16 +45,6 @@ def leaves_folder(value: Any) -> bool:
         return False
     normal = normal_relative(value)
     return normal.startswith("/") or normal == ".." or normal.startswith("../") or (len(value) > 1 and value[1] == ":")
-
-
-def run_record(value: str) -> str | None:
-    """What of the run's own a callback path would write over: the folder itself or one of its records; else None."""
-    normal = normal_relative(value)
-    if normal == ".":
-        return "the run folder itself"
-    if normal in RUN_FILES:
-        return f"the run's own {normal}"
-    return None
 
 
 def within(path: str, folder: str) -> bool:
@@ -79,4 +80,43 @@ def inside(base: Path, target: Path) -> bool:
         return False
 
 
-__all__ = ["confine", "inside"]
+# Where callbacks may write: one rule for validate (paths as written) and the runner (paths as they resolve).
+CallbackPlace = tuple[str, str, str, bool, bool]  # spec path, what, path relative to the run folder, is a backup folder, is a file
+
+
+def callback_place_problems(places: list[CallbackPlace]) -> list[tuple[str, str, str]]:
+    """(spec path, message, hint) for each callback path that would write over the run's own records.
+
+    Paths are relative to the run folder, normalized (``normal_relative``). Refused: the run folder
+    itself, one of its records (``spec.yaml``, ``run.json``, ...), anything inside a backup folder
+    (BackupAndRestore deletes it; without one the runner keeps ``backup/``) or inside another
+    callback's file.
+    """
+    backups = [(rel, what) for _, what, rel, is_backup, _ in places if is_backup] or [(BACKUP_DIR, f"the run's backup folder {BACKUP_DIR!r}")]
+    found = []
+    for index, (path, what, rel, is_backup, is_file) in enumerate(places):
+        if rel == ".":
+            found.append((path, f"{what} is the run folder itself", "name a file or folder inside it, e.g. logs/epochs.csv or tensorboard"))
+            continue
+        first = rel.split("/", 1)[0]
+        if first in RUN_FILES:
+            found.append((path, f"{what} is the run's own {first}, which the runner writes", "choose another name, e.g. logs/epochs.csv"))
+            continue
+        backup = next((folder_what for folder, folder_what in backups if not (is_backup and rel == folder) and within(rel, folder)), None)
+        if backup is not None:
+            found.append((path, f"{what} lies inside {backup}, which is deleted with the backup",
+                          "write callback files beside the backup folder, not in it"))
+            continue
+        for _, other_what, other, _, other_is_file in places[:index]:
+            if other_is_file and rel == other and is_file:
+                found.append((path, f"{what} is also written by {other_what}", "give each callback its own file"))
+                break
+        else:
+            inside_file = next((other_what for other_path, other_what, other, _, other_is_file in places
+                                if other_is_file and other_path != path and rel != other and within(rel, other)), None)
+            if inside_file is not None:
+                found.append((path, f"{what} lies inside {inside_file}, a file", "give each callback its own file or folder"))
+    return found
+
+
+__all__ = ["callback_place_problems", "confine", "inside"]

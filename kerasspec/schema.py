@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from kerasspec import catalog
-from kerasspec.validate.settings import FORMATTED_PATH_PATTERN
+from kerasspec.paths import FORMATTED_PATH_PATTERN
+from kerasspec.substitute import TEMPLATE_PATTERN
 
 SCHEMA_ID = "https://kerasspec.dev/schema/kerasspec.schema.json"
 PACKAGE_SCHEMA = Path(__file__).parent / "kerasspec.schema.json"
@@ -35,7 +36,7 @@ _OBJECT_KIND = {
     "constraint": "constraints", "optimizer": "optimizers", "schedule": "schedules", "loss": "losses",
     "metric": "metrics", "layer": "layers", "callback": "callbacks",
 }
-_EXPRESSION = {"type": "string", "pattern": r"\$\{"}
+_EXPRESSION = {"type": "string", "pattern": TEMPLATE_PATTERN}  # the one structure.py recognizes
 _REGISTERED = {"type": "string", "pattern": ">"}  # package>Name: a class registered with Keras
 _UNKNOWN_LAYER = "Unknown layer type: not a keras.layers class, ops.NAME or package>Name (nor a block: the spec has no `blocks:`)."
 # The keys of a layer mapping that are not constructor arguments (spec-format 3; graph.py).

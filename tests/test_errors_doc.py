@@ -20,7 +20,8 @@ RAISED_AFTER_VALIDATE = {
     "KS602": "build: Keras rejects the model", "KS603": "build: a model file cannot be loaded",
     "KS604": "build: weights do not fit", "KS605": "build and run: imports fail",
     "KS701": "run: the data cannot be loaded", "KS705": "run: the run folder exists",
-    "KS706": "run: a --set override is invalid", "KS801": "export: the model cannot be a spec",
+    "KS706": "run: a --set override is invalid", "KS708": "run, build, export: a file cannot be written",
+    "KS801": "export: the model cannot be a spec",
 }
 
 

@@ -368,7 +368,7 @@ def test_full_disk_and_read_only_run_folder(small_disk: Path, cut_and_whole, tmp
     with pytest.raises(KerasspecError) as info:
         run(spec, out=run_dir, verbose=0, callbacks=[FillTheDisk()])
     error = str(info.value)
-    assert info.value.code == artifacts.WRITE_FAILED and "\n" not in error
+    assert info.value.code == "KS708" and "\n" not in error
     assert "cannot back up epoch 2" in error and "No space left on device" in error
     assert "the backup of epoch 1 is whole" in error and f"kerasspec run --resume {run_dir}" in error
     assert backup_of(run_dir)["epoch"] == 1
@@ -379,11 +379,11 @@ def test_full_disk_and_read_only_run_folder(small_disk: Path, cut_and_whole, tmp
         before = snapshot(run_dir)
         with pytest.raises(KerasspecError) as info:
             run(resume=run_dir, verbose=0)
-        assert info.value.code == artifacts.WRITE_FAILED and "Read-only file system" in str(info.value)
+        assert info.value.code == "KS708" and "Read-only file system" in str(info.value)
         assert snapshot(run_dir) == before
         with pytest.raises(KerasspecError) as info:
             run(spec, out=small_disk / "new", verbose=0)
-        assert info.value.code == artifacts.WRITE_FAILED and "Read-only file system" in str(info.value)
+        assert info.value.code == "KS708" and "Read-only file system" in str(info.value)
     finally:
         remount(small_disk, "rw")
 

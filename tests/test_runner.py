@@ -141,7 +141,7 @@ def test_run_folder_helpers(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(RunError) as info, artifacts.atomic_path(tmp_path / "x.json") as tmp:
         tmp.write_text("half")
         raise OSError(28, "No space left on device")
-    assert info.value.code == artifacts.WRITE_FAILED
+    assert info.value.code == "KS708"
     assert info.value.message == f"cannot write {tmp_path / 'x.json'}: No space left on device"
     with pytest.raises(ValueError), artifacts.atomic_path(tmp_path / "x.json") as tmp:
         tmp.write_text("half")

@@ -30,7 +30,7 @@ from kerasspec.paths import RUN_FILES
 
 RUNS_ROOT = Path("runs")
 # The code of a run-folder file that cannot be written (a full disk, a read-only folder).
-WRITE_FAILED = "KS705"
+WRITE_FAILED = "KS708"
 # The files and folders the runner itself writes in a run folder: no callback may write them.
 # A temporary file atomic_path leaves behind when its process is killed: `.<name>.tmp-<pid><suffix>`.
 TEMPORARY = re.compile(r"^\..+\.tmp-\d+(\.weights\.h5|\.[A-Za-z0-9]+)?$")

@@ -46,12 +46,20 @@ import keras
 from kerasspec.compiler.objects import ObjectFactory
 from kerasspec.errors import KerasspecError, RunError, one_line
 from kerasspec.loader import join_path
-from kerasspec.paths import BACKUP_DIR, CALLBACK_PATH_ARGS, confine, inside
+from kerasspec.paths import (
+    BACKUP_DIR,
+    CALLBACK_FILE_ARGS,
+    CALLBACK_PATH_ARGS,
+    callback_place_problems,
+    confine,
+    inside,
+    normal_relative,
+)
 from kerasspec.registry import registered_name, resolve_class
-from kerasspec.runner.artifacts import RUN_FILES, TEMPORARY, atomic_path, warn, write_failed, write_json, writer_alive
+from kerasspec.runner.artifacts import TEMPORARY, atomic_path, warn, write_failed, write_json, writer_alive
 
 PATH_ARGS = CALLBACK_PATH_ARGS
-FILE_ARGS = ("filepath", "filename")  # their parent folder is made; Keras makes the others itself
+FILE_ARGS = CALLBACK_FILE_ARGS  # their parent folder is made; Keras makes the others itself
 HISTORY_PARTIAL = "history.partial.json"
 
 
@@ -90,39 +98,14 @@ def prepare_entries(entries: Any, run_dir: Path) -> list[Any]:
                 arg_path = join_path(path, arg)
                 what = f"{entry['type']}'s {arg}"
                 target = confine(root, value, arg_path, what=what, folder="the run folder")
-                _check_run_place(root, target, value, arg_path, what)
                 is_backup = arg == "backup_dir" and issubclass(cls, keras.callbacks.BackupAndRestore)
-                places.append((arg_path, f"{what} {value!r}", target, is_backup, arg in FILE_ARGS))
+                relative = target.relative_to(root).as_posix() if target != root else "."
+                places.append((arg_path, f"{what} {value!r}", normal_relative(relative), is_backup, arg in FILE_ARGS))
                 entry[arg] = str(target)
         prepared.append(entry)
-    _check_overlaps(root, places)
+    for path, message, hint in callback_place_problems(places)[:1]:  # as they resolve; validate checked them as written
+        raise RunError(message, code="KS704", path=path, hint=hint)
     return prepared
-
-
-def _check_run_place(root: Path, target: Path, value: Any, path: str, what: str) -> None:
-    if target == root:
-        raise RunError(f"{what} {value!r} is the run folder itself", code="KS704", path=path,
-                       hint="name a file or folder inside it, e.g. logs/epochs.csv or tensorboard")
-    first = target.relative_to(root).parts[0]
-    if first in RUN_FILES:
-        raise RunError(f"{what} {value!r} is the run's own {first}, which the runner writes", code="KS704", path=path,
-                       hint="choose another name, e.g. logs/epochs.csv")
-
-
-def _check_overlaps(root: Path, places: list[tuple[str, str, Path, bool, bool]]) -> None:
-    """No callback writes inside a backup folder (deleted with the backup) or inside another's file."""
-    backups = [(target, what) for _, what, target, is_backup, _ in places if is_backup]
-    if not backups:
-        backups = [(root / BACKUP_DIR, "the run's backup folder 'backup'")]
-    for path, what, target, is_backup, _ in places:
-        for folder, folder_what in backups:
-            if not (is_backup and target == folder) and inside(folder, target):
-                raise RunError(f"{what} lies inside {folder_what}, which is deleted with the backup", code="KS704",
-                               path=path, hint="write callback files beside the backup folder, not in it")
-        for other_path, other_what, other, _, is_file in places:
-            if is_file and other_path != path and target != other and inside(other, target):
-                raise RunError(f"{what} lies inside {other_what}, a file", code="KS704", path=path,
-                               hint="give each callback its own file or folder")
 
 
 def make_callbacks(entries: list[Any], factory: ObjectFactory | None = None) -> list[Any]:

@@ -145,7 +145,8 @@ def _load_keras(source: dict) -> tuple[Array, Array, tuple[Array, Array]]:
 def _load_sklearn(source: dict, spec_dir: Path) -> tuple[Array, Array]:
     name = source["name"]
     if name in catalog.load_catalog()["sklearn_refused"]:  # validate refuses it too; never call it
-        raise _fail("KS104", "data.source.name", f"sklearn.datasets.{name} cannot be a data source")
+        raise _fail("KS104", "data.source.name", f"sklearn.datasets.{name} cannot be a data source: it "
+                    f"{catalog.load_catalog()['sklearn_refused'][name]}", "use a csv or npz source in the spec's folder")
     kwargs = _loader_kwargs(source)
     label = f"sklearn.datasets.{name}()"
     result = _call(
@@ -204,11 +205,9 @@ def _numeric(cells: np.ndarray, columns: list[str]) -> Array:
 
 def _load_csv(source: dict, spec_dir: Path) -> tuple[Array, Array]:
     file = _resolve(spec_dir, source.get("path"), "data.source.path")
-    header, delimiter = source.get("header", True), source.get("delimiter", ",")
-    if "target" not in source:
-        raise _fail(
-            "KS204", "data.source", "a csv source needs `target`: the column (or columns) to predict", "add target: <column name>"
-        )
+    # null means the default, as the schema documents it (`target` is required there)
+    header = source.get("header") is not False
+    delimiter = source.get("delimiter") or ","
     with open(file, newline="", encoding="utf-8-sig") as f:  # -sig: drop Excel's BOM
         rows = [row for row in csv.reader(f, delimiter=delimiter) if row]
     if header and rows:

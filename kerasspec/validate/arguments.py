@@ -138,7 +138,10 @@ class ArgumentChecker:
         self.typed_object("layers", {"type": node.type, **node.config}, node.path, type_path=type_path)
         entry = catalog.layer_class(node.type)
         vocabulary = node.config.get("vocabulary")
-        if isinstance(vocabulary, str) and (leaves_folder(vocabulary) or "\0" in vocabulary):
+        if isinstance(vocabulary, str) and "\0" in vocabulary:
+            self.error("KS203", f"{node.type}'s vocabulary holds a NUL byte, which no file name can",
+                       join_path(node.path, "vocabulary"), "name a file in the spec's folder, or list the vocabulary")
+        elif isinstance(vocabulary, str) and leaves_folder(vocabulary):
             self.error("KS704", f"{node.type}'s vocabulary {short(vocabulary)} leaves the spec's folder",
                        join_path(node.path, "vocabulary"), "name a file in the spec's folder, or list the vocabulary")
         if entry is not None and node.type not in self.blocks:

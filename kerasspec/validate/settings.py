@@ -10,7 +10,6 @@ folder. The runner calls nothing of its own for these: a spec that validates run
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,16 @@ from kerasspec import catalog
 from kerasspec.errors import Diagnostic, did_you_mean
 from kerasspec.graph import ModelGraph, Ref
 from kerasspec.loader import join_path
-from kerasspec.paths import BACKUP_DIR, CALLBACK_PATH_ARGS, leaves_folder, normal_relative, run_record, within
+from kerasspec.paths import (
+    CALLBACK_FILE_ARGS,
+    CALLBACK_PATH_ARGS,
+    FIELD_FORMAT,
+    FIELD_NAME,
+    CallbackPlace,
+    callback_place_problems,
+    leaves_folder,
+    normal_relative,
+)
 from kerasspec.registry import registered_name
 from kerasspec.substitute import has_expression
 from kerasspec.validate.arguments import ArgumentChecker
@@ -230,16 +238,6 @@ def _distribute(settings: dict[str, Any], fit: dict[str, Any], checker: Argument
 # ----------------------------------------------------------------------------- callbacks
 
 
-# A format field Keras may fill into ModelCheckpoint's filepath: a name, no attribute, index or conversion,
-# and a short numeric format (str.format would otherwise reach attributes, or build a 1 GB string).
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_FORMAT = r"[<>=^]?[+\- ]?0?[0-9]{0,2}(?:\.[0-9]{1,2})?[deEfFgGn%]?"
-FIELD_NAME = re.compile(f"^{_NAME}$")
-FIELD_FORMAT = re.compile(f"^{_FORMAT}$")
-# The same rule for a whole path, as the JSON Schema states it (schema.py).
-FORMATTED_PATH_PATTERN = f"^(?:[^{{}}]|\\{{\\{{|\\}}\\}}|\\{{{_NAME}(?::{_FORMAT})?\\}})*$"
-
-
 def format_field_problems(template: str, logged: set[str] | None) -> list[str]:
     """What is wrong with the `{...}` fields of a path Keras formats with `str.format(epoch=..., batch=..., **logs)`."""
     try:
@@ -255,7 +253,7 @@ def format_field_problems(template: str, logged: set[str] | None) -> list[str]:
             problems.append(f"the field {{{name}{'!' + conversion if conversion else ''}:{spec}}} has a format other than "
                             "a short numeric one")
         elif known is not None and name not in known:
-            close = did_you_mean(name, sorted(known))
+            close = did_you_mean(name, sorted(known)) if len(known) < 1000 else None
             problems.append(f"{{{name}}} is not a quantity the run logs{' (' + close + ')' if close else ''}")
     return problems
 
@@ -426,6 +424,8 @@ def _monitors(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str,
             continue
         path = join_path("fit.callbacks", i)
         monitor = entry.get("monitor", params["monitor"].get("default"))
+        if has_expression(monitor):
+            continue  # its template's own finding says what is wrong
         if isinstance(monitor, str) and (monitor in quantities or monitor in ALWAYS_LOGGED):
             mode = entry.get("mode", params.get("mode", {}).get("default"))
             if single and mode == "auto" and directions.get(monitor.removeprefix("val_"), "up") is None:
@@ -435,9 +435,9 @@ def _monitors(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str,
             continue
         if not isinstance(monitor, str):
             continue
-        hint = did_you_mean(monitor, quantities) or f"it logs: {', '.join(quantities)}"
+        hint = checker.suggest(monitor, quantities) or f"it logs: {checker.listing(quantities)}"
         if monitor.startswith("val_") and not validates:
-            hint = f"val_ quantities need validation data: add data.split.validation or fit.validation_split; it logs: {', '.join(quantities)}"
+            hint = f"val_ quantities need validation data: add data.split.validation or fit.validation_split; it logs: {checker.listing(quantities)}"
         if "monitor" in entry:
             checker.error("KS104", f"{entry['type']} monitors {monitor!r}, which the run does not log", join_path(path, "monitor"), hint)
         elif entry["type"] in MONITORING and (MONITORING[entry["type"]] is None or entry.get(MONITORING[entry["type"]])):
@@ -454,37 +454,28 @@ def _paths(spec: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) 
     if source.get("type") in ("csv", "npz"):
         places.append(("data.source.path", source.get("path"), "the spec's folder"))
     callbacks = fit.get("callbacks") if isinstance(fit.get("callbacks"), list) else []
-    written: dict[str, str] = {}
-    backups = {join_path(join_path("fit.callbacks", i), "backup_dir"): normal_relative(entry["backup_dir"])
-               for i, entry in enumerate(callbacks) if isinstance(entry, dict) and entry.get("type") == "BackupAndRestore"
-               and isinstance(entry.get("backup_dir"), str) and not has_expression(entry["backup_dir"])}
-    if not any(isinstance(e, dict) and e.get("type") == "BackupAndRestore" or e == "BackupAndRestore" for e in callbacks):
-        backups = {"": BACKUP_DIR}  # the runner's own
+    run_places: list[CallbackPlace] = []  # as the runner checks them once resolved (paths.callback_place_problems)
     for i, entry in enumerate(callbacks):
-        if isinstance(entry, dict):
-            places += [(join_path(join_path("fit.callbacks", i), arg), entry.get(arg), "the run folder")
-                       for arg in CALLBACK_PATH_ARGS if arg in entry]
+        entry = {"type": entry} if isinstance(entry, str) else entry
+        params = (catalog.class_entry("callbacks", entry.get("type")) or {}).get("params", {}) \
+            if isinstance(entry, dict) and isinstance(entry.get("type"), str) else {}
+        for arg in CALLBACK_PATH_ARGS:
+            if arg not in params:
+                continue
+            value, arg_path = entry.get(arg, params[arg].get("default")), join_path(join_path("fit.callbacks", i), arg)
+            if arg in entry:
+                places.append((arg_path, value, "the run folder"))
+            if isinstance(value, str) and value and "\0" not in value and not leaves_folder(value) and not has_expression(value):
+                run_places.append((arg_path, f"{entry['type']}'s {arg} {value!r}", normal_relative(value),
+                                   arg == "backup_dir" and entry["type"] == "BackupAndRestore", arg in CALLBACK_FILE_ARGS))
     for path, value, folder in places:
         if isinstance(value, str) and "\0" in value:
-            checker.error("KS203", f"{path} holds a NUL byte, which no file name can", path)
+            checker.error("KS203", f"{path} holds a NUL byte, which no file name can", path, "remove it from the name")
         elif leaves_folder(value):
             checker.error("KS704", f"{path} {value!r} leaves {folder}", path,
                           f"write a path relative to {folder}, without `..`")
-        elif folder == "the run folder" and isinstance(value, str) and not has_expression(value):
-            own = run_record(value)
-            backup = next((where for where, folder in backups.items()
-                           if where != path and within(normal_relative(value), folder)), None)
-            if own is None and backup is not None:
-                own = (f"inside BackupAndRestore's backup_dir {backups[backup]!r} ({backup.rsplit('.', 1)[0]})" if backup
-                       else f"inside the run's backup folder {BACKUP_DIR!r}")
-            if own is not None:
-                checker.error("KS704", f"{path} {value!r} is {own}", path,
-                              "choose another name inside the run folder, e.g. logs/history.csv")
-            elif normal_relative(value) in written:
-                checker.error("KS704", f"{path} {value!r} is also written by {written[normal_relative(value)]}", path,
-                              "give each callback its own file or folder")
-            else:
-                written[normal_relative(value)] = path
+    for path, message, hint in callback_place_problems(run_places):
+        checker.error("KS704", message, path, hint)
 
 
 def _is_int(value: Any) -> bool:

@@ -11,7 +11,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from kerasspec.errors import Diagnostic, did_you_mean
 from kerasspec.loader import join_path
 from kerasspec.registry import MODULE_PATTERN
-from kerasspec.substitute import TEMPLATE_PATTERN
+from kerasspec.substitute import TEMPLATE_PATTERN, short
 from kerasspec.validate import fast_structure
 
 _JSON_TYPES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer", float: "a number", type(None): "null"}
@@ -81,8 +81,8 @@ def _no_branch_fits(error: ValidationError) -> list[Diagnostic]:
         types.append(_TEMPLATE)
     if names and isinstance(value, (str, int, float)):
         hint = did_you_mean(str(value), names) or f"allowed: {', '.join([*types, *names])}"
-        return [Diagnostic("KS104", f"{value!r} is not allowed here", path=path, hint=hint)]
-    received = _describe(value) + (f" {value!r}" if isinstance(value, (str, int, float)) else "")
+        return [Diagnostic("KS104", f"{short(value)} is not allowed here", path=path, hint=hint)]
+    received = _describe(value) + (f" {short(value)}" if isinstance(value, (str, int, float)) else "")
     return [Diagnostic("KS103", f"expected {' or '.join(types) or 'another form'}, got {received}", path=path)]
 
 
@@ -105,15 +105,15 @@ def _to_diagnostics(error: ValidationError) -> list[Diagnostic]:
     path = _path(error.absolute_path)
     if error.validator in _BOUNDS:
         key = path.rsplit(".", 1)[-1] or "the value"
-        return [Diagnostic("KS104", f"{key} must be {_BOUNDS[error.validator]} {error.validator_value}, got {error.instance!r}",
+        return [Diagnostic("KS104", f"{key} must be {_BOUNDS[error.validator]} {error.validator_value}, got {short(error.instance)}",
                            path=path)]
     if error.validator in ("minLength", "maxLength", "minItems"):
         limit = error.validator_value
         what = {"minLength": f"at least {limit} character(s)", "maxLength": f"at most {limit} character(s)",
                 "minItems": f"at least {limit} item(s)"}[str(error.validator)]
-        return [Diagnostic("KS104", f"{path.rsplit('.', 1)[-1]} must have {what}, got {error.instance!r}", path=path)]
+        return [Diagnostic("KS104", f"{path.rsplit('.', 1)[-1]} must have {what}, got {short(error.instance)}", path=path)]
     if _is_template_branch(error):
-        return [Diagnostic("KS103", f"expected {_TEMPLATE}, got {error.instance!r}", path=path)]
+        return [Diagnostic("KS103", f"expected {_TEMPLATE}, got {short(error.instance)}", path=path)]
     if error.validator == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         return [
@@ -125,18 +125,18 @@ def _to_diagnostics(error: ValidationError) -> list[Diagnostic]:
         missing = [key for key in error.validator_value if key not in error.instance]
         return [Diagnostic("KS102", f"missing required key {key!r}", path=path) for key in missing]
     if error.validator == "type":
-        return [Diagnostic("KS103", f"expected {_expected(error.schema)}, got {_describe(error.instance)} {error.instance!r}", path=path)]
+        return [Diagnostic("KS103", f"expected {_expected(error.schema)}, got {_describe(error.instance)} {short(error.instance)}", path=path)]
     if error.validator in ("enum", "const"):
         allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
         if path == "kerasspec":
-            return [Diagnostic("KS105", f"format version {error.instance!r} is not supported", path=path, hint="this kerasspec reads `kerasspec: 1`")]
+            return [Diagnostic("KS105", f"format version {short(error.instance)} is not supported", path=path, hint="this kerasspec reads `kerasspec: 1`")]
         hint = did_you_mean(str(error.instance), [str(a) for a in allowed]) or f"allowed: {', '.join(map(str, allowed))}"
-        return [Diagnostic("KS104", f"{error.instance!r} is not allowed here", path=path, hint=hint)]
+        return [Diagnostic("KS104", f"{short(error.instance)} is not allowed here", path=path, hint=hint)]
     if error.validator == "pattern" and error.validator_value == MODULE_PATTERN:
-        return [Diagnostic("KS106", f"{error.instance!r} is not a Python module name", path=path,
+        return [Diagnostic("KS106", f"{short(error.instance)} is not a Python module name", path=path,
                            hint="write the dotted name you would import, e.g. my_layers or package.layers")]
     if error.validator == "pattern":
-        return [Diagnostic("KS106", f"{error.instance!r} is not a valid name", path=path, hint="names match [A-Za-z_][A-Za-z0-9_.-]*")]
+        return [Diagnostic("KS106", f"{short(error.instance)} is not a valid name", path=path, hint="names match [A-Za-z_][A-Za-z0-9_.-]*")]
     return [Diagnostic("KS103", error.message, path=path)]
 
 
