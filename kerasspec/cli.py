@@ -19,6 +19,7 @@ from typing import Any
 from kerasspec import report
 from kerasspec.errors import KerasspecError
 from kerasspec.loader import DEFAULT_MAX_BYTES
+from kerasspec.paths import output_problem
 from kerasspec.quiet import NEEDS, import_keras_quietly, missing_train_package, needs_train_message, require_train
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -115,7 +116,7 @@ def _not_built(validated: Any) -> Any:
     """The warning, at `imports:`, for a spec `validate --build` does not build: its imports would run code."""
     from kerasspec.errors import WARNING, Diagnostic
 
-    diag = Diagnostic("KS605", "not built: the spec imports Python modules, and validate never runs a spec's code",
+    diag = Diagnostic("KS608", "not built: the spec imports Python modules, and validate never runs a spec's code",
                       path="imports", severity=WARNING, hint="pass --trust-imports to build it with its imports, for specs you trust")
     validated.loaded.source_map.add_positions([diag])
     return diag
@@ -123,22 +124,6 @@ def _not_built(validated: Any) -> Any:
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")  # what keras.Model.save writes
 PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".gif", ".dot")  # Graphviz formats plot_model is asked for
-
-
-def output_problem(target: Path, *, force: bool, suffixes: tuple[str, ...] = (), what: str = "file") -> str | None:
-    """Why an output file cannot be written where the user asked (checked before any work), or None.
-
-    Never creates folders: the folder must exist. An existing file needs ``force``; a folder is never replaced.
-    """
-    if suffixes and target.suffix.lower() not in suffixes:
-        return f"{target}: a {what} must end in {', '.join(suffixes)}"
-    if target.is_dir():
-        return f"{target} is a folder; name a {what} in it"
-    if not target.parent.is_dir():
-        return f"{target}: no such folder {target.parent}; create it first"
-    if target.exists() and not force:
-        return f"{target} exists; pass --force to replace it"
-    return None
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -151,10 +136,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"kerasspec build: {problem}", file=sys.stderr)
         return EXIT_USAGE
     import_keras_quietly()
-    from kerasspec.compiler import build
+    from kerasspec.compiler import build, load_and_validate
     from kerasspec.runner.artifacts import atomic_path
 
-    model = build(args.spec, allow_imports=not args.no_imports)
+    model = build(load_and_validate(args.spec), allow_imports=not args.no_imports)
     model.summary()
     if args.output:
         target = Path(args.output)
@@ -238,6 +223,44 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- export -------------------------------------------------------------------------------------
+def add_export_command(commands: Any) -> argparse.ArgumentParser:
+    """`kerasspec export MODEL -o SPEC [--weights] [--force]` on an argparse subparsers object."""
+    export = commands.add_parser("export", help="write a Keras model file (.keras, .h5) as a spec")
+    export.add_argument("model", help="the model file: .keras or legacy .h5")
+    export.add_argument("-o", "--output", help="the spec to write (default: stdout; required with --weights)")
+    export.add_argument("--weights", action="store_true", help="also write <spec>.weights.h5 beside the spec and set `weights:`")
+    export.add_argument("--force", action="store_true", help="replace existing files")
+    export.set_defaults(func=cmd_export)
+    return export
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from kerasspec.export import export_file, export_outputs, file_to_spec, load_model_file, spec_stem
+
+    import_keras_quietly()
+    if not Path(args.model).is_file():
+        print(f"kerasspec export: no such model file: {args.model}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.output is None and args.weights:
+        print("kerasspec export: --weights needs -o SPEC (the weights go beside it)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.output is not None:
+        for target in export_outputs(Path(args.output), weights=args.weights):
+            problem = output_problem(target, force=args.force)
+            if problem:
+                print(f"kerasspec export: {problem}", file=sys.stderr)
+                return EXIT_USAGE
+    if args.output is None:
+        from kerasspec.dump import dump
+
+        sys.stdout.write(dump(file_to_spec(load_model_file(Path(args.model)), Path(args.model))))
+        return EXIT_OK
+    written = export_file(Path(args.model), Path(args.output), weights=args.weights, force=args.force)
+    print(f"wrote {written}" + (f" and {written.with_name(spec_stem(written) + '.weights.h5')}" if args.weights else ""))
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="kerasspec", description="Declarative Keras models from YAML specs.")
     commands = top.add_subparsers(dest="command", required=True)
@@ -269,8 +292,6 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="train, evaluate and record a spec in a run folder")
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)
-    from kerasspec.export import add_export_command
-
     add_export_command(commands)
     fmt = commands.add_parser("fmt", help="rewrite specs in the canonical layout, keeping comments")
     fmt.add_argument("paths", nargs="+", help="spec files and folders of specs")

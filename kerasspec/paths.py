@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kerasspec.errors import RunError
+from kerasspec.errors import RunError, one_line
 
 # The run folder's own records (the runner writes them; a callback may not).
 RUN_FILES = ("spec.yaml", "run.json", "model.keras", "history.json", "history.csv", "history.png", "metrics.json",
@@ -59,12 +59,13 @@ def confine(base: Path, value: Any, path: str, *, what: str, folder: str) -> Pat
     A value that is no path at all (not a string, empty, or holding a NUL byte) is KS203.
     """
     if not isinstance(value, str) or not value or "\0" in value:
-        raise RunError(f"{what} must be a path relative to {folder}, got {value!r}", code="KS203", path=path)
+        raise RunError(f"{what} must be a path relative to {folder}, got {value!r}", code="KS203", path=path,
+                       hint=f"write a file name relative to {folder}")
     try:
         root = base.resolve()  # an absolute path is judged like any other: by where it resolves
         target = (root / value).resolve()  # follows every symlink that exists on the way
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a name too long
-        raise RunError(f"{what} {value!r} cannot be resolved inside {folder}: {exc}", code="KS704", path=path,
+        raise RunError(f"{what} {value!r} cannot be resolved inside {folder}: {one_line(exc, 300)}", code="KS704", path=path,
                        hint=f"paths are plain names relative to {folder}") from exc
     if not target.is_relative_to(root):
         raise RunError(f"{what} {value!r} leaves {folder} (it resolves to {target})", code="KS704", path=path,
@@ -119,4 +120,22 @@ def callback_place_problems(places: list[CallbackPlace]) -> list[tuple[str, str,
     return found
 
 
-__all__ = ["callback_place_problems", "confine", "inside"]
+
+
+def output_problem(target: Path, *, force: bool, suffixes: tuple[str, ...] = (), what: str = "file") -> str | None:
+    """Why an output file cannot be written where the user asked (checked before any work), or None.
+
+    Never creates folders: the folder must exist. An existing file needs ``force``; a folder is never replaced.
+    """
+    if suffixes and target.suffix.lower() not in suffixes:
+        return f"{target}: a {what} must end in {', '.join(suffixes)}"
+    if target.is_dir():
+        return f"{target} is a folder; name a {what} in it"
+    if not target.parent.is_dir():
+        return f"{target}: no such folder {target.parent}; create it first"
+    if target.exists() and not force:
+        return f"{target} exists; pass --force to replace it"
+    return None
+
+
+__all__ = ["callback_place_problems", "confine", "inside", "output_problem"]

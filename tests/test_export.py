@@ -40,7 +40,7 @@ def round_trip(model):
     text = dump(spec)
     loaded, found = load_text(text, "exported.yaml")
     assert found == [] and loaded.data == spec
-    return spec, text, kerasspec.build(loaded)
+    return spec, text, kerasspec.build(kerasspec.load_and_validate(loaded))
 
 
 def assert_identical(original, rebuilt) -> None:
@@ -108,7 +108,7 @@ def test_specs_round_trip_to_the_same_model_and_a_fixed_point(path, keras_module
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        original = kerasspec.build(path)
+        original = kerasspec.build(kerasspec.load_and_validate(path))
     spec, text, rebuilt = round_trip(original)
     assert_identical(original, rebuilt)
     assert dump(kerasspec.to_spec(rebuilt)) == text  # the exported spec is a fixed point
@@ -123,12 +123,15 @@ def test_specs_round_trip_to_the_same_model_and_a_fixed_point(path, keras_module
 def test_generated_names_are_left_out_and_others_kept(keras_module) -> None:
     import kerasspec
 
-    spec = kerasspec.to_spec(kerasspec.build(FIXTURES / "valid" / "functional_features.yaml", compile=False))
+    spec = kerasspec.to_spec(kerasspec.build(kerasspec.load_and_validate(FIXTURES / "valid" / "functional_features.yaml"), compile=False))
     entries = spec["model"]["layers"]
     names = [e.get("name") if isinstance(e, dict) else None for e in entries]
     assert names[:2] == ["embed", "lstm"] and "block_0" in names and "doubled" in names
     assert entries.count("LayerNormalization") == 2  # layer_normalization_1 and _2: generated again, so left out
-    assert {"name": "shared_again", "inputs": "lstm[0]", "reuse": "shared"} not in entries  # shared.1: Keras keeps no call names
+    # the second call of `shared` (spec name shared_again): Keras keeps no call names, so it is named for its layer
+    reuses = [e for e in entries if isinstance(e, dict) and e.get("reuse") == "shared"]
+    assert reuses == [{"name": "shared.1", "inputs": "lstm[0]", "reuse": "shared"}]
+    assert {"type": "Add", "name": "sum", "inputs": ["shared", "shared.1"]} in entries
     keras = keras_module
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense_7"), keras.layers.Dense(2, name="dense_1")])
     layers = kerasspec.to_spec(model)["model"]["layers"]
@@ -263,7 +266,8 @@ def test_what_cannot_be_exported_says_which_layer_and_what_to_do(keras_module) -
 # -- files, weights, stability --------------------------------------------------------------------------
 def test_trained_model_exports_with_its_weights_from_keras_and_h5_files(tmp_path, keras_module) -> None:
     import kerasspec
-    from kerasspec.export import export_file, main
+    from kerasspec.cli import main
+    from kerasspec.export import export_file
 
     keras = keras_module
     keras.utils.set_random_seed(0)
@@ -283,17 +287,18 @@ def test_trained_model_exports_with_its_weights_from_keras_and_h5_files(tmp_path
         text = out.read_text()
         assert text.startswith("# yaml-language-server: $schema=") and f"weights: {source}.weights.h5\n" in text
         assert "optimizer: {type: Adam, learning_rate: 0.003}" in text
-        rebuilt = kerasspec.build(out)
+        rebuilt = kerasspec.build(kerasspec.load_and_validate(out))
         assert all(np.array_equal(a, b) for a, b in zip(rebuilt.get_weights(), model.get_weights(), strict=True))
         assert np.array_equal(np.asarray(rebuilt(x)), np.asarray(model(x)))
         assert (canonical(rebuilt.get_config()), compile_settings(rebuilt)) == want
     legacy = kerasspec.load_model(tmp_path / "legacy.h5")  # loss="mse": Keras 3 alone cannot compile it back
     assert legacy.loss == "mse" and type(legacy.optimizer).__name__ == "Adam"
     first = (tmp_path / "trained.keras.yaml").read_bytes()
-    with pytest.raises(ExportError, match="exists"):
+    with pytest.raises(ExportError, match="exists") as exists:
         export_file(tmp_path / "trained.keras", tmp_path / "trained.keras.yaml")
-    assert main([str(tmp_path / "trained.keras"), "-o", str(tmp_path / "trained.keras.yaml")]) == 2  # exists: usage error
-    assert main([str(tmp_path / "trained.keras"), "-o", str(tmp_path / "trained.keras.yaml"), "--weights", "--force"]) == 0
+    assert exists.value.code == "KS802"
+    assert main(["export", str(tmp_path / "trained.keras"), "-o", str(tmp_path / "trained.keras.yaml")]) == 2  # exists: usage error
+    assert main(["export", str(tmp_path / "trained.keras"), "-o", str(tmp_path / "trained.keras.yaml"), "--weights", "--force"]) == 0
     assert (tmp_path / "trained.keras.yaml").read_bytes() == first  # exporting twice gives the same bytes
     assert dump(kerasspec.to_spec(model)) == dump(kerasspec.to_spec(model))
 
@@ -302,13 +307,13 @@ def test_keras_file_with_blocks_exports_the_blocks(tmp_path, keras_module) -> No
     import kerasspec
     from kerasspec.export import export_file
 
-    model = kerasspec.build(SPECS / "resnet_identity_block.yaml")
+    model = kerasspec.build(kerasspec.load_and_validate(SPECS / "resnet_identity_block.yaml"))
     model.save(tmp_path / "block.keras")
     out = export_file(tmp_path / "block.keras", tmp_path / "block.yaml", weights=True)
     spec = load_text(out.read_text())[0].data
     assert spec["name"] == "resnet_identity_block" and set(spec["blocks"]) == {"ResnetIdentityBlock"}
     assert spec["model"]["layers"] == [{"type": "ResnetIdentityBlock", "kernel_size": 1, "filters": [1, 2, 3]}]
-    rebuilt = kerasspec.build(out)
+    rebuilt = kerasspec.build(kerasspec.load_and_validate(out))
     assert_identical(model, rebuilt)
     x = np.random.default_rng(5).normal(size=(2, 8, 8, 3)).astype("float32")
     assert np.array_equal(np.asarray(rebuilt(x)), np.asarray(model(x)))

@@ -14,9 +14,8 @@ other than the elementwise ones, registered `package>Name` classes, arguments th
 not plain values. Everything downstream of UNKNOWN is UNKNOWN, and nothing unknown is
 ever an error: a finding here is one Keras would raise too.
 
-Entry points: ``infer`` (shapes and findings), ``infer_model_shapes`` (shapes only) and
-``check_shapes`` (findings only, for the validate pipeline). Nothing here imports
-TensorFlow, Keras or NumPy.
+Entry points: ``infer`` (shapes and findings) and ``check_shapes`` (findings only, for
+the validate pipeline). Nothing here imports TensorFlow, Keras or NumPy.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from typing import Any
 
 from kerasspec import catalog
 from kerasspec.errors import ERROR, WARNING, Diagnostic, has_errors
-from kerasspec.graph import GraphBuilder, ModelGraph, Node, Ref
+from kerasspec.graph import GraphBuilder, ModelGraph, Node, Ref, walk
 from kerasspec.loader import SourceMap
 from kerasspec.substitute import Budget, Unknown, has_expression, short
 from kerasspec.validate.blocks import BASE_ARGUMENTS, block_parameters, too_many_parameters
@@ -271,14 +270,13 @@ def _give_up() -> Any:
 
 Rule = Callable[[LayerCall], Value]
 RULES: dict[str, Rule] = {}
-COVERAGE: dict[str, str] = {}  # layer -> the rule, in words (for the docs and the report)
 
 
 def rule(*names: str, doc: str = "") -> Callable[[Rule], Rule]:
+    """Register a shape rule for these layer types; ``doc`` is the rule in words, read where it is written."""
     def register(function: Rule) -> Rule:
         for name in names:
             RULES[name] = function
-            COVERAGE[name] = doc
         return function
 
     return register
@@ -920,48 +918,11 @@ class ShapeInference:
     def run(self, graph: ModelGraph, inputs: list[Value] | None, found: list[Diagnostic]) -> tuple[dict[str, Value], Value]:
         """Infer a graph from its input values; returns (name -> value, the graph's output)."""
         self.visits += len(graph.nodes)
-        env: dict[str, Value] = {}
-        firsts: dict[str, Value] = {}  # a layer's first input, for the checks of `reuse`
-        if graph.kind == "sequential":
-            current: Value = inputs[0] if inputs else UNKNOWN
-            for model_input in graph.inputs[:1]:
-                env[model_input.name] = current
-            for node in graph.nodes:
-                current = self.node(node, graph, [current], {}, firsts, found)
-                if node.name:
-                    env[node.name] = current
-            return env, current
-        for model_input, value in zip(graph.inputs, inputs or [UNKNOWN] * len(graph.inputs), strict=False):
-            env[model_input.name] = value
-        duplicated = _duplicated_names(graph)
-        for node in _dependency_order(graph):
-            if node.inputs is not None:
-                args = [self.resolve(node.inputs, env, found)]
-            elif isinstance(node.args, list):
-                args = self.resolve(node.args, env, found)
-            elif node.chained is not None:
-                args = [self.resolve(node.chained, env, found)]
-            else:
-                args = []
-            kwargs = self.resolve(node.call, env, found) if isinstance(node.call, dict) else {}
-            if node.type is not None:
-                firsts.setdefault(node.name, args[0] if args else UNKNOWN)
-            value = self.node(node, graph, args, kwargs, firsts, found)
-            if node.name:
-                env[node.name] = UNKNOWN if node.name in duplicated else value
-        return env, self.resolve(graph.outputs, env, found) if graph.outputs is not None else UNKNOWN
-
-    def resolve(self, value: Any, env: Mapping[str, Value], found: list[Diagnostic]) -> Any:
-        """References -> values; constants stay (a `{const: ...}` string stays a Const)."""
-        if isinstance(value, Ref):
-            return self.reference(value, env, found)
-        if isinstance(value, list):
-            return [self.resolve(v, env, found) for v in value]
-        if isinstance(value, dict):
-            return {k: self.resolve(v, env, found) for k, v in value.items()}
-        return value
+        result = walk(graph, list(inputs or []), _GraphShapes(self, graph, found), missing=UNKNOWN)
+        return result.values, result.output
 
     def reference(self, ref: Ref, env: Mapping[str, Value], found: list[Diagnostic]) -> Value:
+        """The value of a reference; an index that does not exist is a finding."""
         value = env.get(ref.name, UNKNOWN)
         if ref.index is None or value is UNKNOWN:
             return value
@@ -1126,7 +1087,7 @@ def _legacy_input(node: Node) -> Value | None:
 
 
 def _map_inputs(graph: ModelGraph, value: Value) -> list[Value] | None:
-    """A nested model's call argument -> a value per declared input (rule 10.9)."""
+    """A nested model's call argument -> a value per declared input (docs/spec-format.md#nested-models)."""
     if graph.kind == "sequential":
         return [value]
     if len(graph.inputs) == 1 and not isinstance(value, (list, dict)):
@@ -1148,38 +1109,31 @@ def _duplicated_names(graph: ModelGraph) -> set[str]:
     return duplicated
 
 
-def _dependencies(node: Node) -> list[str]:
-    deps = [r.name for r in node.refs()]
-    if node.reuse:
-        deps.append(node.reuse)
-    return deps
+class _GraphShapes:
+    """Shape inference's interpreter of the graph walk (``graph.ir.walk``, the compiler's walk too).
 
+    References are shape values; constants stay as written; a node's value is what its
+    rule infers. A name defined twice (reported by the graph checks) has no known value.
+    """
 
-def _dependency_order(graph: ModelGraph) -> list[Node]:
-    """Each node after the nodes it consumes (spec order otherwise); nodes on a cycle are left out."""
-    by_name: dict[str, Node] = {}
-    for node in graph.nodes:
-        by_name.setdefault(node.name, node)
-    state: dict[int, int] = {}  # id(node) -> 1 visiting, 2 done
-    order: list[Node] = []
-    for root in graph.nodes:
-        if id(root) in state:
-            continue
-        stack = [(root, iter(_dependencies(root)))]
-        state[id(root)] = 1
-        while stack:
-            node, deps = stack[-1]
-            for dep in deps:
-                child = by_name.get(dep)
-                if child is not None and id(child) not in state:
-                    state[id(child)] = 1
-                    stack.append((child, iter(_dependencies(child))))
-                    break
-            else:
-                stack.pop()
-                state[id(node)] = 2
-                order.append(node)
-    return order
+    def __init__(self, engine: ShapeInference, graph: ModelGraph, found: list[Diagnostic]) -> None:
+        self.engine = engine
+        self.graph = graph
+        self.found = found
+        self.duplicated = _duplicated_names(graph) if graph.kind != "sequential" else set()
+        self.firsts: dict[str, Value] = {}  # a layer's first input, for the checks of `reuse`
+
+    def reference(self, ref: Ref, env: Mapping[str, Value]) -> Value:
+        return self.engine.reference(ref, env, self.found)
+
+    def constant(self, value: Any) -> Any:
+        return value
+
+    def call(self, node: Node, args: list[Value], kwargs: dict[str, Value]) -> Value:
+        if node.type is not None and self.graph.kind != "sequential":
+            self.firsts.setdefault(node.name, args[0] if args else UNKNOWN)
+        value = self.engine.node(node, self.graph, args, kwargs, self.firsts, self.found)
+        return UNKNOWN if node.name in self.duplicated else value
 
 
 # -- entry points --------------------------------------------------------------------------------
@@ -1196,11 +1150,6 @@ def infer(graph: ModelGraph, *, blocks: Mapping[str, Any] | None = None,
     return ShapeInference(blocks, source_map).model(graph)
 
 
-def infer_model_shapes(graph: ModelGraph, *, blocks: Mapping[str, Any] | None = None) -> dict[str, Value]:
-    """Name -> inferred output value, for the top-level inputs and nodes (see ``infer``)."""
-    return infer(graph, blocks=blocks)[0]
-
-
 def check_shapes(graph: ModelGraph, *, blocks: Mapping[str, Any] | None = None,
                  source_map: SourceMap | None = None) -> list[Diagnostic]:
     """The KS407 findings of a model graph (what `validate` reports)."""
@@ -1208,7 +1157,6 @@ def check_shapes(graph: ModelGraph, *, blocks: Mapping[str, Any] | None = None,
 
 
 __all__ = [
-    "COVERAGE",
     "RULES",
     "UNKNOWN",
     "ShapeInference",
@@ -1217,6 +1165,5 @@ __all__ = [
     "check_shapes",
     "fmt",
     "infer",
-    "infer_model_shapes",
     "known",
 ]

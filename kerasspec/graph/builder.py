@@ -1,9 +1,11 @@
-"""Model mappings -> a layer graph (the IR that validation and the compiler share).
+"""Model mappings -> layer graphs (the IR of ``kerasspec.graph.ir``) that validation and the compiler share.
 
-This stage expands repeat groups, substitutes `${...}`, gives unnamed layers their
-deterministic names (rule 10.3), resolves implicit chaining (10.4) and parses
-references (10.5). It checks what needs only the graph: names, references, cycles and
-unused inputs. Layer types and arguments are checked by ``validate``.
+This stage expands repeat groups (docs/spec-format.md#repeat), substitutes `${...}`
+(docs/spec-format.md#templates), gives unnamed layers their names (docs/spec-format.md#naming),
+resolves implicit chaining (docs/spec-format.md#chaining) and parses references
+(docs/spec-format.md#references), with the rules of ``kerasspec.graph.rules``. It checks
+what needs only the graph: names, references, cycles and unused inputs. Layer types and
+arguments are checked by ``validate``.
 
 What a spec expands to is bounded by one ``Budget`` per spec (``substitute.MAX_LAYERS``
 layers, counted before a repeat group is expanded; ``substitute.MAX_OUTPUT`` of output),
@@ -12,12 +14,24 @@ and every walk over a graph is iterative or linear, whatever its size.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kerasspec.errors import Diagnostic
+from kerasspec.graph.ir import InputDef, ModelGraph, Node, find_cycle, refs_in
+from kerasspec.graph.rules import (
+    NAME_HINT,
+    Const,
+    Ref,
+    base_name,
+    chains,
+    generated_names,
+    is_constant_form,
+    parse_reference,
+    rename_reference,
+    valid_name,
+)
 from kerasspec.loader import join_path
 from kerasspec.substitute import (
     MAX_LAYERS,
@@ -31,106 +45,8 @@ from kerasspec.substitute import (
     trail,
 )
 
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z")  # \Z: `$` would accept a trailing newline
-_REF = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)(?:\[([^\[\]]+)\])?$")
 _ENTRY_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model")
 MAX_REPEAT = 10_000
-
-
-def snake_case(name: str) -> str:
-    """Keras's own snake case (keras.src.utils.naming.to_snake_case)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def base_name(type_name: str) -> str:
-    """The stem of a generated name: `Dense` -> dense, `ops.image.resize` -> resize, `pkg>MyDense` -> my_dense."""
-    return snake_case(type_name.rsplit(">", 1)[-1].rsplit(".", 1)[-1])
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A reference: a node's whole output, or one item of it (`name[i]`, `name[key]`)."""
-
-    name: str
-    index: int | str | None
-    path: str
-
-    def __str__(self) -> str:
-        return self.name if self.index is None else f"{self.name}[{self.index}]"
-
-
-@dataclass(frozen=True)
-class Const:
-    """A literal string call argument, written `{const: "..."}`."""
-
-    value: str
-
-
-CallValue = Any  # a Ref, a Const, a constant, or lists and mappings of them
-
-
-@dataclass
-class InputDef:
-    name: str
-    shape: list[Any]
-    path: str
-    dtype: str | None = None
-    sparse: bool | None = None
-    batch_size: int | None = None
-
-
-@dataclass
-class Node:
-    """One layer entry after expansion: a new layer, a reused one, or a nested model."""
-
-    name: str
-    path: str
-    type: str | None = None
-    config: dict[str, Any] = field(default_factory=dict)
-    inputs: Ref | list[Ref] | None = None
-    args: list[CallValue] | None = None
-    call: dict[str, CallValue] | None = None
-    reuse: str | None = None
-    model: ModelGraph | None = None
-    explicit_name: bool = False
-    chained: Ref | None = None
-
-    def refs(self) -> Iterator[Ref]:
-        """Every reference this node consumes."""
-        yield from _refs_in([self.inputs, self.args, self.call, self.chained])
-
-
-def _refs_in(value: Any) -> Iterator[Ref]:
-    if isinstance(value, Ref):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _refs_in(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _refs_in(item)
-
-
-@dataclass
-class ModelGraph:
-    kind: str  # sequential | functional | block
-    path: str
-    name: str | None = None
-    inputs: list[InputDef] = field(default_factory=list)
-    nodes: list[Node] = field(default_factory=list)
-    outputs: Ref | list[Ref] | dict[str, Ref] | None = None
-
-    def node(self, name: str) -> Node | None:
-        """The first node of that name (an index, rebuilt when nodes were added)."""
-        index = self.__dict__.get("_index")
-        if index is None or index[0] != len(self.nodes):
-            by_name: dict[str, Node] = {}
-            for node in self.nodes:
-                by_name.setdefault(node.name, node)
-            index = self.__dict__["_index"] = (len(self.nodes), by_name)
-        return index[1].get(name)
 
 
 @dataclass
@@ -215,7 +131,7 @@ class GraphBuilder:
                 data = dict(entry.data)
                 name = data.get("name")
                 if isinstance(name, str) and name in local:
-                    data["name"] = f"{name}_{i}"  # rule 10.7: names in the body get the repetition's suffix
+                    data["name"] = f"{name}_{i}"  # docs/spec-format.md#repeat: names in the body get the repetition's suffix
                 for key in ("inputs", "args", "call", "reuse"):
                     if key in data:
                         data[key] = _rename_refs(data[key], local, i)
@@ -251,8 +167,8 @@ class GraphBuilder:
             declared += [(k, None, join_path(join_path(path, "inputs"), i)) for i, k in enumerate(data["inputs"]) if isinstance(k, str)]
         for name, value, input_path in declared:
             value = substitute(value, env, input_path, self.diagnostics, self.budget)
-            if not NAME.match(name) or name == "i":
-                self.error("KS106", f"input name {short(name)} is not a valid name", input_path, "names match [A-Za-z_][A-Za-z0-9_.-]* and `i` is reserved")
+            if not valid_name(name):
+                self.error("KS106", f"input name {short(name)} is not a valid name", input_path, NAME_HINT)
             spec = value if isinstance(value, dict) else {"shape": value}
             result.append(InputDef(name=spec.get("name") or name, shape=spec.get("shape") or [], path=input_path,
                                    dtype=spec.get("dtype"), sparse=spec.get("sparse"), batch_size=spec.get("batch_size")))
@@ -270,32 +186,28 @@ class GraphBuilder:
             name_path = join_path(entry.path, "name")
             if has_expression(name):
                 continue  # a block parameter decides it; checked when the block is built
-            if not isinstance(name, str) or not NAME.match(name) or name == "i":
-                self.error("KS106", f"layer name {short(name)} is not a valid name", name_path,
-                           "names match [A-Za-z_][A-Za-z0-9_.-]* and `i` is reserved")
+            if not valid_name(name):
+                self.error("KS106", f"layer name {short(name)} is not a valid name", name_path, NAME_HINT)
             elif name in explicit or name in input_names:
                 self.error("KS402", f"the name {short(name)} is used twice in this model", name_path,
                            "every layer and input needs its own name" + (f"; first at {explicit[name]}" if name in explicit else ""))
             else:
                 explicit[name] = entry.path
-        counters: dict[str, int] = {}
-        taken = set(explicit) | {i.name for i in graph.inputs}
+        nodes: list[Node] = []
         for entry in entries:
             node = self.node(entry, graph, env)
             if node is None:
                 continue
             if not node.name and node.reuse is not None:
-                node.name = f"{node.reuse}@{len(graph.nodes)}"  # an unnamed call: chainable, never referenced
-            elif not node.name:
-                stem = base_name(node.type) if node.type else (node.model.kind if node.model else "layer")
-                while True:
-                    counters[stem] = counters.get(stem, 0) + 1
-                    candidate = f"{stem}_{counters[stem]}"
-                    if candidate not in taken:
-                        break
-                node.name = candidate
-                taken.add(candidate)
-            graph.nodes.append(node)
+                node.name = f"{node.reuse}@{len(nodes)}"  # an unnamed call: chainable, never referenced
+            nodes.append(node)
+        stems = [base_name(n.type) if n.type else (n.model.kind if n.model else "layer") for n in nodes]
+        # Names that are invalid or used twice were reported; they count as taken, as written.
+        names = generated_names([(n.name or None, stem) for n, stem in zip(nodes, stems, strict=True)],
+                                set(explicit) | {i.name for i in graph.inputs})
+        for node, name in zip(nodes, names, strict=True):
+            node.name = name
+        graph.nodes.extend(nodes)
 
     def node(self, entry: Entry, graph: ModelGraph, env: Mapping[str, Any]) -> Node | None:
         data, path = entry.data, entry.path
@@ -347,15 +259,12 @@ class GraphBuilder:
         return self.reference(value, path)
 
     def reference(self, value: Any, path: str) -> Ref | None:
-        match = _REF.match(value) if isinstance(value, str) else None
-        if not match:
+        parsed = parse_reference(value)
+        if parsed is None:
             self.error("KS401", f"{short(value)} is not a reference", path,
                        "a reference is an input or layer name, or name[i] for one output")
             return None
-        name, index = match.groups()
-        if index is not None and index.lstrip("-").isdigit():
-            return Ref(name, int(index), path)
-        return Ref(name, index, path)
+        return Ref(parsed[0], parsed[1], path)
 
     def call_values(self, value: Any, path: str) -> Any:
         if isinstance(value, str):
@@ -374,8 +283,8 @@ class GraphBuilder:
         if len(graph.inputs) == 1:
             previous = Ref(graph.inputs[0].name, None, graph.path)
         for node in graph.nodes:
-            has_call_ref = node.call is not None and any(True for _ in _refs_in(node.call))
-            if node.inputs is None and node.args is None and not has_call_ref:
+            has_call_ref = node.call is not None and any(True for _ in refs_in(node.call))
+            if chains(node.inputs is not None, node.args is not None, has_call_ref):
                 if previous is None:
                     self.error("KS405", "the first layer cannot tell which input to take", node.path,
                                f"add `inputs:` naming one of: {', '.join(i.name for i in graph.inputs)}" if graph.inputs
@@ -407,59 +316,21 @@ class GraphBuilder:
             if node.reuse is not None and node.reuse not in layer_names:
                 self.error("KS401", f"`reuse: {node.reuse}` names no layer of {where}", join_path(node.path, "reuse"),
                            self.budget.suggest(node.reuse, layer_names) or "reuse names an earlier layer entry")
-        for ref in _refs_in(graph.outputs):
+        for ref in refs_in(graph.outputs):
             if ref.name not in known:
                 self.error("KS401", f"output {short(ref.name)} is not defined in {where}", ref.path,
                            self.budget.suggest(ref.name, known))
-        order = self.topological_order(graph)
-        if order is None:
-            return
-        used = {ref.name for node in graph.nodes for ref in node.refs()} | {r.name for r in _refs_in(graph.outputs)}
+        if len(graph.order()) < len(graph.nodes):
+            cycle = find_cycle(graph)
+            if cycle is not None:
+                self.error("KS403", f"the layers form a cycle: {trail([n.name for n in cycle])}", cycle[-1].path,
+                           "a layer cannot consume its own output; use `reuse` to share weights")
+                return
+        used = {ref.name for node in graph.nodes for ref in node.refs()} | {r.name for r in refs_in(graph.outputs)}
         for model_input in graph.inputs:
             if model_input.name not in used and graph.kind != "block":
                 self.error("KS404", f"input {model_input.name!r} is not used by any layer", model_input.path,
                            "remove it, or name it in a layer's `inputs`")
-
-    def topological_order(self, graph: ModelGraph) -> list[Node] | None:
-        """Nodes in an order where each comes after what it consumes; None after a cycle.
-
-        Depth-first with an explicit stack: a chain of any length written in reverse order
-        (each layer naming the next one down) needs no recursion.
-        """
-        by_name = {n.name: n for n in graph.nodes if n.name}
-        state: dict[str, int] = {}  # 1 on the current path, 2 done
-        order: list[Node] = []
-        for root in graph.nodes:
-            if not root.name:
-                order.append(root)
-                continue
-            if state.get(root.name) == 2:
-                continue
-            state[root.name] = 1
-            stack: list[tuple[Node, Iterator[str]]] = [(root, iter(_dependencies(root)))]
-            while stack:
-                node, deps = stack[-1]
-                for dep in deps:
-                    child = by_name.get(dep)
-                    if child is None or state.get(dep) == 2:
-                        continue
-                    if state.get(dep) == 1:
-                        names = [n.name for n, _ in stack]
-                        self.error("KS403", f"the layers form a cycle: {trail(names[names.index(dep):] + [dep])}", child.path,
-                                   "a layer cannot consume its own output; use `reuse` to share weights")
-                        return None
-                    state[dep] = 1
-                    stack.append((child, iter(_dependencies(child))))
-                    break
-                else:
-                    stack.pop()
-                    state[node.name] = 2
-                    order.append(node)
-        return order
-
-
-def _dependencies(node: Node) -> list[str]:
-    return [r.name for r in node.refs()] + ([node.reuse] if node.reuse else [])
 
 
 def _layer_count(items: Any, env: Mapping[str, Any]) -> int:
@@ -491,13 +362,10 @@ def _layer_count(items: Any, env: Mapping[str, Any]) -> int:
 def _rename_refs(value: Any, local: set[str], i: int) -> Any:
     """Point references at names defined in a repeat body to this repetition's copy."""
     if isinstance(value, str):
-        match = _REF.match(value)
-        if match and match.group(1) in local:
-            return f"{match.group(1)}_{i}" + (f"[{match.group(2)}]" if match.group(2) is not None else "")
-        return value
+        return rename_reference(value, local, lambda name: f"{name}_{i}")
     if isinstance(value, list):
         return [_rename_refs(v, local, i) for v in value]
-    if isinstance(value, dict) and set(value) != {"const"}:
+    if isinstance(value, dict) and not is_constant_form(value):
         return {k: _rename_refs(v, local, i) for k, v in value.items()}
     return value
 
@@ -508,4 +376,4 @@ def _substitute_entry(data: dict[str, Any], env: Mapping[str, Any], path: str, d
     return {k: (v if k == "model" else substitute(v, env, join_path(path, k), diagnostics, budget)) for k, v in data.items()}
 
 
-__all__ = ["Const", "Entry", "GraphBuilder", "InputDef", "ModelGraph", "Node", "Ref", "base_name", "snake_case"]
+__all__ = ["MAX_REPEAT", "Entry", "GraphBuilder"]

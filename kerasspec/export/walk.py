@@ -1,0 +1,401 @@
+"""Export's walk of a model: its inputs, its calls in an order that keeps chains, their edges and names.
+
+The rules written here backward are those the builder reads forward, from
+``kerasspec.graph.rules``: naming (``names_to_write``), references (``format_reference``),
+call-argument constants (``write_call_value``) and chaining (``edges``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import inspect
+import re
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from kerasspec.errors import ExportError
+from kerasspec.export.common import ExporterBase, ExportWarning, check_name, is_tensor
+from kerasspec.graph.rules import (
+    NAME,
+    base_name,
+    chains_from,
+    edges,
+    format_reference,
+    names_to_write,
+    parse_reference,
+    references_in,
+    write_call_value,
+)
+
+
+@dataclass(eq=False)
+class _Call:
+    """One call of an operation in a functional graph (an InputLayer's node for inputs)."""
+
+    op: Any
+    node: Any
+    index: int  # among this model's calls of op: 0 is the layer's own entry, later ones are reuses
+    rank: tuple[int, int]
+    is_input: bool = False
+    name: str = ""
+    positional: list[Any] = field(default_factory=list)
+    keywords: dict[str, Any] = field(default_factory=dict)
+    function: str | None = None  # ops.NAME for operations
+
+
+class GraphWriter(ExporterBase):
+    """A keras.Model -> the spec's `model:` mapping (its layers' arguments come from ``ArgumentWriter``)."""
+
+    def spec(self, model: Any, name: str | None) -> dict[str, Any]:
+        if not isinstance(model, self.keras.Model):
+            raise ExportError(f"to_spec() takes a keras.Model, got {type(model).__name__}", code="KS801",
+                              hint="load the model first: kerasspec.load_model(path)")
+        body = self.model(model, "model")
+        spec_name = name or self._spec_name(model)
+        if not NAME.match(spec_name):
+            raise ExportError(f"the model name {spec_name!r} is not a valid spec name", code="KS801", path="name",
+                              hint="pass name=... (a name matching [A-Za-z_][A-Za-z0-9_.-]*)")
+        if model.name != spec_name and not NAME.match(model.name):
+            warnings.warn(f"the model name {model.name!r} cannot be a spec name; the rebuilt model is called {spec_name!r}",
+                          ExportWarning, stacklevel=3)
+        elif model.name != spec_name:
+            body = {**({"type": body["type"]} if "type" in body else {}), "name": model.name,
+                    **{k: v for k, v in body.items() if k != "type"}}
+        spec: dict[str, Any] = {"kerasspec": 1, "name": spec_name}
+        if self.imports:
+            spec["imports"] = list(self.imports)
+        if self.blocks:
+            spec["blocks"] = self.blocks
+        spec["model"] = body
+        settings = self.compile_settings(model)
+        if settings:
+            spec["compile"] = settings
+        return spec
+
+    def _spec_name(self, model: Any) -> str:
+        """The blocks' package fixes the spec name (their registered names derive from it); else the model's name."""
+        if len(self.block_packages) == 1:
+            package = next(iter(self.block_packages))
+            if package.startswith("kerasspec."):
+                return package.removeprefix("kerasspec.")
+        return model.name if NAME.match(model.name) else re.sub(r"[^A-Za-z0-9_.-]", "_", model.name).lstrip("0123456789.-") or "model"
+
+    def model(self, model: Any, where: str) -> dict[str, Any]:
+        from keras.src.models.functional import Functional
+        from keras.src.models.sequential import Sequential
+
+        if type(model) in (Sequential, Functional):
+            if not model.trainable:
+                warnings.warn(f"{where}: model {model.name!r} is set non-trainable; the spec keeps each layer's `trainable: false`, "
+                              "but a spec model has no flag of its own (same weights and training, the config's top-level "
+                              "`trainable` differs)", ExportWarning, stacklevel=3)
+            return self.sequential(model, where) if type(model) is Sequential else self.functional(model, where)
+        cls = type(model)
+        has_config = "get_config" in {k for c in cls.__mro__ if c.__module__.split(".")[0] != "keras" for k in vars(c)}
+        what = f"the model {model.name!r} is a subclassed keras.Model ({cls.__module__}.{cls.__name__})"
+        if not has_config:
+            raise ExportError(f"{what} without get_config, so nothing describes how to build it", code="KS801", path=where,
+                              hint="rewrite it with the Functional API or as a spec block; or give it get_config, register it "
+                                   "(keras.saving.register_keras_serializable) and export a model that calls it as a layer")
+        raise ExportError(f"{what}; a spec's model is Sequential or Functional", code="KS801", path=where,
+                          hint="register the class (keras.saving.register_keras_serializable) and export a model that calls it, "
+                               "e.g. keras.Sequential([keras.Input(shape), model])")
+
+    def input_layer(self, layer: Any, default_name: str | None, path: str) -> Any:
+        """An InputLayer -> the spec's input (its shape alone where that says everything)."""
+        if getattr(layer, "ragged", False) or getattr(layer, "optional", False):
+            raise ExportError(f"input {layer.name!r} is ragged or optional, which a spec input cannot declare", code="KS801",
+                              path=path, hint="use a dense, required keras.Input")
+        shape = list(layer.batch_shape)
+        value: dict[str, Any] = {"shape": shape[1:]}
+        if str(layer.dtype) != "float32":
+            value["dtype"] = str(layer.dtype)
+        if getattr(layer, "sparse", False):
+            value["sparse"] = True
+        if shape[0] is not None:
+            value["batch_size"] = shape[0]
+        if default_name is not None and layer.name != default_name:
+            check_name(layer.name, path, "input")
+            value["name"] = layer.name
+        return value["shape"] if set(value) == {"shape"} else value
+
+    def sequential(self, model: Any, where: str) -> dict[str, Any]:
+        layers = list(model._layers)
+        body: dict[str, Any] = {}
+        first = layers[0] if layers else None
+        if first is not None and type(first).__name__ == "InputLayer":
+            body["input"] = self.input_layer(first, "input", f"{where}.input")
+            input_names = {first.name}
+            layers = layers[1:]
+        else:
+            input_names = set()
+        entries: list[dict[str, Any]] = []
+        names: list[tuple[str, str]] = []
+        for index, layer in enumerate(layers):
+            entry, stem = self.layer_entry(layer, f"{where}.layers[{index}]")
+            entries.append(entry)
+            names.append((layer.name, stem))
+        self.name_entries(entries, names, input_names, where)
+        body["layers"] = [_compact(e) for e in entries]
+        return body
+
+    def functional(self, model: Any, where: str) -> dict[str, Any]:
+        from keras.src.ops.function import make_node_key
+
+        calls: list[_Call] = []
+        by_node: dict[tuple[int, int], _Call] = {}
+        for position, op in enumerate(model.operations):
+            count = 0
+            for node_index, node in enumerate(op._inbound_nodes):
+                if make_node_key(op, node_index) not in model._nodes:
+                    continue
+                call = _Call(op, node, count, (position, count), is_input=node.is_input)
+                by_node[(id(op), node_index)] = call
+                if not call.is_input:
+                    calls.append(call)
+                    count += 1
+        inputs = [self._call_of(t, by_node) for t in model.inputs]
+        for call in inputs:
+            call.name = call.op.name
+        body: dict[str, Any] = {"type": "functional"}
+        structure = model._inputs_struct
+        if isinstance(structure, dict) or (isinstance(structure, (list, tuple)) and len(structure) == 1):
+            warnings.warn(f"{where}: the model takes its inputs as a {type(structure).__name__}; the spec's model takes "
+                          f"{'one tensor' if len(inputs) == 1 else 'a list'} (same layers and weights, but the config's "
+                          "input_layers differ)", ExportWarning, stacklevel=3)
+        for call in inputs:
+            check_name(call.op.name, f"{where}.inputs", "input")
+        body["inputs"] = {call.op.name: self.input_layer(call.op, None, f"{where}.inputs.{call.op.name}") for call in inputs}
+        for call in calls:
+            self.call_arguments(call, where)
+        used = {id(t) for c in calls for t in c.node.arguments.keras_tensors} | {id(t) for t in model.outputs}
+        for call in inputs:
+            if id(call.node.outputs[0]) not in used:
+                raise ExportError(f"input {call.op.name!r} is not used by any layer, and a spec's inputs must be used",
+                                  code="KS801", path=where, hint="make the model without that input")
+        order = self.order(calls, by_node, inputs)
+
+        # Entries, edges, and which names references need.
+        entries: list[dict[str, Any]] = []
+        names: list[tuple[str, str] | None] = []
+        previous: _Call | None = inputs[0] if len(inputs) == 1 else None
+        taken = {c.op.name for c in calls} | {c.name for c in inputs}
+        for position, call in enumerate(order):
+            path = f"{where}.layers[{position}]"
+            if call.index == 0:
+                call.name = call.op.name
+                if call.function is not None:
+                    entry, stem = {"type": call.function}, base_name(call.function)
+                else:
+                    entry, stem = self.layer_entry(call.op, path)
+                names.append((call.name, stem))
+            else:
+                call.name = _unique(f"{call.op.name}.{call.index}", taken)
+                taken.add(call.name)
+                entry = {"name": call.name}
+                names.append(None)
+            entry.update(self.edges(call, previous, by_node, path))
+            if call.index > 0:
+                entry["reuse"] = call.op.name
+            entries.append(entry)
+            previous = call
+        outputs = self.outputs(model._outputs_struct, by_node, where)
+        written = [*(e[k] for e in entries for k in ("inputs", "args", "call") if k in e), outputs]
+        referenced = {parsed[0] for ref in references_in(written) if (parsed := parse_reference(ref)) is not None}
+        for entry, call in zip(entries, order, strict=True):
+            if call.index > 0 and entry["name"] not in referenced:
+                del entry["name"]  # an unnamed call chains on; nothing refers to it
+        self.name_entries(entries, names, {c.name for c in inputs} | {e["name"] for e, c in zip(entries, order, strict=True)
+                                                                       if c.index > 0 and "name" in e}, where)
+        body["layers"] = [_compact(e) for e in entries]
+        last = order[-1] if order else None
+        single_last = last is not None and len(last.node.outputs) == 1 and outputs == last.name
+        if not single_last:
+            body["outputs"] = outputs
+        return body
+
+    def _call_of(self, tensor: Any, by_node: dict[tuple[int, int], _Call]) -> _Call:
+        op, node_index, _ = tensor._keras_history
+        call = by_node.get((id(op), node_index))
+        if call is None:
+            raise ExportError(f"tensor {tensor.name!r} comes from outside the model's graph", code="KS801",
+                              hint="export the model whose inputs that tensor comes from")
+        return call
+
+    def order(self, calls: list[_Call], by_node: dict[tuple[int, int], _Call], inputs: list[_Call]) -> list[_Call]:
+        """A dependency order that keeps chains together: a call that can chain from the previous entry follows it."""
+        deps: dict[_Call, set[_Call]] = {c: set() for c in calls}
+        last_call: dict[int, _Call] = {}
+        for call in sorted(calls, key=lambda c: c.rank):
+            for tensor in call.node.arguments.keras_tensors:
+                parent = self._call_of(tensor, by_node)
+                if not parent.is_input:
+                    deps[call].add(parent)
+            earlier = last_call.get(id(call.op))
+            if earlier is not None:
+                deps[call].add(earlier)  # a shared layer's calls keep their order (Keras's node indices)
+            last_call[id(call.op)] = call
+        children: dict[_Call, list[_Call]] = defaultdict(list)
+        waiting = {c: len(d) for c, d in deps.items()}
+        for call, parents in deps.items():
+            for parent in parents:
+                children[parent].append(call)
+        position = {c: i for i, c in enumerate(calls)}
+        ready = [(c.rank, position[c], c) for c in calls if not waiting[c]]
+        heapq.heapify(ready)
+        done: set[_Call] = set()
+        order: list[_Call] = []
+        previous: _Call | None = inputs[0] if len(inputs) == 1 else None
+        consumers: dict[_Call, list[_Call]] = defaultdict(list)
+        for call in calls:
+            for tensor in call.positional[:1]:
+                if is_tensor(tensor):
+                    consumers[self._call_of(tensor, by_node)].append(call)
+        while len(order) < len(calls):
+            chained = [c for c in consumers.get(previous, []) if c not in done and not waiting[c]
+                       and self.chains(c, previous, by_node)] if previous is not None else []
+            if chained:
+                pick = min(chained, key=lambda c: c.rank)
+            else:
+                while True:
+                    _, _, pick = heapq.heappop(ready)
+                    if pick not in done:
+                        break
+            done.add(pick)
+            order.append(pick)
+            for child in children[pick]:
+                waiting[child] -= 1
+                if not waiting[child]:
+                    heapq.heappush(ready, (child.rank, position[child], child))
+            previous = pick
+        return order
+
+    def call_arguments(self, call: _Call, where: str) -> None:
+        """The call's positional and keyword arguments as the spec passes them (ops mapped to their function)."""
+        op, node = call.op, call.node
+        if isinstance(op, self.keras.layers.Layer):
+            call.positional = list(node.arguments.args)
+            call.keywords = self._explicit_kwargs(op, node)
+        else:
+            call.function, call.positional, call.keywords = self.op_call(op, node, where)
+
+    def _explicit_kwargs(self, layer: Any, node: Any) -> dict[str, Any]:
+        """Keyword arguments without those Layer.__call__ fills in by itself (training's default, masks)."""
+        try:
+            params = inspect.signature(layer.call).parameters
+        except (TypeError, ValueError):
+            params = {}
+        kwargs = dict(node.arguments.kwargs)
+        training = params.get("training")
+        # Keras records training's default by itself, except beside a mask passed in (seen with LSTM).
+        passed_mask = any(is_tensor(v) for k, v in kwargs.items() if k == "mask" or k.endswith("_mask"))
+        if training is not None and "training" in kwargs and training.default is not inspect.Parameter.empty \
+                and training.default is not None and kwargs["training"] == training.default and not passed_mask:
+            del kwargs["training"]
+        for key in list(kwargs):
+            if (key == "mask" or key.endswith("_mask")) and key in params and kwargs[key] is None:
+                del kwargs[key]
+        return kwargs
+
+    def edges(self, call: _Call, previous: _Call | None, by_node: dict[tuple[int, int], _Call], path: str) -> dict[str, Any]:
+        """The entry's `inputs`/`args`/`call`, by the chaining rule the builder reads (``graph.rules.edges``)."""
+        positional = [self.call_value(v, by_node, path) for v in call.positional]
+        keywords = {k: self.call_value(v, by_node, f"{path}.call.{k}") for k, v in call.keywords.items()}
+        return edges(positional, keywords, previous.name if previous is not None else None, _is_reference)
+
+    def chains(self, call: _Call, previous: _Call, by_node: dict[tuple[int, int], _Call]) -> bool:
+        """Whether ``call`` would chain after ``previous`` (before names are settled: tensors as placeholders)."""
+        def placeholder(value: Any) -> str | None:
+            if not is_tensor(value):
+                return None
+            producer = self._call_of(value, by_node)
+            _, _, index = value._keras_history
+            return f"<{id(producer)}>" if len(producer.node.outputs) == 1 else f"<{id(producer)}[{index}]>"
+
+        try:
+            positional = [write_call_value(v, placeholder, lambda v: v) for v in call.positional]
+            keywords = {k: write_call_value(v, placeholder, lambda v: v) for k, v in call.keywords.items()}
+        except ValueError:
+            return False
+        whole = f"<{id(previous)}>" if len(previous.node.outputs) == 1 else None
+        return chains_from(positional, keywords, whole, _is_reference)
+
+    def ref(self, tensor: Any, by_node: dict[tuple[int, int], _Call]) -> str:
+        """A tensor -> its reference: the call's name, with the output's index or key when it has several."""
+        call = self._call_of(tensor, by_node)
+        _, _, tensor_index = tensor._keras_history
+        if len(call.node.outputs) == 1:
+            return format_reference(call.name, None)
+        structure = getattr(call.op, "_outputs_struct", None)
+        return format_reference(call.name, sorted(structure)[tensor_index] if isinstance(structure, dict) else tensor_index)
+
+    def call_value(self, value: Any, by_node: dict[tuple[int, int], _Call], path: str) -> Any:
+        """A call argument: tensors -> references, strings -> {const: ...}, slices -> {slice: [...]} (``graph.rules``)."""
+        try:
+            return write_call_value(value, lambda v: self.ref(v, by_node) if is_tensor(v) else None,
+                                    lambda v: self.plain(v, path))
+        except ValueError as exc:
+            raise ExportError(str(exc), code="KS801", path=path, hint="pass it as a tensor, a number, a string or a list") from None
+
+    def outputs(self, structure: Any, by_node: dict[tuple[int, int], _Call], where: str) -> Any:
+        if is_tensor(structure):
+            return self.ref(structure, by_node)
+        if isinstance(structure, (list, tuple)) and all(is_tensor(t) for t in structure):
+            return [self.ref(t, by_node) for t in structure]
+        if isinstance(structure, dict) and all(is_tensor(t) and isinstance(k, str) for k, t in structure.items()):
+            return {k: self.ref(t, by_node) for k, t in structure.items()}
+        raise ExportError(f"the model's outputs are nested ({structure!r}); a spec's outputs are one reference, "
+                          "a list or a mapping", code="KS801", path=where)
+
+    def name_entries(self, entries: list[dict[str, Any]], names: list[tuple[str, str] | None], fixed: set[str],
+                     where: str) -> None:
+        """Put `name` on the entries whose name the builder would not generate by itself (``graph.rules.names_to_write``).
+
+        ``names``: each entry's (actual name, stem), None for a reuse entry (named already, or not);
+        ``fixed``: the names taken anyway (inputs, named reuse entries).
+        """
+        named = [(i, item) for i, item in enumerate(names) if item is not None]
+        write = names_to_write([item for _, item in named], fixed)
+        for (index, (actual, _)), keep in zip(named, write, strict=True):
+            entry = entries[index]
+            rest = {k: v for k, v in entry.items() if k not in ("type", "name")}
+            head = {"type": entry["type"]} if "type" in entry else {}
+            entry.clear()
+            entry.update(head)
+            if keep:
+                check_name(actual, f"{where}.layers[{index}]", "layer")
+                entry["name"] = actual
+            entry.update(rest)
+
+    def layer_entry(self, layer: Any, path: str) -> tuple[dict[str, Any], str]:
+        """A layer (or nested model) -> its entry without edges, and the stem of its generated name."""
+        from keras.src.models.functional import Functional
+        from keras.src.models.sequential import Sequential
+
+        if type(layer) in (Sequential, Functional):
+            body = self.model(layer, f"{path}.model")
+            kind = body.get("type", "sequential")
+            return {"name": layer.name, "model": body}, kind
+        type_name, args = self.layer_object(layer, path)
+        return {"type": type_name, "name": layer.name, **args}, base_name(type_name)
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate = name
+    while candidate in taken:
+        candidate += "_"
+    return candidate
+
+
+def _compact(entry: dict[str, Any]) -> Any:
+    """`{type: Flatten}` -> `Flatten` (a bare string: that layer with default arguments)."""
+    if set(entry) == {"type"} and not entry["type"].startswith("ops."):
+        return entry["type"]
+    return entry
+
+
+def _is_reference(value: Any) -> bool:
+    """In written call values, references are the bare strings (constants are mappings)."""
+    return isinstance(value, str)
