@@ -8,29 +8,150 @@ A class entry is ``{"doc", "params", "var_kwargs", "module"}`` (plus ``"private"
 allowlisted non-public application layers); a param is ``{"type", "default" |
 "default_repr" | "required", "nullable"?, "enum"?}``. An alias maps a string name to its
 class name, or to None for a function (or a name Model.compile resolves by itself).
+
+The kinds table (``KIND_TABLE``: each kind's module, base class, singular noun, parameter
+types and whether Keras's get() takes its string names), the data sources, the transforms
+and the distribution strategies are written below, once; everything else reads them
+(``registry`` resolves types with them, ``catalog_gen`` generates from them and records
+them into catalog.json).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 CATALOG_PATH = Path(__file__).parent / "catalog.json"
 
-KINDS: tuple[str, ...] = (
-    "layers",
-    "activations",
-    "initializers",
-    "regularizers",
-    "constraints",
-    "optimizers",
-    "schedules",
-    "losses",
-    "metrics",
-    "callbacks",
+
+
+# ----------------------------------------------------------------------------- the kinds table
+# The one table of what a spec names: Keras's kinds of typed objects, the data sources, the
+# transforms and the distribution strategies. Written here once (stdlib only, so validate can
+# read it); ``catalog_gen`` records it into catalog.json ("kind_table", "data_sources",
+# "transforms", "strategies") for outside tools, and generates each kind's classes from it.
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of typed object: where Keras keeps it and how a spec writes it."""
+
+    name: str  # "losses": the key under catalog.json's "kinds"
+    module: str  # the public module its classes are attributes of
+    base: str | None  # "module.Class" every object of the kind is an instance of (activations: none)
+    singular: str  # for messages: "unknown loss type"
+    param_types: tuple[str, ...]  # catalog parameter types whose value is of this kind
+    getter: bool  # keras.<kind>.get() takes its string names; else a bare name is the class with defaults
+
+
+KIND_TABLE: tuple[Kind, ...] = (
+    Kind("layers", "keras.layers", "keras.layers.Layer", "layer", ("layer", "layer_or_layers"), False),
+    Kind("activations", "keras.activations", None, "activation", ("activation",), True),
+    Kind("initializers", "keras.initializers", "keras.initializers.Initializer", "initializer", ("initializer",), True),
+    Kind("regularizers", "keras.regularizers", "keras.regularizers.Regularizer", "regularizer", ("regularizer",), True),
+    Kind("constraints", "keras.constraints", "keras.constraints.Constraint", "constraint", ("constraint",), True),
+    Kind("optimizers", "keras.optimizers", "keras.optimizers.Optimizer", "optimizer", ("optimizer",), True),
+    Kind("schedules", "keras.optimizers.schedules", "keras.optimizers.schedules.LearningRateSchedule",
+         "learning-rate schedule", ("schedule", "number_or_schedule"), False),
+    Kind("losses", "keras.losses", "keras.losses.Loss", "loss", ("loss",), True),
+    Kind("metrics", "keras.metrics", "keras.metrics.Metric", "metric", ("metric",), True),
+    Kind("callbacks", "keras.callbacks", "keras.callbacks.Callback", "callback", ("callback",), False),
 )
+KINDS: tuple[str, ...] = tuple(k.name for k in KIND_TABLE)
+_KIND_BY_NAME = {k.name: k for k in KIND_TABLE}
+# Catalog parameter type -> the kind its value is ("number_or_schedule" also takes a number).
+PARAM_KINDS: dict[str, str] = {t: k.name for k in KIND_TABLE for t in k.param_types}
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A `data.source` type."""
+
+    name: str
+    loaders: str | None  # catalog key of its loaders' names and signatures ("keras_datasets"), or None
+    module: str | None  # where those loaders live
+    reads_file: bool  # `path` names a file in the spec's folder
+    own_test_split: bool  # the loader gives its own test split ((x, y), (x_test, y_test))
+
+
+DATA_SOURCES: tuple[DataSource, ...] = (
+    DataSource("keras", "keras_datasets", "keras.datasets", False, True),
+    DataSource("sklearn", "sklearn_datasets", "sklearn.datasets", False, False),
+    DataSource("csv", None, None, True, False),
+    DataSource("npz", None, None, True, False),
+)
+# `data.transforms` types: fitted on the training x, recorded in transforms.json, applied to every split.
+TRANSFORMS: tuple[str, ...] = ("standardize", "rescale")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A `distribute.strategy`."""
+
+    name: str
+    tf_class: str | None  # the tf.distribute class; None: no strategy (default) or refused
+    devices: str  # what `devices` lists: "one", "some" (default: every local GPU) or "none"
+    cluster: bool  # the cluster comes from TF_CONFIG
+    refused: str | None = None  # why it is not available
+
+
+STRATEGIES: tuple[Strategy, ...] = (
+    Strategy("default", None, "none", False),
+    Strategy("one_device", "OneDeviceStrategy", "one", False),
+    Strategy("mirrored", "MirroredStrategy", "some", False),
+    Strategy("multi_worker_mirrored", "MultiWorkerMirroredStrategy", "none", True),
+    Strategy("parameter_server", None, "none", True,
+             "Keras 3's Model.fit has no ParameterServerStrategy support (tf.distribute's parameter servers need "
+             "Keras 2's training loop)"),
+)
+
+
+def kind(name: str) -> Kind:
+    """The kinds-table row of ``name`` ("losses"); ValueError for another name."""
+    try:
+        return _KIND_BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown kind {name!r}; expected one of {', '.join(KINDS)}") from None
+
+
+def singular(kind_name: str) -> str:
+    """The word messages use for one object of the kind: "loss" for "losses"."""
+    row = _KIND_BY_NAME.get(kind_name)
+    return row.singular if row is not None else kind_name
+
+
+def kind_of_param(param_type: str) -> str | None:
+    """The kind a catalog parameter type holds ("initializer" -> "initializers"), or None."""
+    return PARAM_KINDS.get(param_type)
+
+
+def kind_of_module(module: str) -> str | None:
+    """The kind whose public module is ``module`` ("keras.losses" -> "losses"), or None."""
+    return next((k.name for k in KIND_TABLE if k.module == module), None)
+
+
+def data_source(name: str) -> DataSource | None:
+    return next((s for s in DATA_SOURCES if s.name == name), None)
+
+
+def strategy(name: str) -> Strategy | None:
+    return next((s for s in STRATEGIES if s.name == name), None)
+
+
+def tables() -> dict[str, Any]:
+    """The tables above as JSON (what catalog_gen records into catalog.json)."""
+    return {
+        "kind_table": [{**asdict(k), "param_types": list(k.param_types)} for k in KIND_TABLE],
+        "data_sources": [asdict(s) for s in DATA_SOURCES],
+        "transforms": list(TRANSFORMS),
+        "strategies": [asdict(s) for s in STRATEGIES],
+    }
+
+
+# ----------------------------------------------------------------------------- reading catalog.json
 
 
 @functools.cache
@@ -45,10 +166,8 @@ def keras_version() -> str:
     return load_catalog()["keras_version"]
 
 
-def _kind(kind: str) -> dict[str, Any]:
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
-    return load_catalog()["kinds"][kind]
+def _kind(name: str) -> dict[str, Any]:
+    return load_catalog()["kinds"][kind(name).name]
 
 
 def aliases(kind: str) -> dict[str, str | None]:
@@ -125,5 +244,6 @@ def refused_reason(type_name: str) -> str | None:
 
 
 def private_layer_module(name: str) -> str | None:
-    """The keras.src module of an allowlisted private layer, or None."""
-    return load_catalog()["private_layers"].get(name)
+    """The keras.src module of an allowlisted private layer, or None (its class entry records it)."""
+    entry = load_catalog()["kinds"]["layers"]["classes"].get(name)
+    return entry.get("private") if entry is not None else None

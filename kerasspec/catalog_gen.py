@@ -3,7 +3,9 @@
 Run ``python -m kerasspec.catalog_gen`` after changing the pinned Keras version: it rewrites
 ``schema/catalog.json`` and its packaged copy ``kerasspec/catalog.json`` (identical), which
 ``kerasspec.catalog`` reads so that validation never imports Keras. ``generate()`` returns
-the same data, so a drift test can compare it with the committed files.
+the same data, so a drift test can compare it with the committed files. What it generates is
+driven by the kinds table, ``catalog.KIND_TABLE`` (and the data sources, transforms and
+strategies beside it), which it also records into the JSON.
 
 Keras constructors carry no type annotations, so each argument's ``type`` comes from a small
 hand-written table by argument name, else from the JSON type of its default, else "any".
@@ -24,6 +26,8 @@ from typing import Any
 
 import keras
 
+from kerasspec import catalog
+
 # The JSON files this module writes. Both copies are byte-identical: ``schema/`` is for
 # editors and outside tools, ``kerasspec/`` ships inside the wheel.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,23 +36,16 @@ OUTPUTS = (
     Path(__file__).resolve().parent / "catalog.json",
 )
 
-# kind -> (public module, base class). Activations have no classes: the activation
-# *layers* (ReLU, Softmax, ...) live in keras.layers.
-KINDS: dict[str, tuple[str, type | None]] = {
-    "layers": ("keras.layers", keras.layers.Layer),
-    "activations": ("keras.activations", None),
-    "initializers": ("keras.initializers", keras.initializers.Initializer),
-    "regularizers": ("keras.regularizers", keras.regularizers.Regularizer),
-    "constraints": ("keras.constraints", keras.constraints.Constraint),
-    "optimizers": ("keras.optimizers", keras.optimizers.Optimizer),
-    "schedules": (
-        "keras.optimizers.schedules",
-        keras.optimizers.schedules.LearningRateSchedule,
-    ),
-    "losses": ("keras.losses", keras.losses.Loss),
-    "metrics": ("keras.metrics", keras.metrics.Metric),
-    "callbacks": ("keras.callbacks", keras.callbacks.Callback),
-}
+# kind -> (public module, base class), from the kinds table (catalog.KIND_TABLE). Activations
+# have no classes: the activation *layers* (ReLU, Softmax, ...) live in keras.layers.
+def _dotted(path: str | None) -> Any:
+    if path is None:
+        return None
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+KINDS: dict[str, tuple[str, type | None]] = {k.name: (k.module, _dotted(k.base)) for k in catalog.KIND_TABLE}
 
 # Public types whose constructors would let a spec run arbitrary code (or load a foreign
 # graph). They are left out of "classes", so only an explicit refusal can mention them.
@@ -64,7 +61,7 @@ REFUSED: dict[str, str] = {
 }
 
 # Keras's own non-public layers that keras.applications models contain, known by their plain
-# names so that every application model exports (spec-format.md, rule 10.11).
+# names so that every application model exports (docs/spec-format.md#application-layers).
 PRIVATE_LAYERS: dict[str, str] = {
     "LayerScale": "keras.src.applications.convnext",
     "CustomScaleLayer": "keras.src.applications.inception_resnet_v2",
@@ -450,15 +447,7 @@ def _get_aliases(kind: str, classes: dict[str, Any]) -> dict[str, str | None]:
     Value: the public class name, or None for a function (or a name compile resolves).
     Exact class names are left out: they are already accepted as classes.
     """
-    if kind not in (
-        "activations",
-        "initializers",
-        "regularizers",
-        "constraints",
-        "optimizers",
-        "losses",
-        "metrics",
-    ):
+    if not catalog.kind(kind).getter:
         return {}  # layers, schedules and callbacks: no string names besides class names
     source = importlib.import_module(f"keras.src.{kind}")
     public = importlib.import_module(KINDS[kind][0])
@@ -546,6 +535,7 @@ def generate() -> dict[str, Any]:
         "ops": _ops(),
         "refused": dict(REFUSED),
         "private_layers": dict(PRIVATE_LAYERS),
+        **catalog.tables(),
     })
 
 
@@ -656,6 +646,9 @@ def _sklearn_datasets() -> dict[str, Any]:
     return out
 
 
+_LOADER_SIGNATURES = {"keras": _keras_datasets, "sklearn": _sklearn_datasets}
+
+
 def settings_catalog() -> dict[str, Any]:
     """Signatures of Model.compile and Model.fit and of the dataset loaders a `data.source` names."""
     import sklearn
@@ -664,8 +657,8 @@ def settings_catalog() -> dict[str, Any]:
         "compile": _signature_params(keras.Model.compile),
         "fit": _signature_params(keras.Model.fit, FIT_FROM_DATA),
         "fit_from_data": list(FIT_FROM_DATA),
-        "keras_datasets": _keras_datasets(),
-        "sklearn_datasets": _sklearn_datasets(),
+        # each data source with loaders (catalog.DATA_SOURCES) -> their names and signatures
+        **{source.loaders: _LOADER_SIGNATURES[source.name]() for source in catalog.DATA_SOURCES if source.loaders},
         "sklearn_refused": dict(SKLEARN_REFUSED),
         "source_refused_args": SOURCE_REFUSED_ARGS,
         "sklearn_version": sklearn.__version__,

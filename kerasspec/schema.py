@@ -10,7 +10,7 @@ and default of the Keras docstring; typed objects (optimizers, losses, ...) are 
 class the same way; without `blocks:`, a layer `type` must be a catalog layer, `ops.NAME`
 or package>Name. A `${...}` string is accepted wherever a value is. These parts are
 editor-only definitions (marked PER_CLASS_KEY): ``validate`` strips them and checks the
-same things by dispatching on `type`, which is ~100x faster (notes.md); tests/test_schema.py
+same things by dispatching on `type`, which is ~100x faster; tests/test_schema.py
 holds the two verdicts together.
 """
 
@@ -31,15 +31,10 @@ REPO_SCHEMA = Path(__file__).parent.parent / "schema" / "kerasspec.schema.json"
 PER_CLASS_KEY = "x-kerasspec-per-class"  # marks an editor-only definition, which validate strips
 FAST_VALIDATOR = Path(__file__).parent / "validate" / "fast_structure.py"
 
-_OBJECT_KIND = {
-    "activation": "activations", "initializer": "initializers", "regularizer": "regularizers",
-    "constraint": "constraints", "optimizer": "optimizers", "schedule": "schedules", "loss": "losses",
-    "metric": "metrics", "layer": "layers", "callback": "callbacks",
-}
 _EXPRESSION = {"type": "string", "pattern": TEMPLATE_PATTERN}  # the one structure.py recognizes
 _REGISTERED = {"type": "string", "pattern": ">"}  # package>Name: a class registered with Keras
 _UNKNOWN_LAYER = "Unknown layer type: not a keras.layers class, ops.NAME or package>Name (nor a block: the spec has no `blocks:`)."
-# The keys of a layer mapping that are not constructor arguments (spec-format 3; graph.py).
+# The keys of a layer mapping that are not constructor arguments (docs/spec-format.md#layers; kerasspec.graph.builder).
 RESERVED_LAYER_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model")
 
 
@@ -88,8 +83,8 @@ def _value_schema(param: dict[str, Any]) -> dict[str, Any]:
         options = [{"enum": param["enum"]}]
     elif kind == "layer_or_layers":
         options = [_ref("names.layers"), {"type": "array", "items": _ref("names.layers")}]
-    elif kind in _OBJECT_KIND:
-        options = [_ref(f"names.{_OBJECT_KIND[kind]}")]
+    elif kind in catalog.PARAM_KINDS and kind not in simple:  # number_or_schedule: a number too
+        options = [_ref(f"names.{catalog.PARAM_KINDS[kind]}")]
     else:
         options = [dict(option) for option in simple.get(kind, [])]
     if any(option.get("type") == "array" and "items" in option for option in options):
@@ -146,7 +141,7 @@ def _layer_arguments() -> dict[str, Any]:
         branches.append(_closed_branch(names, entry, properties))
     only_reserved = {"properties": reserved, "additionalProperties": False}
     branches.append({"if": {"properties": {"type": {"type": "string", "pattern": "^ops\\."}}, "required": ["type"]},
-                     "then": {**only_reserved, "description": "A keras.ops function; its arguments go in `args` and `call`."}})
+                     "then": {**only_reserved, "description": "A keras.ops function; its arguments go in `args` and `call` (docs/spec-format.md#ops)."}})
     not_null = {"not": {"type": "null"}}
     branches.append({"if": {"properties": {"type": {"type": "null"}}}, "then": {  # a nested model, or a reuse
         **only_reserved,
@@ -189,8 +184,7 @@ def _typed_objects(kind: str) -> dict[str, Any]:
                 "description": "A layer class name, or a mapping with `type` and its arguments."}
     groups = _names_by_class(kind)
     classes = sorted(n for group in groups.values() for n in group)
-    singular = kind[:-2] if kind.endswith("sses") else kind[:-1]
-    unknown = f"Unknown {singular}: not a keras.{kind} name, nor package>Name."
+    unknown = f"Unknown {catalog.singular(kind)}: not a keras.{kind} name, nor package>Name."
     types = [{"enum": classes, "errorMessage": unknown}] if classes else []
     mapping: dict[str, Any] = {
         "type": "object",

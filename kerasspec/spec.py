@@ -1,4 +1,4 @@
-"""Pydantic models of the spec contract (spec-format.md, sections 1-7).
+"""Pydantic models of the spec format (docs/spec-format.md#top-level and the sections it links).
 
 They generate the structural JSON Schema (``schema.py`` adds the per-class arguments
 from the catalog) and give the compiler and runner typed access to a validated spec.
@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kerasspec import catalog
 from kerasspec.registry import MODULE_PATTERN
 from kerasspec.substitute import TEMPLATE_PATTERN
 
@@ -23,7 +24,7 @@ class _Strict(BaseModel):
 
 
 class TypedObject(BaseModel):
-    """`{type: ClassName, **constructor_args}`: any Keras object by its class name."""
+    """`{type: ClassName, **constructor_args}`: any Keras object by its class name (docs/spec-format.md#typed-objects)."""
 
     model_config = ConfigDict(extra="allow")
     type: str = Field(description="The class name: a public Keras class, a block, or package>Name.")
@@ -48,7 +49,7 @@ References = Reference | list[Reference]
 
 
 class LayerEntry(BaseModel):
-    """A layer: `type`, its constructor arguments, and the reserved keys of section 3."""
+    """A layer: `type`, its constructor arguments, and the reserved keys of docs/spec-format.md#layers."""
 
     model_config = ConfigDict(extra="allow")
     type: str | None = Field(default=None, description="Layer class: keras.layers.X, ops.NAME, a block, or package>Name.")
@@ -61,7 +62,7 @@ class LayerEntry(BaseModel):
 
 
 class RepeatGroup(_Strict):
-    """The inner `layers` inserted `repeat` times; `${i}` is the repetition index."""
+    """The inner `layers` inserted `repeat` times; `${i}` is the repetition index (docs/spec-format.md#repeat)."""
 
     repeat: int | str = Field(description="How many times; an integer or a ${...} expression.")
     layers: list[str | LayerEntry]
@@ -71,7 +72,7 @@ LayerItem = str | RepeatGroup | LayerEntry
 
 
 class ModelSpec(_Strict):
-    """A Sequential or Functional model (spec-format 4)."""
+    """A Sequential or Functional model (docs/spec-format.md#models)."""
 
     type: Literal["sequential", "functional"] = "sequential"
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
@@ -84,7 +85,7 @@ class ModelSpec(_Strict):
 
 
 class BlockSpec(_Strict):
-    """A custom Layer or Model class written in YAML (spec-format 5)."""
+    """A custom Layer or Model class written in YAML (docs/spec-format.md#blocks)."""
 
     base: Literal["layer", "model"] = "layer"
     required: list[str] = Field(default_factory=list)
@@ -212,7 +213,7 @@ Transform = Literal["standardize"] | Annotated[Standardize | Rescale, Field(disc
 
 
 class DataSpec(_Strict):
-    """What `kerasspec run` trains on (spec-format 7)."""
+    """What `kerasspec run` trains on (docs/spec-format.md#data)."""
 
     source: DataSource
     split: SplitSpec | None = None
@@ -239,8 +240,11 @@ class FitSpec(_Strict):
     validation_freq: PositiveInt | Template | None = Field(default=None, description="Validate every N epochs.")
 
 
+StrategyName = Literal[tuple(s.name for s in catalog.STRATEGIES)]  # the kinds table's strategies
+
+
 class DistributeSpec(_Strict):
-    strategy: Literal["default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server"] = "default"
+    strategy: StrategyName = "default"
     devices: list[Annotated[str, Field(min_length=1)]] | None = None
 
 
@@ -251,7 +255,7 @@ class Spec(_Strict):
     name: str = Field(pattern=NAME_PATTERN, description="An identifier for the spec and its runs.")
     description: str | None = None
     seed: Annotated[int, Field(ge=0, lt=2**32)] | None = Field(default=None, description="keras.utils.set_random_seed before build and run.")
-    vars: dict[str, Any] | None = Field(default=None, description="Values for ${...} substitution.")
+    vars: dict[str, Any] | None = Field(default=None, description="Values for ${...} substitution (docs/spec-format.md#vars).")
     imports: list[Annotated[str, Field(pattern=MODULE_PATTERN)]] | None = Field(default=None, description="Python modules imported before build (never by validate).")
     blocks: dict[str, BlockSpec] | None = None
     model: ModelSpec

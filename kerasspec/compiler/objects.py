@@ -13,14 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from kerasspec import catalog
-from kerasspec.errors import BuildError, KerasspecError
+from kerasspec.errors import BuildError, KerasspecError, one_line
 from kerasspec.graph import snake_case
 from kerasspec.loader import join_path
 from kerasspec.paths import confine
-from kerasspec.registry import PARAM_KINDS, kind_of, registered_name, resolve_class
+from kerasspec.registry import PARAM_KINDS, lookup, registered_name, resolve_class
 
-# Kinds Keras has no string lookup for: a bare name means the class with default arguments.
-_CLASS_ONLY_KINDS = ("layers", "callbacks", "schedules")
 # Layer arguments that Keras reads as a file path when they are a string (a list is the data itself).
 FILE_ARGUMENTS = {"StringLookup": ("vocabulary",), "IntegerLookup": ("vocabulary",), "TextVectorization": ("vocabulary",)}
 
@@ -62,7 +60,7 @@ class ObjectFactory:
         if isinstance(value, str):
             if registered_name(value):
                 return resolve_class(kind or "layers", value, path=path)()
-            if kind in _CLASS_ONLY_KINDS:
+            if kind is not None and not catalog.kind(kind).getter:  # no string lookup: the class with its defaults
                 return self.make(kind, {"type": value}, path)
             return value  # Keras's own get() accepts its names for the other kinds
         if isinstance(value, list):
@@ -72,7 +70,7 @@ class ObjectFactory:
                 return {k: self.make(kind, v, join_path(path, k)) for k, v in value.items()}
             return value
         type_name = value["type"]
-        kind = kind_of(type_name, kind) if type_name not in self.blocks else "layers"
+        kind = lookup(kind, type_name, blocks=self.blocks).kind  # a block is a layer whatever the argument's kind
         if kind is None:
             raise BuildError(f"cannot tell what kind of object {type_name!r} is", code="KS201", path=join_path(path, "type"))
         cls = resolve_class(kind, type_name, blocks=self.blocks, path=join_path(path, "type"))
@@ -86,7 +84,8 @@ class ObjectFactory:
         except KerasspecError:
             raise
         except Exception as exc:  # Keras's own message says what is wrong with the arguments
-            raise BuildError(f"Keras rejected {type_name}: {exc}", code="KS601", path=path) from exc
+            raise BuildError(f"Keras rejected {type_name}: {one_line(exc)}", code="KS601", path=path,
+                             hint="fix the arguments Keras's message names") from exc
 
     def confine_files(self, cls: type, type_name: str, args: dict[str, Any], path: str) -> None:
         """File-valued arguments (a string vocabulary) -> absolute paths inside the spec's folder.

@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from kerasspec import catalog
-from kerasspec.errors import RunError, did_you_mean
+from kerasspec.errors import RunError, did_you_mean, one_line
 from kerasspec.paths import confine
 
 Array = np.ndarray
@@ -95,15 +95,14 @@ def load_data(data: dict, spec_dir: Path, *, input_names: list[str] | None = Non
 
 def _load_source(source: dict, spec_dir: Path) -> tuple[Array, Array, tuple[Array, Array] | None]:
     """(x, y, own test split or None) as the source gives them, dtypes untouched."""
-    kind = source["type"]
-    if kind == "keras":
-        return _load_keras(source)
-    if kind == "sklearn":
-        x, y = _load_sklearn(source, spec_dir)
-    elif kind == "csv":
-        x, y = _load_csv(source, spec_dir)
-    else:
-        x, y = _load_npz(source, spec_dir)
+    kind = catalog.data_source(source["type"])
+    if kind is None:  # the Python API with an unvalidated mapping
+        raise _fail("KS104", "data.source.type", f"unknown data source type {source['type']!r}",
+                    f"one of: {', '.join(s.name for s in catalog.DATA_SOURCES)}")
+    loaded = _SOURCES[kind.name](source, spec_dir)
+    if kind.own_test_split:
+        return loaded
+    x, y = loaded
     if len(x) != len(y):
         raise _fail("KS701", "data.source", f"the source gives {len(x)} rows of x but {len(y)} of y")
     return x, y, None
@@ -113,7 +112,7 @@ def _call(fn: Any, kwargs: dict, label: str, hint: str) -> Any:
     try:
         return fn(**kwargs)
     except Exception as exc:  # downloads, corrupt caches, bad argument values: all KS701
-        raise _fail("KS701", "data.source", f"{label} failed: {type(exc).__name__}: {exc}", hint) from exc
+        raise _fail("KS701", "data.source", f"{label} failed: {type(exc).__name__}: {one_line(exc)}", hint) from exc
 
 
 def _loader_kwargs(source: dict) -> dict:
@@ -125,7 +124,7 @@ def _loader_kwargs(source: dict) -> dict:
     return {k: v for k, v in source.items() if k not in ("type", "name")}
 
 
-def _load_keras(source: dict) -> tuple[Array, Array, tuple[Array, Array]]:
+def _load_keras(source: dict, spec_dir: Path) -> tuple[Array, Array, tuple[Array, Array]]:
     import keras  # lazily: importing Keras imports TensorFlow (seconds)
 
     name = source["name"]
@@ -200,7 +199,7 @@ def _numeric(cells: np.ndarray, columns: list[str]) -> Array:
                     f"data row {r + 1} column {columns[c]!r} holds {cell!r}, not a number",
                     "csv sources hold numbers only; encode categories as numbers",
                 ) from None
-        raise _fail("KS701", "data.source.path", f"cannot read the csv as numbers: {exc}") from exc
+        raise _fail("KS701", "data.source.path", f"cannot read the csv as numbers: {one_line(exc, 300)}") from exc
 
 
 def _load_csv(source: dict, spec_dir: Path) -> tuple[Array, Array]:
@@ -282,7 +281,7 @@ def _load_npz(source: dict, spec_dir: Path) -> tuple[Array, Array]:
         raise
     except Exception as exc:  # not a zip, or object arrays that need pickle
         raise _fail(
-            "KS701", "data.source.path", f"cannot read {file} as .npz: {exc}", "write it with numpy.savez of numeric arrays"
+            "KS701", "data.source.path", f"cannot read {file} as .npz: {one_line(exc, 300)}", "write it with numpy.savez of numeric arrays"
         ) from exc
     return out[0], out[1]
 
@@ -306,6 +305,11 @@ def _check_npz_member(file: Path, archive: Any, name: str) -> None:
             raise _fail("KS701", "data.source.path",
                         f"{file}: array {name!r} declares shape {shape} ({declared:,} bytes) but its member holds {info.file_size:,}",
                         "the file is damaged or forged; write it again with numpy.savez")
+
+
+# `data.source.type` -> its loader (catalog.DATA_SOURCES lists the types and what each gives).
+_SOURCES: dict[str, Any] = {"keras": _load_keras, "sklearn": _load_sklearn, "csv": _load_csv, "npz": _load_npz}
+assert set(_SOURCES) == {s.name for s in catalog.DATA_SOURCES}, "runner/data.py: a source of the kinds table has no loader"
 
 
 # ----------------------------------------------------------------------------- splits
@@ -336,7 +340,7 @@ def _split(x: Array, y: Array, cfg: dict, path: str) -> tuple[Array, Array, Arra
         raise _fail(
             "KS703",
             path,
-            f"cannot split {len(x)} rows: {exc}",
+            f"cannot split {len(x)} rows: {one_line(exc, 300)}",
             "choose a fraction that leaves rows on both sides, or use more data",
         ) from exc
     return x_rest, y_rest, x_part, y_part
@@ -347,13 +351,21 @@ def _split(x: Array, y: Array, cfg: dict, path: str) -> tuple[Array, Array, Arra
 
 def _fit_transform(spec: dict, x: Array, path: str) -> dict:
     """The JSON-able record of one transform, fitted on the training x."""
-    if spec["type"] == "rescale":
-        return {"type": "rescale", "scale": float(spec["scale"]), "offset": float(spec.get("offset", 0.0))}
+    if spec["type"] not in _TRANSFORMS:  # the Python API with an unvalidated mapping
+        raise _fail("KS104", f"{path}.type", f"unknown transform {spec['type']!r}", f"one of: {', '.join(catalog.TRANSFORMS)}")
+    return _TRANSFORMS[spec["type"]][0](spec, x, path)
+
+
+def _fit_rescale(spec: dict, x: Array, path: str) -> dict:
+    return {"type": "rescale", "scale": float(spec["scale"]), "offset": float(spec.get("offset", 0.0))}
+
+
+def _fit_standardize(spec: dict, x: Array, path: str) -> dict:
     scaler = StandardScaler(with_mean=spec.get("with_mean", True), with_std=spec.get("with_std", True))
     try:
         scaler.fit(x.reshape(len(x), -1))  # images: one mean and scale per pixel
     except (ValueError, TypeError) as exc:
-        raise _fail("KS702", path, f"standardize cannot fit x of shape {x.shape}: {exc}") from exc
+        raise _fail("KS702", path, f"standardize cannot fit x of shape {x.shape}: {one_line(exc, 300)}") from exc
     return {
         "type": "standardize",
         "with_mean": scaler.with_mean,
@@ -369,10 +381,19 @@ def _as_list(a: Array | None) -> list[float] | None:
 
 
 def _apply_one(x: Array, record: dict) -> Array:
-    if record["type"] == "rescale":
-        # In float32 like keras.layers.Rescaling, which this transform stands for.
-        out = x.astype(np.float32) * np.float32(record["scale"])
-        return out + np.float32(record["offset"]) if record["offset"] else out
+    if record.get("type") not in _TRANSFORMS:  # a hand-edited transforms.json
+        raise _fail("KS702", "data.transforms", f"unknown transform {record.get('type')!r}",
+                    f"one of: {', '.join(catalog.TRANSFORMS)}")
+    return _TRANSFORMS[record["type"]][1](x, record)
+
+
+def _apply_rescale(x: Array, record: dict) -> Array:
+    # In float32 like keras.layers.Rescaling, which this transform stands for.
+    out = x.astype(np.float32) * np.float32(record["scale"])
+    return out + np.float32(record["offset"]) if record["offset"] else out
+
+
+def _apply_standardize(x: Array, record: dict) -> Array:
     scaler = StandardScaler(with_mean=record["with_mean"], with_std=record["with_std"])
     # Rebuilt from the record and applied by sklearn itself, so the arithmetic is the seed's.
     scaler.mean_ = None if record["mean"] is None else np.asarray(record["mean"], dtype=np.float64)
@@ -382,7 +403,15 @@ def _apply_one(x: Array, record: dict) -> Array:
     try:
         return scaler.transform(flat).reshape(x.shape)
     except ValueError as exc:
-        raise _fail("KS702", "data.transforms", f"saved standardize does not fit x of shape {x.shape}: {exc}") from exc
+        raise _fail("KS702", "data.transforms", f"saved standardize does not fit x of shape {x.shape}: {one_line(exc, 300)}") from exc
+
+
+# `data.transforms` type -> (fit on the training x -> record, apply a record); catalog.TRANSFORMS lists the types.
+_TRANSFORMS: dict[str, tuple[Any, Any]] = {
+    "standardize": (_fit_standardize, _apply_standardize),
+    "rescale": (_fit_rescale, _apply_rescale),
+}
+assert set(_TRANSFORMS) == set(catalog.TRANSFORMS), "runner/data.py: a transform of the kinds table has no code"
 
 
 def apply_transforms(x: np.ndarray, fitted: list[dict]) -> np.ndarray:

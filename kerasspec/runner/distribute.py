@@ -39,9 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kerasspec.errors import RunError
+from kerasspec import catalog
+from kerasspec.errors import RunError, one_line
 
-STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server")
+STRATEGIES = tuple(s.name for s in catalog.STRATEGIES)  # the kinds table's strategies
 WORKER_TASKS = ("chief", "worker")
 DEFAULT_BATCH_SIZE = 32  # keras.Model.fit's
 DEFAULT_SHUFFLE_SEED = 0  # every worker must shuffle alike; used when the spec has no seed
@@ -62,9 +63,10 @@ def check_settings(settings: Any, fit: dict[str, Any] | None = None) -> dict[str
     """
     settings = dict(settings or {})
     settings["strategy"] = settings.get("strategy") or "default"
-    if settings["strategy"] not in STRATEGIES:  # the Python API with an unvalidated mapping
+    row = catalog.strategy(settings["strategy"])
+    if row is None:  # the Python API with an unvalidated mapping
         raise _error(f"unknown distribute.strategy {settings['strategy']!r}", hint=f"one of: {', '.join(STRATEGIES)}")
-    if settings["strategy"] == "multi_worker_mirrored":
+    if row.cluster and row.refused is None:
         worker_role(settings)
     return settings
 
@@ -89,8 +91,8 @@ class WorkerRole:
 
 def worker_role(settings: Any, environ: Any = None) -> WorkerRole:
     """The role TF_CONFIG gives this process under multi_worker_mirrored (else the lone chief)."""
-    strategy = (settings or {}).get("strategy") if isinstance(settings, dict) else None
-    if strategy != "multi_worker_mirrored":
+    row = catalog.strategy((settings or {}).get("strategy") or "default") if isinstance(settings, dict) else None
+    if row is None or not row.cluster or row.refused is not None:
         return WorkerRole()
     environ = os.environ if environ is None else environ
     example = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
@@ -105,7 +107,7 @@ def worker_role(settings: Any, environ: Any = None) -> WorkerRole:
         task_type, index = task["type"], int(task["index"])
         members = {name: list(cluster.get(name) or []) for name in WORKER_TASKS}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise _error(f"TF_CONFIG is not a cluster description ({type(exc).__name__}: {exc})", hint=f"set {example}") from exc
+        raise _error(f"TF_CONFIG is not a cluster description ({type(exc).__name__}: {one_line(exc, 300)})", hint=f"set {example}") from exc
     others = sorted(set(cluster) - set(WORKER_TASKS))
     if others:
         raise _error(f"TF_CONFIG lists {', '.join(others)} tasks; multi_worker_mirrored takes only chief and worker tasks",
@@ -127,8 +129,12 @@ def make_strategy(settings: Any) -> Any:
     """
     settings = check_settings(settings)
     name, devices = settings["strategy"], settings.get("devices")
-    if name == "default":
-        return None
+    row = catalog.strategy(name)
+    if row is None or row.tf_class is None and row.refused is None:
+        return None  # default: no strategy
+    if row.refused is not None:  # validate refuses it first; a caller that skipped validation is refused here
+        raise _error(f"distribute.strategy {name} is not available: {row.refused}",
+                     hint="use multi_worker_mirrored for several machines, or mirrored for the GPUs of one")
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -136,22 +142,23 @@ def make_strategy(settings: Any) -> Any:
                      hint="set KERAS_BACKEND=tensorflow, or remove `distribute:`")
     import tensorflow as tf
 
-    if name == "multi_worker_mirrored":
+    strategy_class = getattr(tf.distribute, row.tf_class)  # type: ignore[arg-type]
+    if row.cluster:  # the cluster and this worker's place in it come from TF_CONFIG
         try:
-            return tf.distribute.MultiWorkerMirroredStrategy()
+            return strategy_class()
         except (RuntimeError, ValueError) as exc:  # e.g. collective ops must be configured at program startup
-            raise _error(f"multi_worker_mirrored could not start: {exc}",
+            raise _error(f"{name} could not start: {one_line(exc)}",
                          hint="run each worker as its own `kerasspec run` process; TensorFlow must not have started in it yet") from exc
     local = _local_devices(tf)
-    if name == "one_device":
+    if row.devices == "one":
         device = devices[0] if devices else ("/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0")
-        return tf.distribute.OneDeviceStrategy(_known_device(device, local))
+        return strategy_class(_known_device(device, local))
     if devices is None and not tf.config.list_logical_devices("GPU"):
         from kerasspec.runner.artifacts import warn
 
-        warn("distribute.strategy mirrored found no GPU, so it mirrors onto the CPU alone; "
+        warn(f"distribute.strategy {name} found no GPU, so it mirrors onto the CPU alone; "
              "list devices (distribute.devices) to choose them")
-    return tf.distribute.MirroredStrategy(devices=[_known_device(d, local) for d in devices] if devices else None)
+    return strategy_class(devices=[_known_device(d, local) for d in devices] if devices else None)
 
 
 def _local_devices(tf: Any) -> dict[tuple[str, int], str]:
@@ -191,7 +198,8 @@ class Distribution:
 
     @property
     def multi_worker(self) -> bool:
-        return self.name == "multi_worker_mirrored"
+        row = catalog.strategy(self.name)
+        return row is not None and row.cluster and row.refused is None
 
     def scope(self) -> contextlib.AbstractContextManager:
         """Build and compile happen in here, so the variables belong to the strategy."""

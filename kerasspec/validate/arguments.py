@@ -14,15 +14,9 @@ from kerasspec.errors import Diagnostic
 from kerasspec.graph import ModelGraph, Node
 from kerasspec.loader import join_path
 from kerasspec.paths import leaves_folder
-from kerasspec.registry import PARAM_KINDS, registered_name
+from kerasspec.registry import PARAM_KINDS, lookup, registered_name, singular
 from kerasspec.substitute import Budget, has_expression, short
 from kerasspec.validate.blocks import check_block_use
-
-_SINGULAR = {
-    "layers": "layer", "activations": "activation", "initializers": "initializer", "regularizers": "regularizer",
-    "constraints": "constraint", "optimizers": "optimizer", "schedules": "learning-rate schedule", "losses": "loss",
-    "metrics": "metric", "callbacks": "callback",
-}
 
 
 def _is_int(value: Any) -> bool:
@@ -163,11 +157,11 @@ class ArgumentChecker:
                     # a class name alone is that class with its defaults: `ModelCheckpoint` still needs a filepath
                     self.typed_object(kind, {"type": value}, path, type_path=path)
                 return
-            self.error("KS201", f"unknown {_SINGULAR[kind]} {short(value)}", path,
+            self.error("KS201", f"unknown {singular(kind)} {short(value)}", path,
                        self.suggest(value, self._string_names(kind)) or f"see keras.{kind}")
             return
         if not isinstance(value, dict):
-            expected = f"a {_SINGULAR[kind]} name or" if kind else "a"
+            expected = f"a {singular(kind)} name or" if kind else "a"
             self.error("KS103", f"expected {expected} mapping with `type`, got {short(value)}", path)
             return
         type_name = value.get("type")
@@ -175,29 +169,31 @@ class ArgumentChecker:
         if not isinstance(type_name, str):
             self.error("KS102", "a typed object needs `type: ClassName`", path, f"for example {{type: {self._example(kind)}}}")
             return
-        if registered_name(type_name):
+        found = lookup(kind, type_name, blocks=self.blocks if kind == "layers" else ())
+        if found.source == "registered":
             if not self.has_imports:
                 self.error("KS206", f"{type_name!r} is a registered class, but the spec has no `imports:`", type_path,
                            "add `imports: [your_module]`, the module that registers it")
             return
-        if kind == "layers" and type_name in self.blocks:
+        if found.source == "block":
             check_block_use(type_name, self.blocks[type_name], {k: v for k, v in value.items() if k != "type"}, path, self.diagnostics)
             return
-        reason = catalog.refused_reason(type_name)
-        if reason:
+        if found.source == "refused":
             hint = ("a trusted callback of your own can be a registered class from `imports:`" if kind == "callbacks" else
                     "write the computation as layers or ops nodes, or as a registered class imported with `imports:`")
-            self.error("KS205", f"{type_name} is refused: {reason}", type_path, hint)
+            self.error("KS205", f"{type_name} is refused: {found.reason}", type_path, hint)
             return
-        kind = kind or self._kind_of(type_name, type_path)
-        if kind is None:
+        if found.kind is None:
+            if found.source == "unknown":
+                every = sorted({n for k in catalog.KINDS for n in catalog.kind_names(k) if n[:1].isupper()})
+                self.error("KS201", f"unknown type {short(type_name)}", type_path, self.suggest(type_name, every))
             return
-        entry = catalog.layer_class(type_name) if kind == "layers" else catalog.class_entry(kind, type_name)
+        kind, entry = found.kind, found.entry
         if entry is None:
             candidates = sorted(catalog.kind_names(kind)) + (sorted(self.blocks) if kind == "layers" else [])
             if kind != "layers":
                 candidates = [c for c in candidates if c[:1].isupper()]
-            self.error("KS201", f"unknown {_SINGULAR[kind]} type {short(type_name)}", type_path,
+            self.error("KS201", f"unknown {singular(kind)} type {short(type_name)}", type_path,
                        self.suggest(type_name, candidates) or f"see keras.{kind}")
             return
         params = catalog.layer_params(type_name) if kind == "layers" else entry.get("params", {})
@@ -288,15 +284,6 @@ class ArgumentChecker:
                    join_path(node.path, "inputs" if node.inputs is not None else "type"), hint)
 
     # -- helpers ----------------------------------------------------------------------------
-    def _kind_of(self, type_name: str, path: str) -> str | None:
-        kinds = catalog.find_kinds(type_name)
-        if len(kinds) == 1:
-            return kinds[0]
-        if not kinds:
-            every = sorted({n for k in catalog.KINDS for n in catalog.kind_names(k) if n[:1].isupper()})
-            self.error("KS201", f"unknown type {short(type_name)}", path, self.suggest(type_name, every))
-        return None
-
     def _string_names(self, kind: str) -> list[str]:
         return sorted(catalog.aliases(kind)) or sorted(catalog.kind_names(kind))
 

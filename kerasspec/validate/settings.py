@@ -212,9 +212,9 @@ def _ema(fit: dict[str, Any], compile_data: dict[str, Any], checker: ArgumentChe
 def _distribute(settings: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) -> None:
     strategy, devices = settings.get("strategy") or "default", settings.get("devices")
     where = "distribute.strategy"
-    if strategy == "parameter_server":
-        checker.error("KS707", "distribute.strategy parameter_server is not available: Keras 3's Model.fit has no "
-                      "ParameterServerStrategy support (tf.distribute's parameter servers need Keras 2's training loop)", where,
+    row = catalog.strategy(strategy) if isinstance(strategy, str) else None
+    if row is not None and row.refused:
+        checker.error("KS707", f"distribute.strategy {strategy} is not available: {row.refused}", where,
                       "use multi_worker_mirrored for synchronous training on several machines (TF_CONFIG lists the workers), "
                       "or mirrored for the GPUs of one machine")
     if isinstance(devices, list):
@@ -447,11 +447,17 @@ def _monitors(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str,
 # ----------------------------------------------------------------------------- paths
 
 
+def _reads_file(source: dict[str, Any]) -> bool:
+    """Whether a data source's `path` names a file in the spec's folder (csv, npz)."""
+    row = catalog.data_source(source["type"]) if isinstance(source.get("type"), str) else None
+    return row is not None and row.reads_file
+
+
 def _paths(spec: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) -> None:
     places: list[tuple[str, Any, str]] = [("weights", spec.get("weights"), "the spec's folder")]
     data = spec.get("data") if isinstance(spec.get("data"), dict) else {}
     source = data.get("source") if isinstance(data.get("source"), dict) else {}
-    if source.get("type") in ("csv", "npz"):
+    if _reads_file(source):
         places.append(("data.source.path", source.get("path"), "the spec's folder"))
     callbacks = fit.get("callbacks") if isinstance(fit.get("callbacks"), list) else []
     run_places: list[CallbackPlace] = []  # as the runner checks them once resolved (paths.callback_place_problems)
@@ -475,7 +481,7 @@ def _paths(spec: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) 
             checker.error("KS704", f"{path} {value!r} leaves {folder}", path,
                           f"write a path relative to {folder}, without `..`")
     for path, message, hint in callback_place_problems(run_places):
-        checker.error("KS704", message, path, hint)
+        checker.error("KS712", message, path, hint)
 
 
 def _is_int(value: Any) -> bool:
