@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.perf_counter() - start
             loaded, found = load_text(text, f"{name}.yaml")
             assert not found, found
-            rebuilt = kerasspec.build(loaded)
+            rebuilt = kerasspec.build(kerasspec.load_and_validate(loaded))
             rebuilt.set_weights(model.get_weights())
             shape = [224 if d is None else d for d in model.input_shape[1:]]  # MobileNetV3 takes any size
             x = np.random.default_rng(0).uniform(0, 255, size=(1, *shape)).astype("float32")

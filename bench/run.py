@@ -90,7 +90,7 @@ def validate_section(sizes: list[int], runs: int, build_limit: int) -> list[str]
             ours = median_command([sys.executable, "-m", "kerasspec", "validate", str(files[0].parent)], runs)
             theirs = median_command(["check-jsonschema", "--schemafile", str(SCHEMA), *map(str, files)], runs if count < 1000 else 1)
             if count <= build_limit:
-                script = "import sys, kerasspec\nfor p in sys.argv[1:]: kerasspec.build(p)"
+                script = "import sys, kerasspec\nfor p in sys.argv[1:]: kerasspec.build(kerasspec.load_and_validate(p))"
                 keras_time = median_command([sys.executable, "-c", script, *map(str, files)], 1, cwd=tmp)
                 keras_cells = f"{keras_time:.2f} s | {keras_time / ours:.0f}x"
             else:
@@ -111,6 +111,7 @@ def fit_section(runs: int, epochs: int | None) -> list[str]:
     import keras
     import numpy as np
 
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
     from kerasspec.runner.callbacks import SignalGuard, with_runner_callbacks
     from tests.handwritten.seed_scripts import train_regression
@@ -133,7 +134,7 @@ def fit_section(runs: int, epochs: int | None) -> list[str]:
 
     keras.Model.fit = timed_fit
     with tempfile.TemporaryDirectory() as tmp:
-        run(SPECS / "regression.yaml", out=Path(tmp) / "warmup", overrides=["fit.epochs=1"], verbose=0)  # first-use costs
+        run(load_and_validate(SPECS / "regression.yaml", overrides=["fit.epochs=1"]), out=Path(tmp) / "warmup", verbose=0)  # first-use costs
         train_regression(epochs=1)
         for index in range(runs):
             models = {}
@@ -142,7 +143,7 @@ def fit_section(runs: int, epochs: int | None) -> list[str]:
                 start = time.perf_counter()
                 if side in ("auto", "one"):
                     extra = ["compile.steps_per_execution=1"] if side == "one" else []
-                    result = run(SPECS / "regression.yaml", out=Path(tmp) / f"{side}{index}", overrides=overrides + extra, verbose=0)
+                    result = run(load_and_validate(SPECS / "regression.yaml", overrides=overrides + extra), out=Path(tmp) / f"{side}{index}", verbose=0)
                     models[side] = result.model
                     if side == "auto":
                         chosen.add(result.model.steps_per_execution)
@@ -180,12 +181,13 @@ def fit_section(runs: int, epochs: int | None) -> list[str]:
 
 def artifacts_section(runs: int) -> list[str]:
     """What each file of the run folder costs, written again from a trained model."""
+    from kerasspec import load_and_validate
     from kerasspec.export import spec_document, to_spec
     from kerasspec.runner import artifacts, run
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        result = run(SPECS / "regression.yaml", out=Path(tmp) / "run", overrides=["fit.epochs=8"], verbose=0)
+        result = run(load_and_validate(SPECS / "regression.yaml", overrides=["fit.epochs=8"]), out=Path(tmp) / "run", verbose=0)
         whole = time.perf_counter() - start
         out = Path(tmp) / "again"
         out.mkdir()
@@ -236,7 +238,7 @@ def build_section(runs: int) -> list[str]:
         as_json, spec = model.to_json(), kerasspec.to_spec(model)
         layers = len(model.layers)
         del model
-        ours = median_time(lambda spec=spec: kerasspec.build(spec), runs)
+        ours = median_time(lambda spec=spec: kerasspec.build(kerasspec.load_and_validate(spec)), runs)
         theirs = median_time(lambda as_json=as_json: keras.models.model_from_json(as_json), runs)
         keras.backend.clear_session()
         rows.append(f"| {name} | {layers} | {ours:.2f} s | {theirs:.2f} s | {ours / theirs:.2f} |")
@@ -244,6 +246,37 @@ def build_section(runs: int) -> list[str]:
              "for these models). Profiled on ResNet50, both spend their time in the same Keras work (creating and "
              "building layers); under cProfile kerasspec's build took 1.44 s against model_from_json's 1.81 s, so a "
              "row above 1.0 is within this machine's run-to-run variation (ResNet50 measured 0.96 in an earlier run)."]
+    return rows
+
+
+def internals_section(runs: int) -> list[str]:
+    """In-process timings of validate's parts (once asserted or printed by unit tests), medians of 20 runs each."""
+    from kerasspec import catalog
+    from kerasspec.validate import shapes, validate_file
+    from tests.deep_specs import deep_spec
+
+    runs = max(runs, 20)
+    rows = ["| what | median | best |", "| --- | ---: | ---: |"]
+
+    def row(what: str, action: Callable[[], object]) -> None:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            action()
+            times.append(time.perf_counter() - start)
+        rows.append(f"| {what} | {statistics.median(times) * 1000:.2f} ms | {min(times) * 1000:.2f} ms |")
+
+    row("catalog.json loaded, uncached", catalog.load_catalog.__wrapped__)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain, mismatch = Path(tmp) / "deep.yaml", Path(tmp) / "mismatch.yaml"
+        plain.write_text(deep_spec(), encoding="utf-8")
+        mismatch.write_text(deep_spec(last_filters=4, functional=True), encoding="utf-8")
+        graph = validate_file(plain).graph
+        row("shape inference, 200 layers", lambda: shapes.infer(graph))
+        row("validate, the same 200-layer file (inference included)", lambda: validate_file(plain))
+        validated = validate_file(mismatch)
+        row("shape inference, 201 layers: the mismatch at the residual Add found",
+            lambda: shapes.infer(validated.graph, blocks=validated.data.get("blocks"), source_map=validated.loaded.source_map))
     return rows
 
 
@@ -259,7 +292,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, smaller corpora: a smoke test")
     parser.add_argument("--build-limit", type=int, default=1000, help="build with Keras only corpora up to this size")
-    parser.add_argument("--sections", default="validate,build,fit,export", help="comma-separated: validate,build,fit,export")
+    parser.add_argument("--sections", default="validate,internals,build,fit,export",
+                        help="comma-separated: validate,internals,build,fit,export")
     args = parser.parse_args()
     runs = 1 if args.quick else 5
     sections = args.sections.split(",")
@@ -268,6 +302,8 @@ def main() -> None:
     if "validate" in sections:
         sizes = [1, 10] if args.quick else [1, 100, 1000]
         lines += ["## validate: wall time, interpreter start included", "", *validate_section(sizes, runs, args.build_limit), ""]
+    if "internals" in sections:
+        lines += ["## validate's parts, in process", "", *internals_section(runs), ""]
     if "build" in sections:
         lines += ["## build: spec -> model against Keras's own JSON -> model", "", *build_section(runs), ""]
     if "validate" in sections:

@@ -4,6 +4,9 @@ Importing the package is cheap: what needs Keras is imported on first use (PEP 5
 module attributes), so `kerasspec.validate` never loads TensorFlow. On the light install
 (`pip install kerasspec`, without the `train` extra) ``kerasspec.build``, ``load_model``,
 ``run`` and ``to_spec`` raise an ImportError that says to `pip install 'kerasspec[train]'`.
+
+The stages are typed: ``load_and_validate(spec)`` turns a path, mapping or LoadedSpec into
+the ``Validated`` that ``build`` and ``run`` take (it needs no Keras); ``to_spec`` takes a model.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from kerasspec.dump import dump
 from kerasspec.errors import BuildError, Diagnostic, ExportError, KerasspecError, RunError, SpecInvalid
 from kerasspec.loader import LoadedSpec, load
+from kerasspec.validate import Validated
 from kerasspec.validate import validate_file as _validate_file
 
 __version__ = "0.1.0"
@@ -26,6 +30,7 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it, imported when the name is first used.
 _LAZY = {
     "build": "kerasspec.compiler",
+    "load_and_validate": "kerasspec.compiler",
     "load_model": "kerasspec.compiler",
     "run": "kerasspec.runner",
     "to_spec": "kerasspec.export",
@@ -40,6 +45,8 @@ def validate(path: str | Path) -> list[Diagnostic]:
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LAZY and name not in _NEEDS:  # light: no Keras
+        return getattr(importlib.import_module(_LAZY[name]), name)
     if name in _LAZY:
         from kerasspec.quiet import missing_train_package, needs_train_message, require_train
 
@@ -62,9 +69,11 @@ __all__ = [
     "LoadedSpec",
     "RunError",
     "SpecInvalid",
+    "Validated",
     "build",
     "dump",
     "load",
+    "load_and_validate",
     "load_model",
     "run",
     "to_spec",

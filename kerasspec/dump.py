@@ -5,7 +5,7 @@ and ``kerasspec export`` all write it. A small emitter of our own rather than Py
 PyYAML writes YAML 1.1 (it leaves `1e-3` unquoted as a string, which a YAML 1.2 reader
 takes for a number), and it cannot choose flow or block style per value. The rules:
 
-- top-level keys in the order of spec-format section 1; other mappings keep their order;
+- top-level keys in the order of docs/spec-format.md#top-level; other mappings keep their order;
 - the header keys (``HEADER``: `kerasspec`, `name`, `description`, `seed`, `vars`,
   `imports`) are one group; every other top-level key starts a section, after one blank
   line;

@@ -98,15 +98,6 @@ def join_path(parent: str, key: str | int) -> str:
     return f"{parent}.{part}" if parent else part
 
 
-def split_path(path: str) -> list[str | int]:
-    """The inverse of ``join_path`` for paths it produced."""
-    parts: list[str | int] = []
-    for match in re.finditer(r"\[(\d+)\]|\[(['\"])(.*?)\2\]|([^.\[\]]+)", path):
-        index, _, quoted, plain = match.groups()
-        parts.append(int(index) if index is not None else (quoted if quoted is not None else plain))
-    return parts
-
-
 @dataclass
 class SourceMap:
     """Spec path -> (position of the key, position of the value)."""

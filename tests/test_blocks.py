@@ -21,7 +21,7 @@ def test_resnet_identity_block_matches_the_seed_class(keras_module) -> None:
     import kerasspec
 
     keras = keras_module
-    model = kerasspec.build(SPECS / "resnet_identity_block.yaml")
+    model = kerasspec.build(kerasspec.load_and_validate(SPECS / "resnet_identity_block.yaml"))
     block = model.layers[-1]
     assert type(block).__name__ == "ResnetIdentityBlock" and isinstance(block, keras.Model)
     assert keras.saving.get_registered_name(type(block)) == "kerasspec.resnet_identity_block>ResnetIdentityBlock"
@@ -39,7 +39,7 @@ def test_resnet_identity_block_matches_the_seed_class(keras_module) -> None:
 def test_block_constructor_enforces_parameters(keras_module) -> None:
     import kerasspec
 
-    cls = type(kerasspec.build(SPECS / "resnet_identity_block.yaml").layers[-1])
+    cls = type(kerasspec.build(kerasspec.load_and_validate(SPECS / "resnet_identity_block.yaml")).layers[-1])
     assert cls(1, [1, 2, 3]).get_config()["filters"] == [1, 2, 3]
     with pytest.raises(TypeError, match="missing filters"):
         cls(kernel_size=1)
@@ -50,7 +50,7 @@ def test_block_constructor_enforces_parameters(keras_module) -> None:
 def test_my_dense_layer_from_imports_matches_the_seed_class(keras_module) -> None:
     import kerasspec
 
-    model = kerasspec.build(SPECS / "my_dense_layer.yaml")
+    model = kerasspec.build(kerasspec.load_and_validate(SPECS / "my_dense_layer.yaml"))
     layer = model.layers[-1]
     assert keras_module.saving.get_registered_name(type(layer)) == "seed>MyDenseLayer"
     reference = seed_models.MyDenseLayer(10)
@@ -70,7 +70,7 @@ def test_unknown_registered_name_lists_the_known_ones(tmp_path, keras_module) ->
     )
     (tmp_path / "seed_layers.py").write_text((SPECS / "seed_layers.py").read_text())
     with pytest.raises(BuildError) as info:
-        kerasspec.build(tmp_path / "spec.yaml")
+        kerasspec.build(kerasspec.load_and_validate(tmp_path / "spec.yaml"))
     assert info.value.code == "KS206" and "seed>MyDenseLayer" in str(info.value)
     assert str(info.value).startswith(f"{tmp_path / 'spec.yaml'}:7:")
 
@@ -79,7 +79,7 @@ def test_ten_blocks_save_and_load_in_a_fresh_process(tmp_path, keras_module) -> 
     """Nothing but the .keras file is needed to load: the block definitions travel inside it."""
     import kerasspec
 
-    model = kerasspec.build(SPECS / "resnet_stack.yaml")
+    model = kerasspec.build(kerasspec.load_and_validate(SPECS / "resnet_stack.yaml"))
     assert sum(type(layer).__name__ == "ResnetIdentityBlock" for layer in model.layers) == 10
     x = np.random.default_rng(2).normal(size=(2, 8, 8, 3)).astype("float32")
     rng = np.random.default_rng(3)  # weights unlike a fresh build's (positive, so variances stay valid)
@@ -100,12 +100,43 @@ def test_ten_blocks_save_and_load_in_a_fresh_process(tmp_path, keras_module) -> 
     assert "SAME ResnetIdentityBlock" in done.stdout
 
 
+def test_instances_share_the_body_graph_of_their_parameters(keras_module, monkeypatch) -> None:
+    """The block body's graph is built (and checked) once per block and parameters, not in every instance."""
+    import kerasspec
+    from kerasspec.compiler import blocks
+
+    built: list[dict] = []
+
+    class CountingBuilder(blocks.GraphBuilder):
+        def model(self, definition, path, params=None, *args, **kwargs):
+            built.append(dict(params or {}))
+            return super().model(definition, path, params, *args, **kwargs)
+
+    monkeypatch.setattr(blocks, "GraphBuilder", CountingBuilder)
+    model = kerasspec.build(kerasspec.load_and_validate(SPECS / "resnet_stack.yaml"))
+    first = model.layers[0]
+    assert len(built) == 10 and first.block_params == {"kernel_size": 3, "filters": [1, 2, 3]}
+    cls = type(first)
+    again = cls(3, [1, 2, 3])
+    assert len(built) == 10 and again._block_graph is first._block_graph  # the same parameters: no rebuild
+    assert again.block_layers["conv2a"] is not first.block_layers["conv2a"]  # each instance has its own layers
+    other = cls(kernel_size=1, filters=[1, 2, 3])  # other parameters: their own graph
+    assert len(built) == 11 and other._block_graph is not first._block_graph
+    assert other._block_graph.nodes[3].config["kernel_size"] == 1 and first._block_graph.nodes[3].config["kernel_size"] == 3
+    wider = cls(3, [2, 4, 3])
+    assert len(built) == 11 and wider._block_graph is model.layers[1]._block_graph
+    for attempt in (12, 13):  # a body that fails for some parameters fails every time (never cached)
+        with pytest.raises(BuildError, match="filters"):
+            cls(3, [1, 2])
+        assert len(built) == attempt
+
+
 def test_no_imports_refuses_a_spec_that_imports(keras_module) -> None:
     import kerasspec
 
     with pytest.raises(BuildError) as info:
-        kerasspec.build(SPECS / "my_dense_layer.yaml", allow_imports=False)
-    assert info.value.code == "KS605" and "my_dense_layer.yaml:6:10:" in str(info.value)
+        kerasspec.build(kerasspec.load_and_validate(SPECS / "my_dense_layer.yaml"), allow_imports=False)
+    assert info.value.code == "KS607" and "my_dense_layer.yaml:6:10:" in str(info.value)
 
 
 # -- reading untrusted .keras files (issue 13; the attacks themselves are in test_hostile_files.py) ------------------

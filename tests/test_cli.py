@@ -40,8 +40,13 @@ def test_validate_build_strict_and_skip(tmp_path, capsys, keras_module) -> None:
     assert main(["validate", "--build", "--format", "json", str(spec)]) == 1
     found = json.loads(capsys.readouterr().out)["diagnostics"]
     assert [(d["code"], d["line"]) for d in found] == [("KS601", 6)]
-    warning_only = FIXTURES / "valid" / "functional_features.yaml"
-    assert main(["validate", "--strict", str(warning_only)]) == 0
+    warning_only = tmp_path / "warning.yaml"  # one finding, a warning: a block parameter never used
+    warning_only.write_text("kerasspec: 1\nname: w\nblocks:\n  B:\n    params: {units: 4, unused: 1}\n"
+                            "    layers: [{type: Dense, units: '${units}'}]\nmodel:\n  input: [3]\n  layers: [B]\n")
+    assert main(["validate", str(warning_only)]) == 0
+    assert "warning[KS503]" in capsys.readouterr().out
+    assert main(["validate", "--strict", str(warning_only)]) == 1  # --strict: the same warning fails
+    assert "error[KS503]" in capsys.readouterr().out
 
 
 def test_schema_command_writes_the_schema(tmp_path) -> None:

@@ -35,7 +35,7 @@ def test_functional_features_match_handwritten_model(keras_module) -> None:
     import kerasspec
 
     keras = keras_module
-    built = kerasspec.build(FIXTURES / "valid" / "functional_features.yaml")
+    built = kerasspec.build(kerasspec.load_and_validate(FIXTURES / "valid" / "functional_features.yaml"))
     reference = handwritten_functional_features(keras)
     assert_same_model(built, reference)
     built.set_weights(reference.get_weights())
@@ -50,7 +50,7 @@ def test_names_are_deterministic_and_typed_objects_nest(keras_module) -> None:
     import kerasspec
 
     spec = FIXTURES / "valid" / "functional_features.yaml"
-    first, second = kerasspec.build(spec), kerasspec.build(spec)
+    first, second = kerasspec.build(kerasspec.load_and_validate(spec)), kerasspec.build(kerasspec.load_and_validate(spec))
     names = [layer.name for layer in first.layers]
     assert names == [layer.name for layer in second.layers]
     assert {"block_0", "block_1", "layer_normalization_1", "layer_normalization_2", "stem", "shared"} <= set(names)
@@ -99,7 +99,7 @@ def test_vocabulary_files_are_read_from_the_spec_folder_only(tmp_path, monkeypat
     spec = spec_dir / "spec.yaml"
 
     spec.write_text(VOCABULARY_SPEC.format(layer="vocab.txt", block="vocab.txt"))
-    model = kerasspec.build(spec, compile=False)
+    model = kerasspec.build(kerasspec.load_and_validate(spec), compile=False)
     assert model.get_layer("lookup").get_vocabulary() == ["[UNK]", "a", "b", "c"]
     model.save(tmp_path / "lookup.keras")
     monkeypatch.chdir(tmp_path)  # a saved block reads no file again: its vocabulary comes from the assets
@@ -116,7 +116,7 @@ def test_vocabulary_files_are_read_from_the_spec_folder_only(tmp_path, monkeypat
     ]:
         spec.write_text(VOCABULARY_SPEC.format(layer=layer, block=block_value))
         with pytest.raises(KerasspecError) as info:
-            kerasspec.build(spec, compile=False)
+            kerasspec.build(kerasspec.load_and_validate(spec), compile=False)
         assert info.value.code == code and words in str(info.value), str(info.value)
 
 
@@ -127,18 +127,18 @@ def test_weights_are_read_from_the_spec_folder_only(tmp_path, keras_module) -> N
     spec_dir.mkdir()
     text = "kerasspec: 1\nname: w\nmodel:\n  input: [3]\n  layers:\n    - {type: Dense, units: 2}\n"
     (spec_dir / "plain.yaml").write_text(text)
-    model = kerasspec.build(spec_dir / "plain.yaml", compile=False)
+    model = kerasspec.build(kerasspec.load_and_validate(spec_dir / "plain.yaml"), compile=False)
     model.save_weights(spec_dir / "w.weights.h5")
     model.save_weights(tmp_path / "outside.weights.h5")
     (spec_dir / "link.weights.h5").symlink_to(tmp_path / "outside.weights.h5")
 
     (spec_dir / "spec.yaml").write_text(text + "weights: w.weights.h5\n")
-    again = kerasspec.build(spec_dir / "spec.yaml", compile=False)
+    again = kerasspec.build(kerasspec.load_and_validate(spec_dir / "spec.yaml"), compile=False)
     np.testing.assert_array_equal(again.get_weights()[0], model.get_weights()[0])
     for value, code in [("link.weights.h5", "KS704"), ("missing.weights.h5", "KS604")]:
         (spec_dir / "spec.yaml").write_text(text + f"weights: {value}\n")
         with pytest.raises(KerasspecError) as info:
-            kerasspec.build(spec_dir / "spec.yaml", compile=False)
+            kerasspec.build(kerasspec.load_and_validate(spec_dir / "spec.yaml"), compile=False)
         assert info.value.code == code, str(info.value)
 
 

@@ -116,9 +116,10 @@ def workers(args: list[str], **extra: str) -> list[tuple[list[str], dict[str, st
 
 def single_run(tmp_path: Path, name: str = "single"):
     """The same spec with the default strategy, in this process."""
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
-    return run(write_spec(tmp_path, SPEC), out=tmp_path / name, verbose=0)
+    return run(load_and_validate(write_spec(tmp_path, SPEC)), out=tmp_path / name, verbose=0)
 
 
 # ----------------------------------------------------------------------------- settings (no TensorFlow)
@@ -197,10 +198,11 @@ def test_refusals_point_at_the_spec(tmp_path: Path, monkeypatch, keras_module) -
 
 
 def test_one_device_matches_the_default(tmp_path: Path, keras_module) -> None:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     single = single_run(tmp_path)
-    one = run(tmp_path / "spec.yaml", out=tmp_path / "one", overrides=["distribute={strategy: one_device, devices: [/cpu:0]}"],
+    one = run(load_and_validate(tmp_path / "spec.yaml", overrides=["distribute={strategy: one_device, devices: [/cpu:0]}"]), out=tmp_path / "one",
               verbose=0)
     assert_close(one.model, single.model, atol=0.0)
     assert json.loads((tmp_path / "one" / "run.json").read_text())["distribute"] == {
@@ -226,9 +228,10 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(tmp_path: Path, keras
     assert code == 0, log[-3000:]
 
     import kerasspec
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
-    single = run(spec, out=tmp_path / "single", overrides=["fit.shuffle=true"], verbose=0)
+    single = run(load_and_validate(spec, overrides=["fit.shuffle=true"]), out=tmp_path / "single", verbose=0)
     mirrored = kerasspec.load_model(tmp_path / "mirrored" / "model.keras")
     assert_close(mirrored, single.model)
     with pytest.raises(AssertionError):  # the tolerance can fail: the weights moved in training
@@ -322,8 +325,9 @@ def test_two_workers_stopped_mid_epoch_resume_together(tmp_path: Path, keras_mod
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
 
     import kerasspec
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
-    single = run(spec, out=tmp_path / "single", overrides=["distribute="], verbose=0)  # (the markers exist: no pause)
+    single = run(load_and_validate(spec, overrides=["distribute="]), out=tmp_path / "single", verbose=0)  # (the markers exist: no pause)
     assert_close(kerasspec.load_model(out / "model.keras"), single.model)
     np.testing.assert_allclose(json.loads((out / "history.json").read_text())["loss"], single.history["loss"], rtol=1e-5)

@@ -80,7 +80,7 @@ def test_validate_build_does_not_import_unless_trusted(tmp_path, monkeypatch, ca
     assert main(["validate", "--build", "--format", "json", spec]) == 0
     out, err = capsys.readouterr()
     [finding] = json.loads(out)["diagnostics"]
-    assert (finding["code"], finding["severity"], finding["line"]) == ("KS605", "warning", 4)
+    assert (finding["code"], finding["severity"], finding["line"]) == ("KS608", "warning", 4)
     assert "--trust-imports" in finding["hint"] and "not built" in err and spec in err
     assert main(["validate", "--build", "--strict", spec]) == 1  # --strict: a spec not built is an error
     capsys.readouterr()
@@ -203,7 +203,7 @@ def block_model(tmp_path_factory, keras_module) -> Path:
     from kerasspec.loader import load_text
 
     folder = tmp_path_factory.mktemp("block_model")
-    kerasspec.build(load_text(BLOCK_SPEC, "tiny_blocks.yaml")[0]).save(folder / "tiny.keras")
+    kerasspec.build(kerasspec.load_and_validate(load_text(BLOCK_SPEC, "tiny_blocks.yaml")[0])).save(folder / "tiny.keras")
     return folder / "tiny.keras"
 
 

@@ -62,6 +62,7 @@ def world(case: str, tmp_path: Path) -> tuple[Path, dict]:
 
 @pytest.mark.parametrize("case", CASES)
 def test_hostile_fixture(case: str, tmp_path: Path, monkeypatch, keras_module) -> None:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     place, expect = world(case, tmp_path)
@@ -69,7 +70,7 @@ def test_hostile_fixture(case: str, tmp_path: Path, monkeypatch, keras_module) -
     before = snapshot(tmp_path)
     with pytest.raises(KerasspecError) as info:
         if expect["how"] == "run":
-            run(place / "spec" / "spec.yaml", out=place / "out", verbose=0)
+            run(load_and_validate(place / "spec" / "spec.yaml"), out=place / "out", verbose=0)
         else:
             spec_folder = place / expect["spec_folder"] if expect.get("spec_folder") else None
             run(resume=place / "run", spec_folder=spec_folder, verbose=0)
@@ -88,6 +89,7 @@ def test_resume_reads_its_data_only_from_a_folder_the_user_names(tmp_path: Path,
     """A csv spec resumes only with --spec-folder; run.json's record is the suggestion, not the rule."""
     import keras
 
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     class Interrupt(keras.callbacks.Callback):
@@ -104,7 +106,7 @@ def test_resume_reads_its_data_only_from_a_folder_the_user_names(tmp_path: Path,
     spec = write_spec(folder, text)
     cut = tmp_path / "cut"
     with pytest.raises(RuntimeError):
-        run(spec, out=cut, verbose=0, callbacks=[Interrupt()])
+        run(load_and_validate(spec), out=cut, verbose=0, callbacks=[Interrupt()])
     command = f"kerasspec run --resume {cut} --spec-folder '{folder}'"
     assert command in capsys.readouterr().err  # the advice names the folder
 
@@ -130,6 +132,7 @@ def test_cli_spec_folder_goes_with_resume(tmp_path: Path, capsys) -> None:
 
 def test_two_runs_in_the_same_second_take_the_next_folder(tmp_path: Path, monkeypatch, keras_module) -> None:
     """Another run makes the default folder (and its -2) between this run's choice and its mkdir."""
+    from kerasspec import load_and_validate
     from kerasspec.runner import run, training_run
 
     monkeypatch.chdir(tmp_path)
@@ -144,7 +147,7 @@ def test_two_runs_in_the_same_second_take_the_next_folder(tmp_path: Path, monkey
 
     monkeypatch.setattr(training_run, "load_data", racing)
     spec = write_spec(tmp_path, TINY + "  callbacks:\n    - {type: CSVLogger, filename: logs/epochs.csv}\n")
-    result = run(spec, overrides=["fit.epochs=1"], verbose=0)
+    result = run(load_and_validate(spec, overrides=["fit.epochs=1"]), verbose=0)
     assert result.run_dir == Path("runs/tiny/20260101-000000-3")
     assert (result.run_dir / "logs" / "epochs.csv").is_file() and (result.run_dir / "model.keras").is_file()
     assert all(not any(folder.iterdir()) for folder in taken)  # the other runs' folders untouched
@@ -158,6 +161,7 @@ def cut_and_whole(tmp_path_factory, keras_module):
     """TINY run whole, and TINY stopped before its epoch 3 (backups of epochs 2 and 3 kept)."""
     import keras
 
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     class Interrupt(keras.callbacks.Callback):
@@ -167,9 +171,9 @@ def cut_and_whole(tmp_path_factory, keras_module):
 
     folder = tmp_path_factory.mktemp("tiny")
     spec = write_spec(folder, TINY)
-    whole = run(spec, out=folder / "whole", verbose=0)
+    whole = run(load_and_validate(spec), out=folder / "whole", verbose=0)
     with pytest.raises(RuntimeError):
-        run(spec, out=folder / "cut", verbose=0, callbacks=[Interrupt()])
+        run(load_and_validate(spec), out=folder / "cut", verbose=0, callbacks=[Interrupt()])
     return folder / "cut", whole
 
 
@@ -213,7 +217,7 @@ def test_resume_with_no_readable_backup_says_what_to_do(cut_and_whole, tmp_path:
     before = snapshot(run_dir)
     with pytest.raises(KerasspecError) as info:
         run(resume=run_dir, verbose=0)
-    assert info.value.code == "KS603" and f"rm -r {run_dir.resolve() / 'backup'}" in str(info.value)
+    assert info.value.code == "KS711" and f"rm -r {run_dir.resolve() / 'backup'}" in str(info.value)
     assert f"kerasspec run --resume {run_dir}" in str(info.value)
     assert {k: v for k, v in snapshot(run_dir).items() if not k.endswith("run.json")} == {
         k: v for k, v in before.items() if not k.endswith("run.json")}
@@ -298,11 +302,12 @@ def killed(kill_runs):
 
 @pytest.fixture(scope="module")
 def never_stopped(tmp_path_factory, keras_module):
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     folder = tmp_path_factory.mktemp("whole")
     shutil.copytree(HOSTILE / "kill_9", folder / "spec")
-    return run(folder / "spec" / "spec.yaml", out=folder / "run", verbose=0)
+    return run(load_and_validate(folder / "spec" / "spec.yaml"), out=folder / "run", verbose=0)
 
 
 @pytest.mark.parametrize("moment", MOMENTS)
@@ -352,6 +357,7 @@ def test_full_disk_and_read_only_run_folder(small_disk: Path, cut_and_whole, tmp
     epoch 1; the folder read-only, --resume says so; with room again, it ends as never stopped."""
     import keras
 
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     _, whole = cut_and_whole
@@ -366,7 +372,7 @@ def test_full_disk_and_read_only_run_folder(small_disk: Path, cut_and_whole, tmp
     spec = write_spec(tmp_path, TINY)
     run_dir = small_disk / "run"
     with pytest.raises(KerasspecError) as info:
-        run(spec, out=run_dir, verbose=0, callbacks=[FillTheDisk()])
+        run(load_and_validate(spec), out=run_dir, verbose=0, callbacks=[FillTheDisk()])
     error = str(info.value)
     assert info.value.code == "KS708" and "\n" not in error
     assert "cannot back up epoch 2" in error and "No space left on device" in error
@@ -382,7 +388,7 @@ def test_full_disk_and_read_only_run_folder(small_disk: Path, cut_and_whole, tmp
         assert info.value.code == "KS708" and "Read-only file system" in str(info.value)
         assert snapshot(run_dir) == before
         with pytest.raises(KerasspecError) as info:
-            run(spec, out=small_disk / "new", verbose=0)
+            run(load_and_validate(spec), out=small_disk / "new", verbose=0)
         assert info.value.code == "KS708" and "Read-only file system" in str(info.value)
     finally:
         remount(small_disk, "rw")

@@ -88,12 +88,13 @@ def epochs_in(run_dir: Path) -> list[int]:
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory, keras_module):
     """The run that is never stopped (in this process; the marker exists, so it does not pause)."""
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     folder = tmp_path_factory.mktemp("whole")
     spec = paused_spec(folder)
     (folder / "paused.0").write_text("not this time")
-    return run(spec, out=folder / "run", verbose=0)
+    return run(load_and_validate(spec), out=folder / "run", verbose=0)
 
 
 def test_sigterm_mid_epoch_then_resume_is_bit_identical(tmp_path: Path, whole, keras_module) -> None:
@@ -139,6 +140,7 @@ def test_sigterm_mid_epoch_then_resume_is_bit_identical(tmp_path: Path, whole, k
 
 
 def test_sigint_in_process_raises_run_interrupted_and_resumes(tmp_path: Path, whole, keras_module) -> None:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
     from kerasspec.runner.callbacks import RunInterrupted
 
@@ -146,7 +148,7 @@ def test_sigint_in_process_raises_run_interrupted_and_resumes(tmp_path: Path, wh
     cut = tmp_path / "cut"
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(RunInterrupted) as info:  # a KeyboardInterrupt, so Ctrl-C handlers still see it
-        run(spec, out=cut, overrides=["fit.callbacks[0].send=SIGINT"], verbose=0)
+        run(load_and_validate(spec, overrides=["fit.callbacks[0].send=SIGINT"]), out=cut, verbose=0)
     assert signal.getsignal(signal.SIGINT) is before  # the run's handlers are gone again
     stop = info.value
     assert isinstance(stop, KeyboardInterrupt) and stop.exit_code == 130 and stop.signum == signal.SIGINT
@@ -205,13 +207,14 @@ def test_signal_guard(safety_net, keras_module) -> None:
 
 
 def test_signal_before_training_leaves_nothing(tmp_path: Path, safety_net, keras_module) -> None:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
     from kerasspec.runner.callbacks import RunInterrupted
 
     (tmp_path / "stop_now.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n", encoding="utf-8")
     spec = write_spec(tmp_path, TINY.replace("seed: 3\n", "seed: 3\nimports: [stop_now]\n"))
     with pytest.raises(RunInterrupted) as info:
-        run(spec, out=tmp_path / "run", verbose=0)
+        run(load_and_validate(spec), out=tmp_path / "run", verbose=0)
     assert str(info.value) == ("kerasspec run: stopped by SIGTERM before training started; "
                                "no run folder was made, so there is nothing to resume")
     assert not (tmp_path / "run").exists()
@@ -222,6 +225,7 @@ def test_signal_after_the_last_epoch_resumes_without_training(tmp_path: Path, wh
     the backup of the last epoch stays, so --resume trains no epoch again and ends the same."""
     import keras
 
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
     from kerasspec.runner.callbacks import RunInterrupted
 
@@ -233,7 +237,7 @@ def test_signal_after_the_last_epoch_resumes_without_training(tmp_path: Path, wh
     (tmp_path / "paused.0").write_text("no pause")
     cut = tmp_path / "cut"
     with pytest.raises(RunInterrupted) as info:
-        run(spec, out=cut, verbose=0, callbacks=[SignalAtTheEnd()])
+        run(load_and_validate(spec), out=cut, verbose=0, callbacks=[SignalAtTheEnd()])
     assert "continue after epoch 4 (its backup)" in str(info.value) and info.value.exit_code == 143
     assert epochs_in(cut) == [0, 1, 2, 3] and not (cut / "model.keras").exists()
     counter = epoch_recorder()

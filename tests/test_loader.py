@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from kerasspec.errors import SpecInvalid
-from kerasspec.loader import join_path, load, load_file, load_text, split_path
+from kerasspec.loader import join_path, load, load_file, load_text
+from tests.conftest import split_path
 
 
 @pytest.mark.parametrize(

@@ -177,7 +177,9 @@ def test_quickstart_run_folder(tmp_path: Path, capsys, keras_module) -> None:
     history = json.loads((out / "history.json").read_text())
     assert list(history) == ["accuracy", "loss", "val_accuracy", "val_loss"] and len(history["loss"]) == 2
     assert (out / "history.csv").read_text().splitlines()[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
-    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "complete" and info["overrides"] == ["fit.epochs=2"]  # --set, recorded once
+    assert "with --set fit.epochs=2\n" in (out / "spec.yaml").read_text()
     transforms = json.loads((out / "transforms.json").read_text())
     assert transforms[0]["type"] == "standardize" and len(transforms[0]["mean"]) == 64
     # The resolved spec is the spec after --set, and validates again.
@@ -190,7 +192,7 @@ def test_quickstart_run_folder(tmp_path: Path, capsys, keras_module) -> None:
     assert model.count_params() == 64 * 64 + 64 + 64 * 10 + 10
     # The trained model exported back to a spec: it validates and rebuilds the same model.
     assert validate_file(out / "exported.yaml").diagnostics == []
-    rebuilt = kerasspec.build(out / "exported.yaml")
+    rebuilt = kerasspec.build(kerasspec.load_and_validate(out / "exported.yaml"))
     assert_same_model(rebuilt, model)
     rebuilt.set_weights(model.get_weights())
     x = np.random.default_rng(0).normal(size=(4, 64)).astype("float32")
@@ -200,32 +202,35 @@ def test_quickstart_run_folder(tmp_path: Path, capsys, keras_module) -> None:
 
 
 def test_summary_line(tmp_path: Path, capsys, keras_module) -> None:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
-    result = run(write_spec(tmp_path, TINY), out=tmp_path / "run", overrides=["fit.epochs=1"], verbose=2)
+    result = run(load_and_validate(write_spec(tmp_path, TINY), overrides=["fit.epochs=1"]), out=tmp_path / "run", verbose=2)
     line = capsys.readouterr().out.strip().splitlines()[-1]
     loss, mae = result.metrics["loss"], result.metrics["mae"]
     assert line == f"run folder: {tmp_path / 'run'}; test loss {loss:.4g}, mae {mae:.4g} (1 epoch)"
 
 
 def test_two_seeded_runs_are_bit_identical(tmp_path: Path, keras_module) -> None:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     spec = write_spec(tmp_path, TINY)
-    a = run(spec, out=tmp_path / "a", overrides=["fit.epochs=2"], verbose=0)
-    b = run(spec, out=tmp_path / "b", overrides=["fit.epochs=2"], verbose=0)
+    a = run(load_and_validate(spec, overrides=["fit.epochs=2"]), out=tmp_path / "a", verbose=0)
+    b = run(load_and_validate(spec, overrides=["fit.epochs=2"]), out=tmp_path / "b", verbose=0)
     assert_same_weights(a.model, b.model)
     assert a.history == b.history and a.metrics == b.metrics
-    c = run(spec, out=tmp_path / "c", overrides=["fit.epochs=2", "seed=4"], verbose=0)
+    c = run(load_and_validate(spec, overrides=["fit.epochs=2", "seed=4"]), out=tmp_path / "c", verbose=0)
     with pytest.raises(AssertionError):  # the comparison can fail: another seed, other weights
         assert_same_weights(a.model, c.model)
 
 
 def test_regression_spec_matches_the_handwritten_script(tmp_path: Path, keras_module) -> None:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
     from tests.handwritten.seed_scripts import train_regression
 
-    result = run(SPECS / "regression.yaml", out=tmp_path / "run", overrides=["data.source.n_samples=500", "fit.epochs=2"], verbose=0)
+    result = run(load_and_validate(SPECS / "regression.yaml", overrides=["data.source.n_samples=500", "fit.epochs=2"]), out=tmp_path / "run", verbose=0)
     model, history, metrics = train_regression(n_samples=500, epochs=2)  # the seed's script, same seed, data and splits
 
     assert_same_weights(result.model, model)
@@ -236,6 +241,7 @@ def test_regression_spec_matches_the_handwritten_script(tmp_path: Path, keras_mo
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, keras_module) -> None:
     import keras
 
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     class Interrupt(keras.callbacks.Callback):
@@ -244,15 +250,14 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, keras_modul
                 raise RuntimeError("interrupted by the test")
 
     spec = write_spec(tmp_path, TINY)
-    whole = run(spec, out=tmp_path / "whole", verbose=0)
+    whole = run(load_and_validate(spec), out=tmp_path / "whole", verbose=0)
     with pytest.raises(RuntimeError, match="interrupted by the test"):
-        run(spec, out=tmp_path / "cut", verbose=0, callbacks=[Interrupt()])
+        run(load_and_validate(spec), out=tmp_path / "cut", verbose=0, callbacks=[Interrupt()])
     cut = tmp_path / "cut"
     assert (cut / "backup").is_dir() and not (cut / "model.keras").exists()
     assert [r["epoch"] for r in json.loads((cut / "history.partial.json").read_text())] == [0, 1]
-    with pytest.raises(KerasspecError) as info:
-        run(resume=cut, overrides=["fit.epochs=5"])
-    assert info.value.code == "KS706"
+    with pytest.raises(ValueError, match="pass neither a spec nor out"):  # a run continues the spec it started with
+        run(load_and_validate(spec, overrides=["fit.epochs=5"]), resume=cut)
 
     counter = epoch_recorder()
     resumed = run(resume=cut, verbose=0, callbacks=[counter])
@@ -264,10 +269,11 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, keras_modul
     assert json.loads((cut / "run.json").read_text())["status"] == "complete"
     with pytest.raises(RunError) as info:
         run(resume=cut)
-    assert info.value.code == "KS705"
+    assert info.value.code == "KS710"
 
 
 def test_fashion_mnist_offline_with_file_callbacks(tmp_path: Path, monkeypatch, keras_module) -> None:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     use_keras_home(monkeypatch, tmp_path / "keras")
@@ -275,8 +281,7 @@ def test_fashion_mnist_offline_with_file_callbacks(tmp_path: Path, monkeypatch, 
     callbacks = ("fit.callbacks=[{type: ModelCheckpoint, filepath: checkpoints/best.keras, save_best_only: true},"
                  " {type: CSVLogger, filename: logs/epochs.csv}]")
     out = tmp_path / "mlp"
-    result = run(SPECS / "fashion_mnist_mlp.yaml", out=out, verbose=0,
-                 overrides=["fit.epochs=1", "data.split.validation.first=20", "vars.hidden=4", callbacks])
+    result = run(load_and_validate(SPECS / "fashion_mnist_mlp.yaml", overrides=["fit.epochs=1", "data.split.validation.first=20", "vars.hidden=4", callbacks]), out=out, verbose=0)
     assert result.metrics["epochs_run"] == 1 and set(result.metrics) == {"accuracy", "loss", "epochs_run"}
     assert json.loads((out / "transforms.json").read_text())[0]["type"] == "rescale"
     assert (out / "checkpoints" / "best.keras").is_file()
@@ -285,12 +290,13 @@ def test_fashion_mnist_offline_with_file_callbacks(tmp_path: Path, monkeypatch, 
 
 def test_tensorboard_logs_land_in_the_run_folder(tmp_path: Path, monkeypatch, keras_module) -> None:
     pytest.importorskip("tensorboard")  # TensorFlow 2.21 no longer installs it
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     use_keras_home(monkeypatch, tmp_path / "keras")
     write_fashion_mnist(tmp_path / "keras", n_train=100, n_test=10)
     out = tmp_path / "run"
-    run(SPECS / "fashion_mnist_callbacks.yaml", out=out, overrides=["fit.epochs=1"], verbose=0)
+    run(load_and_validate(SPECS / "fashion_mnist_callbacks.yaml", overrides=["fit.epochs=1"]), out=out, verbose=0)
     assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
     assert (out / "checkpoints" / "best.keras").is_file()
 
@@ -298,16 +304,17 @@ def test_tensorboard_logs_land_in_the_run_folder(tmp_path: Path, monkeypatch, ke
 def test_tensorboard_without_its_package_fails_before_training(tmp_path: Path, monkeypatch, keras_module) -> None:
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # `import tensorboard` raises ImportError
     spec = SPECS / "fashion_mnist_callbacks.yaml"
-    fails(spec, tmp_path / "run", "KS605", "pip install tensorboard", position=position_of(spec, "{type: TensorBoard"))
+    fails(spec, tmp_path / "run", "KS606", "pip install tensorboard", position=position_of(spec, "{type: TensorBoard"))
 
 
 @pytest.mark.parametrize("name", ["wide_deep_two_inputs", "wide_deep_housing"])
 def test_california_housing_offline(name: str, tmp_path: Path, monkeypatch, keras_module) -> None:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     write_california_housing(tmp_path / "sklearn", n=40)
     monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
-    result = run(SPECS / f"{name}.yaml", out=tmp_path / "run", overrides=["fit.epochs=1"], verbose=0)
+    result = run(load_and_validate(SPECS / f"{name}.yaml", overrides=["fit.epochs=1"]), out=tmp_path / "run", verbose=0)
     assert set(result.metrics) == {"loss", "epochs_run"} and np.isfinite(result.metrics["loss"])
     assert [t.name for t in result.model.inputs] == (["wide", "deep"] if name == "wide_deep_two_inputs" else ["input"])
     assert len(json.loads((tmp_path / "run" / "transforms.json").read_text())[0]["mean"]) == 8
@@ -317,11 +324,12 @@ def test_california_housing_offline(name: str, tmp_path: Path, monkeypatch, kera
 
 
 def fails(spec, out: Path, code: str, *words: str, overrides=(), position: str | None = None) -> RunError:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     existed = out.exists()
     with pytest.raises(KerasspecError) as info:
-        run(spec, out=out, overrides=overrides, verbose=0)
+        run(load_and_validate(spec, overrides=overrides), out=out, verbose=0)
     error = info.value
     assert error.diagnostics[0].code == code, str(error)  # (SpecInvalid.code is always KS101)
     for word in words:
@@ -374,22 +382,24 @@ def test_data_that_does_not_fit_the_model(tmp_path: Path, keras_module) -> None:
 
 
 def test_no_imports_refuses_before_anything_runs(tmp_path: Path, keras_module) -> None:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     spec = write_spec(tmp_path, TINY.replace("seed: 3\n", "seed: 3\nimports: [anything]\n"))
     with pytest.raises(KerasspecError) as info:
-        run(spec, out=tmp_path / "run", allow_imports=False, verbose=0)
-    assert info.value.code == "KS605" and f"{spec}:4:" in str(info.value)
+        run(load_and_validate(spec), out=tmp_path / "run", allow_imports=False, verbose=0)
+    assert info.value.code == "KS607" and f"{spec}:4:" in str(info.value)
     assert not (tmp_path / "run").exists()
 
 
 def test_steps_per_execution_chosen_by_the_runner_keeps_the_weights(tmp_path: Path, keras_module) -> None:
     """issue 14: with `steps_per_execution` unset the runner runs several steps per execution; same weights as 1."""
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
     common = ["fit.epochs=2", "fit.callbacks=[{type: EarlyStopping, monitor: val_loss, patience: 10}]"]
-    auto = run(SPECS / "regression.yaml", out=tmp_path / "auto", overrides=common, verbose=0)
-    one = run(SPECS / "regression.yaml", out=tmp_path / "one", overrides=[*common, "compile.steps_per_execution=1"], verbose=0)
+    auto = run(load_and_validate(SPECS / "regression.yaml", overrides=common), out=tmp_path / "auto", verbose=0)
+    one = run(load_and_validate(SPECS / "regression.yaml", overrides=[*common, "compile.steps_per_execution=1"]), out=tmp_path / "one", verbose=0)
     chosen = json.loads((tmp_path / "auto" / "run.json").read_text())["steps_per_execution"]["auto"]
     assert chosen > 1 and auto.model.steps_per_execution == chosen and one.model.steps_per_execution == 1
     assert "steps_per_execution" not in json.loads((tmp_path / "one" / "run.json").read_text())
@@ -398,8 +408,8 @@ def test_steps_per_execution_chosen_by_the_runner_keeps_the_weights(tmp_path: Pa
 
 
 def test_a_per_batch_callback_keeps_one_step_per_execution(tmp_path: Path, keras_module) -> None:
+    from kerasspec import load_and_validate
     from kerasspec.runner import run
 
-    result = run(SPECS / "regression.yaml", out=tmp_path / "r", verbose=0,
-                 overrides=["fit.epochs=1", "fit.callbacks=[{type: BackupAndRestore, backup_dir: b, save_freq: 50}]"])
+    result = run(load_and_validate(SPECS / "regression.yaml", overrides=["fit.epochs=1", "fit.callbacks=[{type: BackupAndRestore, backup_dir: b, save_freq: 50}]"]), out=tmp_path / "r", verbose=0)
     assert result.model.steps_per_execution == 1

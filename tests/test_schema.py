@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from kerasspec import catalog, schema
-from kerasspec.loader import join_path, split_path
+from kerasspec.loader import join_path
 from kerasspec.validate import validate_file
-from tests.conftest import FIXTURES, SPECS
+from tests.conftest import FIXTURES, SPECS, split_path
 
 # Codes a static schema can express, where the value holds no `${...}` (KS201 for a layer
 # type only when the spec has no `blocks:`, since the schema cannot see the block names).
@@ -213,16 +213,18 @@ def test_block_reserved_params_match_validate() -> None:
     assert set(schema.BLOCK_RESERVED_PARAMS) == {*BASE_ARGUMENTS, "i"}
 
 
-def test_catalog_records_its_keras_version() -> None:
-    if catalog.keras_version() != _installed_keras():
-        pytest.skip("the installed Keras differs from the catalog's; the drift test runs on the pinned version")
-    assert catalog.keras_version() == json.loads(schema.REPO_SCHEMA.read_text())["x-keras-version"]
-
-
-def _installed_keras() -> str:
-    from importlib.metadata import version
-
-    return version("keras")
+def test_catalog_and_schemas_record_the_pinned_keras() -> None:
+    """The Keras pinned for tests (pyproject.toml) is the one the committed catalog and schemas were made from,
+    each file read as it is, so bumping the pin without regenerating them fails here."""
+    pins = re.findall(r'"keras==([^"]+)"', (SPECS.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert len(pins) == 1, pins
+    catalog_file = Path(catalog.__file__).with_name("catalog.json")
+    recorded = {
+        "kerasspec/catalog.json": json.loads(catalog_file.read_text(encoding="utf-8"))["keras_version"],
+        **{str(path.relative_to(SPECS.parent)): json.loads(path.read_text(encoding="utf-8"))["x-keras-version"]
+           for path in (schema.REPO_SCHEMA, schema.PACKAGE_SCHEMA)},
+    }
+    assert recorded == dict.fromkeys(recorded, pins[0]), "regenerate: python -m kerasspec.catalog_gen, then python -m kerasspec.schema"
 
 
 def test_every_example_spec_points_editors_at_the_schema() -> None:

@@ -22,7 +22,7 @@ def test_every_seed_spec_has_a_twin() -> None:
 def test_spec_builds_its_handwritten_twin(name: str, keras_module) -> None:
     import kerasspec
 
-    built = kerasspec.build(SPECS / f"{name}.yaml")
+    built = kerasspec.build(kerasspec.load_and_validate(SPECS / f"{name}.yaml"))
     reference = getattr(seed_models, name)()
     assert_same_model(built, reference)
     assert type(built.optimizer).__name__ == type(reference.optimizer).__name__
@@ -37,4 +37,4 @@ def test_a_changed_spec_is_caught(keras_module) -> None:
     loaded = load(SPECS / "fashion_mnist_mlp.yaml")
     loaded.data["vars"]["hidden"] = 129
     with pytest.raises(AssertionError):
-        assert_same_model(kerasspec.build(loaded), seed_models.fashion_mnist_mlp())
+        assert_same_model(kerasspec.build(kerasspec.load_and_validate(loaded)), seed_models.fashion_mnist_mlp())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,54 +14,94 @@ from kerasspec.compiler.models import GraphRunner
 from kerasspec.compiler.objects import ObjectFactory, reading_from
 from kerasspec.errors import BuildError, KerasspecError, one_line
 from kerasspec.loader import LoadedSpec, SourceMap, load_file
+from kerasspec.overrides import apply_overrides
 from kerasspec.paths import confine
 from kerasspec.validate import Validated, validate_loaded
 
-SpecLike = Any  # a path, LoadedSpec, Validated, or a plain mapping
+
+@dataclass
+class OverriddenSpec(LoadedSpec):
+    """A spec with `--set` overrides applied to a copy of its data; ``overrides`` records them (for run.json)."""
+
+    overrides: tuple[str, ...] = ()
 
 
-def as_validated(spec: SpecLike) -> Validated:
-    """Any accepted spec form -> a validated spec; raises SpecInvalid on errors."""
+def load_and_validate(spec: str | Path | dict[str, Any] | LoadedSpec | Validated, *,
+                      overrides: Sequence[str] = ()) -> Validated:
+    """A spec file's path, a mapping or a LoadedSpec -> the Validated that build() and run() take.
+
+    ``overrides`` are ``--set KEY=VALUE`` strings, applied to a copy of the spec's data before it
+    is validated (the caller's mapping or LoadedSpec is left as it was). Raises SpecInvalid when
+    the spec has errors, KerasspecError (KS706) for a malformed override. Never imports Keras.
+    """
+    overrides = [str(o) for o in overrides]
+    if isinstance(spec, Validated) and not overrides:
+        spec.raise_for_errors()
+        return spec
+    found: list[Any] = []
     if isinstance(spec, Validated):
-        validated = spec
+        loaded = spec.loaded
     elif isinstance(spec, LoadedSpec):
-        validated = validate_loaded(spec)
+        loaded = spec
     elif isinstance(spec, (str, Path)):
         loaded, found = load_file(spec)
-        validated = validate_loaded(loaded, found)
     elif isinstance(spec, dict):
-        validated = validate_loaded(LoadedSpec(spec, SourceMap("<dict>")))
+        loaded = LoadedSpec(spec, SourceMap("<dict>"))
     else:
-        raise TypeError(f"build() takes a spec path, a loaded or validated spec, or a mapping; got {type(spec).__name__}")
+        raise TypeError(f"load_and_validate() takes a spec path, a mapping or a LoadedSpec; got {type(spec).__name__}")
+    if overrides:
+        if found:  # a file that did not load cleanly: its own findings, before any override
+            validate_loaded(loaded, found).raise_for_errors()
+        # A copy, so the caller's spec keeps its own data; the source map still gives positions.
+        before = tuple(getattr(loaded, "overrides", ()))
+        loaded = OverriddenSpec(copy.deepcopy(loaded.data), loaded.source_map, loaded.path, overrides=(*before, *overrides))
+        apply_overrides(loaded.data, overrides)
+    validated = validate_loaded(loaded, found)
     validated.raise_for_errors()
     return validated
 
 
-def build(spec: SpecLike, *, compile: bool = True, apply_seed: bool = True, allow_imports: bool = True) -> Any:
-    """Build (and compile, when the spec says how) the spec's keras.Model.
+def require_validated(validated: Any, stage: str) -> Validated:
+    """A stage's spec argument: a Validated without errors; a TypeError that says how to get one otherwise."""
+    if not isinstance(validated, Validated):
+        raise TypeError(f"{stage}() takes a Validated spec, got {type(validated).__name__}: turn a path, mapping or "
+                        f"LoadedSpec into one with kerasspec.load_and_validate(spec)")
+    validated.raise_for_errors()
+    return validated
 
-    ``apply_seed=False`` is for the runner, which applies `seed:` once before loading data
-    (spec-format rule 10.13), as a handwritten script does. ``allow_imports=False``
-    refuses a spec's `imports:` (for specs from untrusted sources).
+
+def build(validated: Validated, *, compile: bool = True, apply_seed: bool = True, allow_imports: bool = True) -> Any:
+    """Build (and compile, when the spec says how) a validated spec's keras.Model.
+
+    ``validated`` comes from ``kerasspec.load_and_validate(spec)`` (a path, mapping or LoadedSpec).
+    ``apply_seed=False`` leaves `seed:` unapplied; ``allow_imports=False`` refuses a spec's
+    `imports:` (for specs from untrusted sources).
     """
-    validated = as_validated(spec)
+    require_validated(validated, "build")
     try:
-        return _build(validated, compile=compile, apply_seed=apply_seed, allow_imports=allow_imports)
+        prepare(validated, apply_seed=apply_seed, allow_imports=allow_imports)
+        return make_model(validated, compile=compile)
     except KerasspecError as error:
         validated.loaded.source_map.add_positions(error.diagnostics)
         raise
 
 
-def _build(validated: Validated, *, compile: bool, apply_seed: bool, allow_imports: bool) -> Any:
-    import keras
-
+def prepare(validated: Validated, *, apply_seed: bool = True, allow_imports: bool = True) -> None:
+    """What comes before the model: `seed:` applied (when ``apply_seed``), then `imports:` imported, once."""
     data = validated.data
-    folder = validated.loaded.folder  # the spec's folder: the only place its files are read from
     if apply_seed and data.get("seed") is not None:
+        import keras
+
         keras.utils.set_random_seed(data["seed"])
     if data.get("imports"):
         refuse_imports_unless(allow_imports, data)
         import_modules(data["imports"], imports_folder(validated.loaded))
+
+
+def make_model(validated: Validated, *, compile: bool = True) -> Any:
+    """The model itself, once ``prepare`` has run (the runner calls prepare before it loads the data)."""
+    data = validated.data
+    folder = validated.loaded.folder  # the spec's folder: the only place its files are read from
     with reading_from(folder):  # file-valued layer arguments (a vocabulary file), in blocks too
         blocks = make_block_classes(data["blocks"], package_for(data["name"])) if data.get("blocks") else {}
         factory = ObjectFactory(blocks, folder=folder)
@@ -93,7 +136,7 @@ def imports_folder(loaded: LoadedSpec) -> Path:
 def refuse_imports_unless(allowed: bool, data: dict[str, Any]) -> None:
     """`--no-imports`: a spec's `imports:` would run Python code, so an untrusted spec may not have any."""
     if data.get("imports") and not allowed:
-        raise BuildError("the spec imports Python modules, and imports are refused (--no-imports)", code="KS605",
+        raise BuildError("the spec imports Python modules, and imports are refused (--no-imports)", code="KS607",
                          path="imports", hint="drop --no-imports only for specs you trust: imported modules run code")
 
 
@@ -108,7 +151,7 @@ def import_modules(modules: list[str], folder: Path) -> None:
             try:
                 importlib.import_module(module)
             except Exception as exc:
-                raise BuildError(f"cannot import {module!r} (looked first in {folder}): {type(exc).__name__}: {exc}",
+                raise BuildError(f"cannot import {module!r} (looked first in {folder}): {type(exc).__name__}: {one_line(exc, 400)}",
                                  code="KS605", path=f"imports[{index}]") from exc
     finally:
         sys.path.remove(str(folder))
@@ -119,6 +162,14 @@ def load_model(path: str | Path, *, compile: bool = True) -> Any:
     import keras
 
     path = Path(path)
+    try:
+        return _load_model(keras, path, compile)
+    except KerasspecError as error:  # the model file is where it is: not a spec
+        error.in_file(path)
+        raise
+
+
+def _load_model(keras: Any, path: Path, compile: bool) -> Any:
     if path.suffix == ".keras":
         register_carried_blocks(path)
     legacy = path.suffix in (".h5", ".hdf5")

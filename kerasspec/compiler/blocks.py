@@ -4,7 +4,7 @@ A block class takes its parameters in its constructor (positionally in `required
 `params` order, or by keyword), builds its inner layers from the block's YAML body, and
 passes `training` to every inner layer that takes it. Its config carries the block
 definitions it needs, so ``load_model`` can re-create the classes from a `.keras` file
-alone (notes.md: a class made at run time must exist again before loading).
+alone (docs/spec-format.md#blocks: a class made at run time must exist again before loading).
 """
 
 from __future__ import annotations
@@ -51,6 +51,20 @@ def _block_class(name: str, definition: dict[str, Any], package: str, blocks: di
     order = [*required, *defaults]
     carried = {"package": package, "blocks": blocks}
 
+    def body_graph(cls: Any, params: dict[str, Any]) -> ModelGraph:
+        """The body's graph for these parameters: built (and checked) once per class and parameters."""
+        key = _params_key(params)
+        graph = cls._block_graphs.get(key) if key is not None else None
+        if graph is None:
+            found: list[Any] = []
+            graph = GraphBuilder(found).model(definition, f"blocks.{name}", dict(params), kind="block")
+            if has_errors(found):
+                first = found[0]
+                raise BuildError(f"block {name} with {params}: {first.message}", code=first.code, path=first.path, hint=first.hint)
+            if key is not None and len(cls._block_graphs) < MAX_CACHED_GRAPHS:
+                cls._block_graphs[key] = graph
+        return graph
+
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.pop(CARRIED, None)
         if len(args) > len(order):
@@ -67,14 +81,9 @@ def _block_class(name: str, definition: dict[str, Any], package: str, blocks: di
             raise TypeError(f"{name}(): {'; '.join(problems)}; its parameters are {', '.join(order) or 'none'}")
         base.__init__(self, **base_kwargs)
         self.block_params = {**defaults, **kwargs}
-        found: list[Any] = []
-        graph = GraphBuilder(found).model(definition, f"blocks.{name}", dict(self.block_params), kind="block")
-        if has_errors(found):
-            first = found[0]
-            raise BuildError(f"block {name} with {self.block_params}: {first.message}", code=first.code, path=first.path, hint=first.hint)
-        self._block_graph = graph
+        self._block_graph = body_graph(type(self), self.block_params)
         self._block_runner = GraphRunner(ObjectFactory(classes))
-        self.block_layers = self._block_runner.make_layers(graph)  # tracked by Keras: weights are found
+        self.block_layers = self._block_runner.make_layers(self._block_graph)  # tracked by Keras: weights are found
 
     def _run(self: Any, inputs: Any, training: Any) -> Any:
         graph: ModelGraph = self._block_graph
@@ -114,11 +123,28 @@ def _block_class(name: str, definition: dict[str, Any], package: str, blocks: di
 
     namespace = {
         "__init__": __init__, "_run": _run, "build": build, "call": call, "get_config": get_config,
-        "from_config": from_config, "__doc__": definition.get("description") or f"The {name} block of a kerasspec spec.",
+        "from_config": from_config, "_block_graphs": {}, "__doc__": definition.get("description") or f"The {name} block of a kerasspec spec.",
         "__module__": package,
     }
     cls = type(name, (base,), namespace)
     return keras.saving.register_keras_serializable(package=package, name=name)(cls)
+
+
+MAX_CACHED_GRAPHS = 256  # body graphs kept per block class (one per distinct set of parameters)
+
+
+def _params_key(value: Any) -> Any:
+    """A hashable key that tells parameter values apart exactly (a list from a tuple, 1 from 1.0 and True),
+    or None for values that are not plain data (such parameters rebuild the body's graph each time)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return (type(value).__name__, value)
+    if isinstance(value, (list, tuple)):
+        items = [_params_key(item) for item in value]
+        return None if None in items else (type(value).__name__, tuple(items))
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        items = [(k, _params_key(v)) for k, v in value.items()]
+        return None if any(v is None for _, v in items) else ("dict", tuple(sorted(items)))
+    return None
 
 
 def carried_blocks(config: Any) -> list[dict[str, Any]]:

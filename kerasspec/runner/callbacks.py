@@ -5,7 +5,7 @@
   not leave it, through `..` or a symlink; absolute paths are refused (KS704). Nor may it be
   the run folder itself, one of the runner's own files (`spec.yaml`, `run.json`, ...), a
   place inside a backup folder (BackupAndRestore deletes it) or inside another callback's
-  file (KS704).
+  file (KS712).
 - ModelCheckpoint and BackupAndRestore are the runner's subclasses, which write every file
   under a temporary name and rename it (``atomic_path``): a file under its final name is
   whole after ``kill -9`` or a full disk. The backup keeps the previous epoch's weights
@@ -44,7 +44,7 @@ from typing import Any
 import keras
 
 from kerasspec.compiler.objects import ObjectFactory
-from kerasspec.errors import KerasspecError, RunError, one_line
+from kerasspec.errors import KerasspecError, RunError, one_line, whole_file
 from kerasspec.loader import join_path
 from kerasspec.paths import (
     BACKUP_DIR,
@@ -73,7 +73,7 @@ def callback_class(entry: Any, path: str) -> type | None:
 def prepare_entries(entries: Any, run_dir: Path) -> list[Any]:
     """The spec's callback entries with their paths made absolute inside ``run_dir`` (no Keras objects yet).
 
-    KS704 for a path that leaves the run folder, is the run folder itself or one of the
+    KS704 for a path that leaves the run folder; KS712 for one that is the run folder itself or one of the
     runner's own files, lies inside a backup folder (BackupAndRestore deletes it, and so does
     the runner its own ``backup/``) or inside another callback's file.
     """
@@ -104,7 +104,7 @@ def prepare_entries(entries: Any, run_dir: Path) -> list[Any]:
                 entry[arg] = str(target)
         prepared.append(entry)
     for path, message, hint in callback_place_problems(places)[:1]:  # as they resolve; validate checked them as written
-        raise RunError(message, code="KS704", path=path, hint=hint)
+        raise RunError(message, code="KS712", path=path, hint=hint)
     return prepared
 
 
@@ -145,7 +145,7 @@ def _need_tensorboard(path: str) -> None:
     except ImportError as exc:
         raise RunError(
             "the TensorBoard callback needs the tensorboard package, which is not installed",
-            code="KS605",
+            code="KS606",
             path=path,
             hint="pip install tensorboard (TensorFlow does not install it), or remove the TensorBoard callback",
         ) from exc
@@ -153,14 +153,14 @@ def _need_tensorboard(path: str) -> None:
 
 def make_parent_folders(callbacks: list[Any]) -> None:
     """CSVLogger (unlike ModelCheckpoint) does not make the folder of its file; a file path that
-    is a folder (made by another callback, or left by a run being resumed) is KS704."""
+    is a folder (made by another callback, or left by a run being resumed) is KS712."""
     for callback in callbacks:
         for attr in FILE_ARGS:
             value = getattr(callback, attr, None)
             if not isinstance(value, str) or "{" in value:
                 continue
             if Path(value).is_dir():
-                raise RunError(f"{type(callback).__name__}'s {attr} {value} is a folder", code="KS704",
+                raise RunError(f"{type(callback).__name__}'s {attr} {value} is a folder", code="KS712",
                                hint="give the callback a file name, e.g. logs/epochs.csv")
             try:
                 Path(value).parent.mkdir(parents=True, exist_ok=True)
@@ -197,7 +197,7 @@ class EpochHistory(keras.callbacks.Callback):
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
-    """``history.partial.json``: a list of ``{"epoch": n, metric: value, ...}``; KS001 if it is not."""
+    """``history.partial.json``: a list of ``{"epoch": n, metric: value, ...}``; KS711 if it is not."""
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(records, list) and all(isinstance(r, dict) and _is_count(r.get("epoch")) for r in records):
@@ -205,7 +205,7 @@ def read_history(path: Path) -> list[dict[str, Any]]:
         problem = "it is not a list of epoch records"
     except (OSError, ValueError) as exc:
         problem = one_line(exc, 200)
-    raise RunError(f"{path} is damaged: {problem}", code="KS001",
+    raise RunError(f"{path} is damaged: {problem}", code="KS711", position=whole_file(path),
                    hint=f"delete it to continue without the record of earlier epochs (rm {path})")
 
 
@@ -264,7 +264,7 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
     (Keras's ``{"epoch": .., "batch": ..}``, plus ``"weights"`` and the ``"previous"`` backup) is
     replaced in one rename, which is the moment the new backup counts. The previous weights
     stay until the next backup is whole. Restoring falls back to the previous backup when the
-    newest cannot be read, and says what to do when neither can (KS603). ``double_checkpoint``
+    newest cannot be read, and says what to do when neither can (KS711). ``double_checkpoint``
     is accepted and needs nothing more: the previous backup is always kept.
     """
 
@@ -285,7 +285,7 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     # -- restoring -----------------------------------------------------------------------
     def check(self) -> None:
-        """Before anything is written: a backup that exists names weights this folder holds (KS603 if
+        """Before anything is written: a backup that exists names weights this folder holds (KS711 if
         none, KS704 for a link); whether they load is found out when training begins."""
         metadata = self._read_metadata()
         if metadata is not None and not any(path for _, path in self._candidates(metadata)):
@@ -328,12 +328,12 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
                 found.append(("", self._weights_file(entry)))
             except ValueError as exc:
                 name = entry.get("weights") if isinstance(entry, dict) else entry
-                found.append((f"{name!r}: {exc}", None))
+                found.append((f"{name!r}: {one_line(exc, 200)}", None))
         return found
 
     def _cannot_restore(self, problems: list[str]) -> None:
         raise RunError(f"the backup in {self.folder} cannot be restored: {'; '.join(p for p in problems if p)}",
-                       code="KS603", hint=f"to train again from the first epoch, delete it (rm -r {self.folder}) and "
+                       code="KS711", hint=f"to train again from the first epoch, delete it (rm -r {self.folder}) and "
                        f"{self.resume_hint}")
 
     def _read_metadata(self) -> dict[str, Any] | None:
@@ -341,14 +341,14 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
         if not path.exists() and not path.is_symlink():
             return None
         if path.is_symlink() or not inside(self.folder, path):
-            raise RunError(f"{path} is a symlink; a backup is read only from its own folder", code="KS704",
+            raise RunError(f"{path} is a symlink; a backup is read only from its own folder", code="KS704", position=whole_file(path),
                            hint=f"remove the link, or delete the backup (rm -r {self.folder}) to train from the first epoch")
         try:
             metadata = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(metadata, dict) or not _is_count(metadata.get("epoch")):
                 raise ValueError("it is not a mapping with a whole number `epoch`")
         except (OSError, ValueError) as exc:
-            raise RunError(f"the backup in {self.folder} is damaged: {METADATA}: {one_line(exc, 200)}", code="KS603",
+            raise RunError(f"the backup in {self.folder} is damaged: {METADATA}: {one_line(exc, 200)}", code="KS711", position=whole_file(path),
                            hint=f"to train again from the first epoch, delete it (rm -r {self.folder}) and "
                            f"{self.resume_hint}") from exc
         return metadata
@@ -429,7 +429,7 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         if not self._should_save_model(epoch, batch, logs, str(filepath)):
             return
         if filepath.is_dir():
-            raise RunError(f"ModelCheckpoint's filepath {filepath} is a folder", code="KS704",
+            raise RunError(f"ModelCheckpoint's filepath {filepath} is a folder", code="KS712",
                            hint="give it a file name, e.g. checkpoints/best.keras")
         try:
             filepath.parent.mkdir(parents=True, exist_ok=True)

@@ -49,11 +49,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if spec_folder is not None and resume is None:
         return _usage("--spec-folder goes with --resume: a new run reads from its SPEC's own folder")
 
+    from kerasspec.compiler import load_and_validate
     from kerasspec.runner.training_run import run
 
     try:
-        run(spec, out=out, overrides=sets, resume=resume, verbose=verbose, allow_imports=not args.no_imports,
-            spec_folder=spec_folder)
+        validated = load_and_validate(spec, overrides=sets) if resume is None else None
+        run(validated, out=out, resume=resume, verbose=verbose, allow_imports=not args.no_imports, spec_folder=spec_folder)
     except KeyboardInterrupt as stop:  # callbacks.RunInterrupted carries the message and exit code
         print(getattr(stop, "message", "") or "kerasspec run: interrupted", file=sys.stderr)
         return getattr(stop, "exit_code", EXIT_INTERRUPTED)

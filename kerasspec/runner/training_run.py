@@ -1,6 +1,6 @@
 """`kerasspec run`: a spec -> a trained, evaluated model and a run folder that records it.
 
-The order is a handwritten script's (spec-format rule 10.13): validate (after `--set`
+The order is a handwritten script's (docs/spec-format.md#seed): validate (after `--set`
 overrides), `keras.utils.set_random_seed(seed)` once, load and split the data, build and
 compile, check that the data fits the model, fit, evaluate. Settings are checked before
 the seed is applied and callbacks are made before the data loads, so mistakes in the spec
@@ -31,7 +31,6 @@ end is backed up, so ``--resume`` ends as if the run had never stopped.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import shlex
@@ -43,10 +42,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kerasspec.compiler import imports_folder, refuse_imports_unless
-from kerasspec.errors import KerasspecError, Position, RunError, one_line
-from kerasspec.loader import LoadedSpec, SourceMap, join_path, load_file
-from kerasspec.overrides import apply_overrides
+from kerasspec.compiler import refuse_imports_unless, require_validated
+from kerasspec.errors import KerasspecError, Position, RunError, one_line, whole_file
+from kerasspec.loader import LoadedSpec, join_path, load_file
 from kerasspec.runner import artifacts, distribute
 from kerasspec.runner.artifacts import atomic_path, write_json, write_text
 from kerasspec.runner.data import Dataset, check_fits, load_data
@@ -82,21 +80,22 @@ class ResumedSpec(LoadedSpec):
 
 
 def run(
-    spec: Any = None,
+    validated: Validated | None = None,
     *,
     out: str | Path | None = None,
-    overrides: Sequence[str] = (),
     resume: str | Path | None = None,
     verbose: int | str = "auto",
     callbacks: Sequence[Any] = (),
     allow_imports: bool = True,
     spec_folder: str | Path | None = None,
 ) -> RunResult:
-    """Train, evaluate and record a spec (a path, LoadedSpec, Validated or mapping).
+    """Train, evaluate and record a validated spec.
 
+    ``validated`` comes from ``kerasspec.load_and_validate(spec, overrides=[...])`` (a path,
+    mapping or LoadedSpec; ``overrides`` are ``--set KEY=VALUE`` strings, recorded in run.json).
     ``out`` is the run folder (it must not exist; default ``runs/<name>/<timestamp>``);
-    ``overrides`` are ``--set KEY=VALUE`` strings; ``resume`` continues an interrupted run
-    in its folder (then ``spec``, ``out`` and ``overrides`` stay unset); ``verbose`` is
+    ``resume`` continues an interrupted run in its folder (then ``validated`` and ``out`` stay
+    unset: a run continues the spec it started with); ``verbose`` is
     keras.Model.fit's (a spec's own ``fit.verbose`` wins); ``callbacks`` are extra Keras
     callbacks, after the spec's; ``allow_imports=False`` refuses a spec's `imports:`.
     ``spec_folder`` (with ``resume`` only) is the folder the run's spec came from: a resumed spec
@@ -108,20 +107,19 @@ def run(
     a temporary folder, removed at the end, and return ``run_dir=None``.
     """
     if resume is not None:
-        if spec is not None or out is not None:
-            raise ValueError("resume continues the run folder's own spec.yaml: pass neither spec nor out")
-        if overrides:
-            raise RunError(
-                "--set cannot be combined with --resume: a run continues the spec it started with",
-                code="KS706",
-                hint="start a new run to change settings, e.g. kerasspec run RUN_DIR/spec.yaml --set fit.epochs=50",
-            )
+        if validated is not None or out is not None:
+            raise ValueError("resume continues the run folder's own spec.yaml (overrides included): pass neither "
+                             "a spec nor out")
         run_dir = Path(resume)
         validated, info = _load_run(run_dir, spec_folder)
+        overrides: list[str] = []
     else:
         if spec_folder is not None:
             raise ValueError("spec_folder is for resume: a new run reads from its spec's own folder")
-        validated = _validated(spec, list(overrides))
+        if validated is None:
+            raise TypeError("run() takes a Validated spec (kerasspec.load_and_validate(spec)), or resume=RUN_DIR")
+        require_validated(validated, "run")
+        overrides = list(getattr(validated.loaded, "overrides", ()))
         info = {}
         run_dir = Path(out) if out is not None else artifacts.default_run_dir(validated.data["name"])
     default_dir = resume is None and out is None
@@ -133,12 +131,12 @@ def run(
         if not role.is_chief:  # the chief writes the run folder; this worker, a temporary one
             with distribute.worker_folder(validated.data["name"], role) as work_dir:
                 chief_run = run_dir if resume is not None or out is not None else None  # (else its timestamp is the chief's)
-                job = _Job(validated, fit, settings, role, work_dir, info, list(overrides), resume is not None,
+                job = _Job(validated, fit, settings, role, work_dir, info, overrides, resume is not None,
                            verbose, list(callbacks), chief_run=chief_run)
                 return job.run()
         if out is not None and resume is None:
             artifacts.check_new_run_dir(run_dir)
-        job = _Job(validated, fit, settings, role, run_dir, info, list(overrides), resume is not None, verbose, list(callbacks),
+        job = _Job(validated, fit, settings, role, run_dir, info, overrides, resume is not None, verbose, list(callbacks),
                    default_dir=default_dir)
         return job.run()
 
@@ -196,15 +194,12 @@ class _Job:
         validated, fit, run_dir = self.validated, self.fit, self.run_dir
         spec = validated.data
 
-        import keras
-
-        from kerasspec.compiler import build, import_modules
+        from kerasspec.compiler import make_model, prepare
         from kerasspec.runner import callbacks as cb
 
-        if spec.get("seed") is not None:
-            keras.utils.set_random_seed(spec["seed"])  # once, first: then data, build, fit (rule 10.13)
-        if spec.get("imports"):  # registered callback classes (`package>Name`) come from them
-            import_modules(spec["imports"], imports_folder(validated.loaded))
+        # The seed once, first: then data, build, fit (docs/spec-format.md#seed). The imports once, before the
+        # callbacks: registered callback classes (`package>Name`) come from them.
+        prepare(validated, apply_seed=True, allow_imports=True)  # (refused imports were refused before anything ran)
         spec_callbacks = cb.make_callbacks(cb.prepare_entries(fit.get("callbacks"), run_dir))
 
         graph_inputs = [i.name for i in validated.graph.inputs] if validated.graph is not None else []
@@ -213,7 +208,7 @@ class _Job:
 
         chief = self.role.is_chief
         with distribution.scope():  # build, compile and fit inside the strategy's scope
-            model = build(validated, apply_seed=False)
+            model = make_model(validated)
             _check_fits(model, dataset)
             distribution.prepare_model(model, dataset.train.x, dataset.train.y)
             steps = auto_steps_per_execution(spec, fit, dataset, self.extra_callbacks) if distribution.strategy is None else None
@@ -321,7 +316,7 @@ class _Job:
         return RunResult(run_dir, model, history, metrics)
 
     def _write_exported_spec(self, model: Any, run_dir: Path, name: str, info: dict[str, Any]) -> None:
-        """The trained model back as a spec (issue 5): exported.yaml, validated and rebuildable.
+        """The trained model back as a spec (docs/spec-format.md#export): exported.yaml, validated and rebuildable.
 
         Training is done by now, so a model that cannot be exported costs a warning, not the run.
         """
@@ -358,32 +353,6 @@ class _Job:
 # ----------------------------------------------------------------------------- the spec
 
 
-def _validated(spec: Any, overrides: list[str]) -> Validated:
-    """Any accepted spec form -> validated, with overrides applied to a copy of its raw data."""
-    if isinstance(spec, Validated) and not overrides:
-        spec.raise_for_errors()
-        return spec
-    found: list = []
-    if isinstance(spec, Validated):
-        loaded = spec.loaded
-    elif isinstance(spec, LoadedSpec):
-        loaded = spec
-    elif isinstance(spec, (str, Path)):
-        loaded, found = load_file(spec)
-    elif isinstance(spec, dict):
-        loaded = LoadedSpec(spec, SourceMap("<dict>"))
-    else:
-        raise TypeError(f"run() takes a spec path, a loaded or validated spec, or a mapping; got {type(spec).__name__}")
-    if found:
-        validate_loaded(loaded, found).raise_for_errors()
-    # A copy, so the caller's LoadedSpec keeps its own data; the source map still gives positions.
-    loaded = LoadedSpec(copy.deepcopy(loaded.data), loaded.source_map, loaded.path)
-    apply_overrides(loaded.data, overrides)
-    validated = validate_loaded(loaded, found)
-    validated.raise_for_errors()
-    return validated
-
-
 def _load_run(run_dir: Path, spec_folder: str | Path | None = None) -> tuple[Validated, dict[str, Any]]:
     """A run folder to resume: its spec and run.json, read from inside it only.
 
@@ -396,7 +365,7 @@ def _load_run(run_dir: Path, spec_folder: str | Path | None = None) -> tuple[Val
     if not run_dir.is_dir() or not spec_file.is_file():
         raise RunError(
             f"{run_dir} is not a kerasspec run folder: it has no {SPEC_FILE}",
-            code="KS001",
+            code="KS709",
             hint="--resume takes the folder an interrupted `kerasspec run` wrote, e.g. runs/<name>/<timestamp>",
         )
     _refuse_links(run_dir)
@@ -404,7 +373,7 @@ def _load_run(run_dir: Path, spec_folder: str | Path | None = None) -> tuple[Val
     if info.get("status") == "complete":
         raise RunError(
             f"the run in {run_dir} has finished; there is nothing to resume",
-            code="KS705",
+            code="KS710", position=whole_file(run_dir / RUN_INFO),
             hint=f"start a new run to train more, e.g. kerasspec run {spec_file} --set fit.epochs=N",
         )
     loaded, found = load_file(spec_file)
@@ -424,7 +393,7 @@ def _load_run(run_dir: Path, spec_folder: str | Path | None = None) -> tuple[Val
         loaded.source_map.add_positions(error.diagnostics)
         raise error
     if folder is not None and not folder.is_dir():
-        raise RunError(f"--spec-folder {spec_folder} is not a folder", code="KS001",
+        raise RunError(f"--spec-folder {spec_folder} is not a folder", code="KS709",
                        hint="name the folder of the spec this run started from")
     if folder is not None and recorded is not None and folder != recorded.resolve():
         artifacts.warn(f"--spec-folder {folder} is not the folder run.json records ({recorded}); reading from {folder}")
@@ -437,7 +406,7 @@ def _load_run(run_dir: Path, spec_folder: str | Path | None = None) -> tuple[Val
 
 
 def _read_info(path: Path) -> dict[str, Any]:
-    """run.json: a mapping whose fields the runner uses have their types; KS001/KS005 otherwise."""
+    """run.json: a mapping whose fields the runner uses have their types; KS711 otherwise."""
     if not path.is_file():
         return {}
     hint = f"run.json records the run; restore it, or start a new run from {path.parent / SPEC_FILE}"
@@ -445,15 +414,15 @@ def _read_info(path: Path) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise RunError(f"{path} cannot be read: {exc.msg}", code="KS001", hint=hint,
+        raise RunError(f"{path} cannot be read: {exc.msg}", code="KS711", hint=hint,
                        position=Position(str(path), exc.lineno, exc.colno)) from exc
     except (OSError, ValueError) as exc:
-        raise RunError(f"{path} cannot be read: {one_line(exc, 200)}", code="KS001", hint=hint, position=at) from exc
+        raise RunError(f"{path} cannot be read: {one_line(exc, 200)}", code="KS711", hint=hint, position=at) from exc
     if not isinstance(info, dict):
-        raise RunError(f"{path} is not a JSON object (it holds a {type(info).__name__})", code="KS005", hint=hint, position=at)
+        raise RunError(f"{path} is not a JSON object (it holds a {type(info).__name__})", code="KS711", hint=hint, position=at)
     for key, kind in (("status", str), ("spec_folder", str), ("resumed", list), ("overrides", list)):
         if info.get(key) is not None and not isinstance(info[key], kind):
-            raise RunError(f"{path} is damaged: its {key!r} is {info[key]!r}, not a {kind.__name__}", code="KS001",
+            raise RunError(f"{path} is damaged: its {key!r} is {info[key]!r}, not a {kind.__name__}", code="KS711",
                            hint=hint, position=at)
     return info
 
@@ -466,7 +435,8 @@ def _refuse_links(run_dir: Path) -> None:
             path = Path(folder) / name
             if path.is_symlink():
                 raise RunError(f"{path} is a symlink; a resumed run reads and writes only inside its run folder",
-                               code="KS704", hint="remove the link (kerasspec never makes one in a run folder)")
+                               code="KS704", position=whole_file(path),
+                               hint="remove the link (kerasspec never makes one in a run folder)")
 
 
 def _remove_temporaries(run_dir: Path) -> None:

@@ -1,7 +1,7 @@
 """validate: a loaded spec -> diagnostics, plus the resolved data and layer graph.
 
 Passes, in order: loading findings, structure (JSON Schema), substitution and the layer
-graph (``graph.py``), names and arguments (``arguments.py``), then static shapes
+graph (``kerasspec.graph``), names and arguments (``arguments.py``), then static shapes
 (``shapes.py``). Every pass runs, so all
 findings are reported at once. Nothing here imports TensorFlow or Keras, and `imports:`
 are never run.
