@@ -14,6 +14,8 @@ from dataclasses import dataclass
 # Where a code can arise: validate (and load) report findings; build, run and export raise after
 # validate has passed (their messages are one line, with what was received and a hint).
 LOAD, VALIDATE, BUILD, RUN, EXPORT = "load", "validate", "build", "run", "export"
+# What a name may be (kerasspec.graph.rules.NAME_PATTERN), in words.
+NAME_RULE = "names match [A-Za-z_][A-Za-z0-9_.-]*"
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
          "use one of the values the message names", _VR),
     Code("KS105", "unsupported format version", "format version {n} is not supported",
          "this kerasspec reads `kerasspec: 1`", _V),
-    Code("KS106", "invalid name", "{name!r} is not a valid name", "names match [A-Za-z_][A-Za-z0-9_.-]*", _V),
+    Code("KS106", "invalid name", "{name!r} is not a valid name", f"{NAME_RULE} and `i` is reserved", _V),
     # names and arguments (KS2xx)
     Code("KS201", "unknown type", "unknown {kind} type {name!r}", "fix the name (a did-you-mean is given when one is close)",
          _VBR),
@@ -153,7 +155,7 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
     Code("KS801", "model cannot be exported", "{what} cannot be written in a spec: {why}",
          "build that part from Keras layers and keras.ops calls, or register its class", (EXPORT,)),
     Code("KS802", "the exported spec cannot be written there", "{file} exists / is a folder / has no folder",
-         "choose another output file, or pass force=True (--force) to replace it", (EXPORT,)),
+         "choose another output file", (EXPORT,)),
 )}
 
 # code -> meaning, for everything that only needs the meaning (reports, SARIF rules).

@@ -23,15 +23,13 @@ from kerasspec.catalog import KINDS, PARAM_KINDS, kind_of_module, singular
 from kerasspec.errors import BuildError, did_you_mean
 
 __all__ = [
-    "KINDS", "KIND_MODULES", "MODULE_PATTERN", "PARAM_KINDS", "Found", "keras_get", "kind_module", "kind_of_module",
+    "KINDS", "MODULE_PATTERN", "PARAM_KINDS", "Found", "keras_get", "kind_module", "kind_of_module",
     "kind_of_object", "lookup", "op_function", "public_class", "registered_name", "resolve_class", "singular",
     "string_name",
 ]
 
 # A module name under `imports:`: dotted identifiers, nothing a shell or a path could mean.
 MODULE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
-# Kind -> its public module, from the kinds table (kept for callers not yet on kind_module/public_class).
-KIND_MODULES: dict[str, str] = {k.name: k.module for k in catalog.KIND_TABLE}
 
 
 def registered_name(type_name: str) -> bool:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasspec import catalog
+from kerasspec.graph.rules import ENTRY_KEYS, NAME_RULE
 from kerasspec.paths import FORMATTED_PATH_PATTERN
 from kerasspec.substitute import TEMPLATE_PATTERN
 
@@ -35,7 +36,7 @@ _EXPRESSION = {"type": "string", "pattern": TEMPLATE_PATTERN}  # the one structu
 _REGISTERED = {"type": "string", "pattern": ">"}  # package>Name: a class registered with Keras
 _UNKNOWN_LAYER = "Unknown layer type: not a keras.layers class, ops.NAME or package>Name (nor a block: the spec has no `blocks:`)."
 # The keys of a layer mapping that are not constructor arguments (docs/spec-format.md#layers; kerasspec.graph.builder).
-RESERVED_LAYER_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model")
+RESERVED_LAYER_KEYS = ENTRY_KEYS
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -331,12 +332,12 @@ def _block_names(layer_names: list[str]) -> dict[str, Any]:
 
     A pattern with a lookahead rather than `not`, so that editors show the message.
     """
-    from kerasspec.spec import NAME_PATTERN
+    from kerasspec.graph.rules import NAME_PATTERN
 
     def name_but(refused: list[str], message: str) -> dict[str, Any]:
         return {"pattern": f"^(?!(?:{'|'.join(refused)})$)" + NAME_PATTERN.removeprefix("^"), "errorMessage": message}
 
-    rule = "names match [A-Za-z_][A-Za-z0-9_.-]*"
+    rule = NAME_RULE
     param_name = name_but(list(BLOCK_RESERVED_PARAMS), f"{', '.join(BLOCK_RESERVED_PARAMS)} are reserved; {rule}.")
     return {"properties": {"blocks": {
         "propertyNames": name_but([*layer_names, "i"], f"A block cannot have a keras.layers name, nor be called i; {rule}."),

@@ -12,21 +12,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kerasspec import catalog
+from kerasspec.graph.rules import NAME_PATTERN
 from kerasspec.registry import MODULE_PATTERN
 from kerasspec.substitute import TEMPLATE_PATTERN
 
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
-
-
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(regex_engine="python-re", extra="forbid", populate_by_name=True)
 
 
 class TypedObject(BaseModel):
     """`{type: ClassName, **constructor_args}`: any Keras object by its class name (docs/spec-format.md#typed-objects)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(regex_engine="python-re", extra="allow")
     type: str = Field(description="The class name: a public Keras class, a block, or package>Name.")
 
 
@@ -51,7 +49,7 @@ References = Reference | list[Reference]
 class LayerEntry(BaseModel):
     """A layer: `type`, its constructor arguments, and the reserved keys of docs/spec-format.md#layers."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(regex_engine="python-re", extra="allow")
     type: str | None = Field(default=None, description="Layer class: keras.layers.X, ops.NAME, a block, or package>Name.")
     name: str | None = Field(default=None, description="The Keras layer name; unique in its model or block.")
     inputs: References | None = Field(default=None, description="Reference(s) this layer is called on; a list is ONE list argument.")
@@ -129,7 +127,7 @@ class CompileSpec(_Strict):
 class KerasSource(_Strict):
     """A keras.datasets dataset, with its own test split; other keys are load_data's arguments."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(regex_engine="python-re", extra="allow")
     type: Literal["keras"]
     name: str = Field(description="A keras.datasets module: mnist, fashion_mnist, cifar10, imdb, ...")
 
@@ -137,7 +135,7 @@ class KerasSource(_Strict):
 class SklearnSource(_Strict):
     """A scikit-learn dataset function (fetch_*, load_*, make_*); other keys are its keyword arguments."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(regex_engine="python-re", extra="allow")
     type: Literal["sklearn"]
     name: str = Field(description="A sklearn.datasets function: load_digits, make_regression, fetch_california_housing, ...")
 

@@ -14,7 +14,7 @@ def _without_names(config: Any) -> Any:
 
 
 def layer_signature(model: Any) -> list[tuple[str, Any]]:
-    """(class, config without names) of every layer, InputLayer skipped (notes.md)."""
+    """(class, config without names) of every layer, InputLayer skipped: names come from Keras's process-wide counter in a handwritten script."""
     return [
         (type(layer).__name__, _without_names(layer.get_config()))
         for layer in model.layers

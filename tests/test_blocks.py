@@ -131,6 +131,15 @@ def test_instances_share_the_body_graph_of_their_parameters(keras_module, monkey
         assert len(built) == attempt
 
 
+def test_body_graph_cache_keys_tell_parameter_values_apart() -> None:
+    from kerasspec.compiler.blocks import _params_key
+
+    values = [0.0, -0.0, 1, 1.0, True, "1", [1, 2], (1, 2), {"a": 1}, {"a": 1.0}, None]
+    keys = [_params_key(v) for v in values]
+    assert len(set(keys)) == len(values)  # each would build another body (`${x[0]}` fails on a tuple, -0.0 scales by -0)
+    assert _params_key(float("nan")) == _params_key(float("nan")) and _params_key(object()) is None
+
+
 def test_no_imports_refuses_a_spec_that_imports(keras_module) -> None:
     import kerasspec
 

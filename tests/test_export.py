@@ -231,6 +231,15 @@ def test_masks_travel_as_the_ops_node_keras_records(keras_module) -> None:
 
 
 # -- what cannot be exported -----------------------------------------------------------------------------
+def test_an_op_whose_constant_comes_before_its_tensors(keras_module) -> None:
+    keras, ops = keras_module, keras_module.ops
+    x, y = keras.Input((4,), name="x"), keras.Input((4,), name="y")
+    model = keras.Model([x, y], ops.einsum("bi,bi->bi", keras.layers.Dense(4, name="dense")(x), y), name="einsum_model")
+    spec, text, rebuilt = round_trip(model)
+    assert '{type: ops.einsum, name: einsum, args: [{const: "bi,bi->bi"}, dense, y]}' in text
+    assert_identical(model, rebuilt)
+
+
 def test_what_cannot_be_exported_says_which_layer_and_what_to_do(keras_module) -> None:
     import kerasspec
 
@@ -239,6 +248,7 @@ def test_what_cannot_be_exported_says_which_layer_and_what_to_do(keras_module) -
     with pytest.raises(ExportError) as info:
         kerasspec.to_spec(keras.Model(x, keras.layers.Lambda(lambda v: v * 2, name="double")(x)))
     assert info.value.code == "KS801" and "'double'" in str(info.value) and "keras.ops" in str(info.value)
+    assert info.value.path == "model.layers[0]" and "<model>: error[KS801] model.layers[0]: " in str(info.value)
 
     class Unregistered(keras.layers.Layer):
         def call(self, v):

@@ -134,9 +134,12 @@ MAX_CACHED_GRAPHS = 256  # body graphs kept per block class (one per distinct se
 
 
 def _params_key(value: Any) -> Any:
-    """A hashable key that tells parameter values apart exactly (a list from a tuple, 1 from 1.0 and True),
-    or None for values that are not plain data (such parameters rebuild the body's graph each time)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    """A hashable key that tells parameter values apart exactly (a list from a tuple, 1 from 1.0 and True,
+    0.0 from -0.0, and NaN equal to itself), or None for values that are not plain data (such parameters
+    rebuild the body's graph each time)."""
+    if isinstance(value, float):
+        return ("float", repr(value))
+    if value is None or isinstance(value, (bool, int, str)):
         return (type(value).__name__, value)
     if isinstance(value, (list, tuple)):
         items = [_params_key(item) for item in value]

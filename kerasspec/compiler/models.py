@@ -78,7 +78,8 @@ class GraphRunner:
 
     def make_layers(self, graph: ModelGraph) -> dict[str, Any]:
         """Every new layer of the graph (not reuses, not ops), created in the graph's order."""
-        return {node.name: self.make_layer(node) for node in graph.order() if node.reuse is None and not node.is_op}
+        order = graph.order()  # acyclic: build takes validated graphs only, and block bodies are checked when built
+        return {node.name: self.make_layer(node) for node in order if node.reuse is None and not node.is_op}
 
     def run(self, graph: ModelGraph, layers: dict[str, Any], tensors: dict[str, Any], training: Any = _NOT_GIVEN) -> dict[str, Any]:
         """Call every node on ``tensors`` (the inputs; updated in place); ``training`` is passed to layers that take it."""

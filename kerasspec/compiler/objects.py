@@ -70,10 +70,12 @@ class ObjectFactory:
                 return {k: self.make(kind, v, join_path(path, k)) for k, v in value.items()}
             return value
         type_name = value["type"]
-        kind = lookup(kind, type_name, blocks=self.blocks).kind  # a block is a layer whatever the argument's kind
-        if kind is None:
-            raise BuildError(f"cannot tell what kind of object {type_name!r} is", code="KS201", path=join_path(path, "type"))
-        cls = resolve_class(kind, type_name, blocks=self.blocks, path=join_path(path, "type"))
+        found = lookup(kind, type_name, blocks=self.blocks)  # a block is a layer whatever the argument's kind
+        kind = found.kind
+        if kind is None and found.source != "refused":
+            raise BuildError(f"cannot tell what kind of object {type_name!r} is", code="KS201", path=join_path(path, "type"),
+                             hint="name a public Keras class, a block, or a registered package>Name")
+        cls = resolve_class(kind or "layers", type_name, blocks=self.blocks, path=join_path(path, "type"))
         args = self.arguments(kind, type_name, {k: v for k, v in value.items() if k != "type"}, path)
         if kind == "layers" and "name" not in args:
             args["name"] = snake_case(type_name.rsplit(">", 1)[-1])  # a layer inside an argument: no global counter

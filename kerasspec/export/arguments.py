@@ -16,10 +16,10 @@ from typing import Any
 
 from kerasspec import catalog, registry
 from kerasspec.catalog import singular
+from kerasspec.compiler.blocks import CARRIED
 from kerasspec.errors import ExportError, one_line
 from kerasspec.export.common import (
     BASE_KEYS,
-    CARRIED,
     RESERVED_ENTRY_KEYS,
     ExporterBase,
     canonical,

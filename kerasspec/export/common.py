@@ -12,11 +12,10 @@ import warnings
 from typing import Any
 
 from kerasspec.errors import ExportError
-from kerasspec.graph.rules import NAME_HINT, valid_name
+from kerasspec.graph.rules import ENTRY_KEYS, NAME_HINT, REPEAT_KEYS, valid_name
 
-CARRIED = "kerasspec_blocks"  # compiler.blocks.CARRIED, without importing Keras here
 BASE_KEYS = ("name", "trainable", "dtype")
-RESERVED_ENTRY_KEYS = frozenset({"type", "name", "inputs", "args", "call", "reuse", "model", "repeat", "layers"})
+RESERVED_ENTRY_KEYS = frozenset(ENTRY_KEYS + REPEAT_KEYS)  # an argument of that name could not be written
 
 class ExportWarning(UserWarning):
     """The exported spec rebuilds an equivalent model whose config differs in a detail Keras keeps."""

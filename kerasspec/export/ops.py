@@ -38,6 +38,10 @@ class OpWriter(ExporterBase):
         keywords: dict[str, Any] = {}
         parameters = inspect.signature(function).parameters
         values = {**constructor, **call_values}
+        kinds = [p.kind for p in parameters.values()]
+        # Parameters before a *args one can only be passed by position (einsum's subscripts, before its operands).
+        before_varargs = set(list(parameters)[:kinds.index(inspect.Parameter.VAR_POSITIONAL)]) \
+            if inspect.Parameter.VAR_POSITIONAL in kinds else set()
         for param in parameters.values():
             if param.kind is param.VAR_POSITIONAL:
                 if param.name in values:
@@ -46,7 +50,8 @@ class OpWriter(ExporterBase):
             if param.name not in values:
                 continue
             value = values.pop(param.name)
-            if param.name in call_values and param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD) and not keywords:
+            if param.name in before_varargs or (param.name in call_values and not keywords
+                                                 and param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD)):
                 positional.append(value)
             elif param.default is not inspect.Parameter.empty and same(canonical(value), canonical(param.default)):
                 continue

@@ -43,6 +43,7 @@ class _Call:
     positional: list[Any] = field(default_factory=list)
     keywords: dict[str, Any] = field(default_factory=dict)
     function: str | None = None  # ops.NAME for operations
+    error: ExportError | None = None  # why its arguments cannot be written, raised once its entry's path is known
 
 
 class GraphWriter(ExporterBase):
@@ -184,6 +185,8 @@ class GraphWriter(ExporterBase):
         taken = {c.op.name for c in calls} | {c.name for c in inputs}
         for position, call in enumerate(order):
             path = f"{where}.layers[{position}]"
+            if call.error is not None:
+                raise ExportError(call.error.message, code=call.error.code, path=path, hint=call.error.hint) from call.error
             if call.index == 0:
                 call.name = call.op.name
                 if call.function is not None:
@@ -279,7 +282,10 @@ class GraphWriter(ExporterBase):
             call.positional = list(node.arguments.args)
             call.keywords = self._explicit_kwargs(op, node)
         else:
-            call.function, call.positional, call.keywords = self.op_call(op, node, where)
+            try:
+                call.function, call.positional, call.keywords = self.op_call(op, node, where)
+            except ExportError as error:  # ordered by its recorded arguments; raised at its entry
+                call.error, call.positional, call.keywords = error, list(node.arguments.args), dict(node.arguments.kwargs)
 
     def _explicit_kwargs(self, layer: Any, node: Any) -> dict[str, Any]:
         """Keyword arguments without those Layer.__call__ fills in by itself (training's default, masks)."""

@@ -21,7 +21,9 @@ from typing import Any
 from kerasspec.errors import Diagnostic
 from kerasspec.graph.ir import InputDef, ModelGraph, Node, find_cycle, refs_in
 from kerasspec.graph.rules import (
+    ENTRY_KEYS,
     NAME_HINT,
+    REPEAT_KEYS,
     Const,
     Ref,
     base_name,
@@ -45,7 +47,6 @@ from kerasspec.substitute import (
     trail,
 )
 
-_ENTRY_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model")
 MAX_REPEAT = 10_000
 
 
@@ -108,7 +109,7 @@ class GraphBuilder:
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_REPEAT:
             self.error("KS303", f"repeat must be a whole number from 0 to {MAX_REPEAT}, got {short(count)}", join_path(path, "repeat"))
             return []
-        extra = sorted(set(group) - {"repeat", "layers"})
+        extra = sorted(set(group) - set(REPEAT_KEYS))
         for key in extra:
             self.error("KS101", f"unknown key {key!r} in a repeat group", join_path(path, key), "a repeat group has only `repeat` and `layers`")
         body = self.expand(group.get("layers"), join_path(path, "layers"), env, in_repeat=True)
@@ -224,13 +225,13 @@ class GraphBuilder:
                 self.error("KS103", f"`type` must be a class name, got {short(data['type'])}", join_path(path, "type"))
                 return None
             node.type = data["type"]
-            node.config = {k: v for k, v in data.items() if k not in _ENTRY_KEYS}
+            node.config = {k: v for k, v in data.items() if k not in ENTRY_KEYS}
         elif data.get("model") is not None:
             node.model = self.model(data["model"], join_path(path, "model"), env)
-            node.config = {k: v for k, v in data.items() if k not in _ENTRY_KEYS}
+            node.config = {k: v for k, v in data.items() if k not in ENTRY_KEYS}
         else:
             node.reuse = data["reuse"] if isinstance(data["reuse"], str) else None
-            extra = [k for k in data if k not in _ENTRY_KEYS]
+            extra = [k for k in data if k not in ENTRY_KEYS]
             for key in extra:
                 self.error("KS405", f"a `reuse` entry calls an existing layer, so {key!r} cannot be set here",
                            join_path(path, key), "set constructor arguments on the layer's first entry")

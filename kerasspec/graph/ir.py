@@ -95,7 +95,7 @@ class ModelGraph:
         """The nodes in spec order, except that each waits for the nodes it depends on.
 
         This is the order a handwritten script creates and calls the layers (which fixes
-        their initializers' seeds). Nodes on a cycle, and those after them, are left out.
+        their initializers' seeds). Nodes on a cycle, and those that depend on one, are left out.
         Cached; rebuilt when nodes were added.
         """
         cached = self.__dict__.get("_order")

@@ -21,9 +21,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z")  # \Z: `$` would accept a trailing newline
-NAME_HINT = "names match [A-Za-z_][A-Za-z0-9_.-]* and `i` is reserved"
+from kerasspec.errors import NAME_RULE, default_hint
+
+# The one name rule, for Python and for the editor schema (ECMA regexes have no \Z): `$` alone would
+# let Python accept a trailing newline, so nothing may follow it.
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$(?![\s\S])"
+NAME = re.compile(NAME_PATTERN)
+NAME_HINT = default_hint("KS106")  # the catalogue's words
 _REFERENCE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)(?:\[([^\[\]]+)\])?$")
+# The keys of a layer entry that are not constructor arguments (docs/spec-format.md#layers).
+ENTRY_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model")
+REPEAT_KEYS = ("repeat", "layers")  # a repeat group's keys (docs/spec-format.md#repeat)
 # The mappings that stand for a constant in call arguments, not for a mapping of references.
 CONSTANT_FORMS = ({"const"}, {"slice"}, {"ellipsis"})
 
@@ -198,14 +206,11 @@ def write_call_value(value: Any, reference: Callable[[Any], str | None], plain: 
 
 def references_in(value: Any) -> Iterator[str]:
     """The reference strings in written call arguments (constants are never bare strings there)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from references_in(item)
-    elif isinstance(value, dict) and not is_constant_form(value):
-        for item in value.values():
-            yield from references_in(item)
+    yield from _references_of(value, _is_string)
+
+
+def _is_string(value: Any) -> bool:
+    return isinstance(value, str)
 
 
 # -- chaining ----------------------------------------------------------------------------------
@@ -256,7 +261,7 @@ def _references_of(value: Any, is_reference: Callable[[Any], bool]) -> Iterator[
 
 
 __all__ = [
-    "CONSTANT_FORMS", "NAME", "NAME_HINT", "Const", "Ref", "base_name", "chains", "chains_from", "edges", "format_reference",
+    "CONSTANT_FORMS", "ENTRY_KEYS", "NAME", "NAME_HINT", "NAME_PATTERN", "NAME_RULE", "REPEAT_KEYS", "Const", "Ref", "base_name", "chains", "chains_from", "edges", "format_reference",
     "generated_names", "is_constant_form", "names_to_write", "parse_reference", "read_constant", "references_in",
     "rename_reference", "snake_case", "valid_name", "write_call_value", "write_constant",
 ]

@@ -250,24 +250,8 @@ class _Job:
             if not (run_dir / "transforms.json").exists():
                 write_json(run_dir / "transforms.json", dataset.fitted_transforms)
 
-            kwargs = {k: v for k, v in fit.items() if k != "callbacks"}
-            kwargs.setdefault("verbose", self.verbose)
-            if isinstance(kwargs.get("class_weight"), dict):  # YAML keys are strings; Keras wants class indices
-                kwargs["class_weight"] = {int(k) if str(k).isdigit() else k: v for k, v in kwargs["class_weight"].items()}
+            x, y, kwargs = self._fit_arguments(dataset, distribution)
             cb.make_parent_folders(all_callbacks)
-            train = dataset.train
-            if distribution.multi_worker:  # tf.data datasets that the workers shard by data
-                batch_size = kwargs.pop("batch_size", None) or distribute.DEFAULT_BATCH_SIZE
-                validation_batch_size = kwargs.pop("validation_batch_size", None) or batch_size
-                shuffle, kwargs["shuffle"] = kwargs.get("shuffle", True), False  # the dataset shuffles itself
-                x, y = distribution.dataset(train.x, train.y, batch_size, shuffle=shuffle, seed=spec.get("seed")), None
-                if dataset.validation is not None:
-                    kwargs["validation_data"] = distribution.dataset(
-                        dataset.validation.x, dataset.validation.y, validation_batch_size)
-            else:
-                x, y = train.x, train.y
-                if dataset.validation is not None:
-                    kwargs["validation_data"] = (dataset.validation.x, dataset.validation.y)
             try:
                 with guard.deferred():  # a signal stops fit at its next safe point, not anywhere
                     model.fit(x, y, callbacks=all_callbacks, **kwargs)
@@ -284,18 +268,42 @@ class _Job:
 
             metrics: dict[str, Any] = {}
             if dataset.test is not None and evaluate is not False:
-                test = dataset.test
-                data = ((distribution.dataset(test.x, test.y, fit.get("batch_size")), None) if distribution.multi_worker
-                        else (test.x, test.y))
-                result = model.evaluate(*data, batch_size=None if distribution.multi_worker else fit.get("batch_size"),
-                                        verbose=kwargs["verbose"], return_dict=True)
-                metrics = {k: float(v) for k, v in result.items()}
+                metrics = _evaluate(model, dataset.test, distribution, fit.get("batch_size"), kwargs["verbose"])
         metrics["epochs_run"] = epochs_run
 
         if not chief:
             if kwargs["verbose"] != 0:
                 print(f"kerasspec run: {self.role.name} done; the chief writes the run folder")
             return RunResult(None, model, history, metrics)
+        return self._finish(model, history, metrics, info, backup, verbose=kwargs["verbose"])
+
+    def _fit_arguments(self, dataset: Any, distribution: distribute.Distribution) -> tuple[Any, Any, dict[str, Any]]:
+        """fit's x, y and keyword arguments: the spec's `fit:` and the data (tf.data datasets for several workers)."""
+        kwargs = {k: v for k, v in self.fit.items() if k != "callbacks"}
+        kwargs.setdefault("verbose", self.verbose)
+        if isinstance(kwargs.get("class_weight"), dict):  # YAML keys are strings; Keras wants class indices
+            kwargs["class_weight"] = {int(k) if str(k).isdigit() else k: v for k, v in kwargs["class_weight"].items()}
+        train = dataset.train
+        if distribution.multi_worker:  # tf.data datasets that the workers shard by data
+            batch_size = kwargs.pop("batch_size", None) or distribute.DEFAULT_BATCH_SIZE
+            validation_batch_size = kwargs.pop("validation_batch_size", None) or batch_size
+            shuffle, kwargs["shuffle"] = kwargs.get("shuffle", True), False  # the dataset shuffles itself
+            x, y = distribution.dataset(train.x, train.y, batch_size, shuffle=shuffle, seed=self.validated.data.get("seed")), None
+            if dataset.validation is not None:
+                kwargs["validation_data"] = distribution.dataset(dataset.validation.x, dataset.validation.y, validation_batch_size)
+        else:
+            x, y = train.x, train.y
+            if dataset.validation is not None:
+                kwargs["validation_data"] = (dataset.validation.x, dataset.validation.y)
+        return x, y, kwargs
+
+    def _finish(self, model: Any, history: Any, metrics: dict[str, Any], info: dict[str, Any], backup: Any, *,
+                verbose: Any) -> RunResult:
+        """The chief's records once fit and evaluate are done: model, history, metrics, diagram, exported spec."""
+        from kerasspec.runner import callbacks as cb
+
+        run_dir, spec = self.run_dir, self.validated.data
+        epochs_run = metrics["epochs_run"]
         with atomic_path(run_dir / "model.keras") as tmp:
             model.save(tmp)
         artifacts.write_history(run_dir, history, title=spec["name"])
@@ -311,7 +319,7 @@ class _Job:
         if getattr(backup, "kerasspec_owned", False):  # kept through evaluate and save, in case they are cut short
             shutil.rmtree(backup.backup_dir, ignore_errors=True)
 
-        if kwargs["verbose"] != 0:
+        if verbose != 0:
             print(f"run folder: {run_dir}; {summary(metrics, history, epochs_run)}")
         return RunResult(run_dir, model, history, metrics)
 
@@ -499,6 +507,13 @@ def _positions(validated: Validated) -> Iterator[None]:
 EPOCH_CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau", "CSVLogger", "BackupAndRestore", "ModelCheckpoint", "TensorBoard")
 MAX_STEPS_PER_EXECUTION = 64
 EXECUTIONS_PER_EPOCH = 8  # at least: a signal stops the run within an eighth of an epoch
+
+
+def _evaluate(model: Any, test: Any, distribution: distribute.Distribution, batch_size: Any, verbose: Any) -> dict[str, float]:
+    """The test split's metrics (a tf.data dataset for several workers)."""
+    data = ((distribution.dataset(test.x, test.y, batch_size), None) if distribution.multi_worker else (test.x, test.y))
+    result = model.evaluate(*data, batch_size=None if distribution.multi_worker else batch_size, verbose=verbose, return_dict=True)
+    return {k: float(v) for k, v in result.items()}
 
 
 def auto_steps_per_execution(spec: dict[str, Any], fit: dict[str, Any], dataset: Dataset, extra: Sequence[Any]) -> int | None:

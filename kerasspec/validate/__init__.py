@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasspec.errors import Diagnostic, SpecInvalid, has_errors
-from kerasspec.graph import NAME, GraphBuilder, ModelGraph
+from kerasspec.graph import NAME_HINT, GraphBuilder, ModelGraph, valid_name
 from kerasspec.loader import DEFAULT_MAX_BYTES, LoadedSpec, load_file
 from kerasspec.substitute import substitute
 from kerasspec.validate.arguments import ArgumentChecker, check_callbacks, check_compile
@@ -57,9 +57,8 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
     found = result.diagnostics
     env = data.get("vars") if isinstance(data.get("vars"), dict) else {}
     for name in env:
-        if not NAME.match(str(name)) or name == "i":
-            found.append(Diagnostic("KS106", f"var name {name!r} is not a valid name", path=f"vars.{name}",
-                                    hint="names match [A-Za-z_][A-Za-z0-9_.-]* and `i` is reserved"))
+        if not valid_name(name):
+            found.append(Diagnostic("KS106", f"var name {name!r} is not a valid name", path=f"vars.{name}", hint=NAME_HINT))
     builder = GraphBuilder(found)  # its budget bounds what all of this spec's substitutions produce
     result.data = {
         key: value if key in _LITERAL_SECTIONS else substitute(value, env, key, found, builder.budget) for key, value in data.items()

@@ -11,7 +11,7 @@ from typing import Any
 
 from kerasspec import catalog
 from kerasspec.errors import WARNING, Diagnostic, did_you_mean
-from kerasspec.graph import NAME, GraphBuilder, ModelGraph
+from kerasspec.graph import NAME, NAME_HINT, GraphBuilder, ModelGraph
 from kerasspec.loader import join_path
 from kerasspec.substitute import RecordingEnv, Unknown, some, trail
 
@@ -73,7 +73,7 @@ def check_blocks(blocks: dict[str, Any], builder: GraphBuilder, found: list[Diag
             where = join_path(join_path(path, "required"), index) if index < len(required) else join_path(join_path(path, "params"), param)
             if param in BASE_ARGUMENTS or param == "i" or not NAME.match(param):
                 found.append(Diagnostic("KS106", f"{param!r} cannot be a block parameter", path=where,
-                                        hint=f"{', '.join(BASE_ARGUMENTS)} and i are reserved; names match [A-Za-z_][A-Za-z0-9_.-]*"))
+                                        hint=f"{NAME_HINT}; {', '.join(BASE_ARGUMENTS)} are reserved too"))
             if param in params and param in required_set:
                 found.append(Diagnostic("KS106", f"{param!r} is both required and has a default", path=where,
                                         hint="list it under `required` or under `params`, not both"))

@@ -7,7 +7,7 @@ from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
 
 
 REGEX_PATTERNS = {
-    '^[A-Za-z_][A-Za-z0-9_.-]*$': re.compile('^[A-Za-z_][A-Za-z0-9_.-]*\\Z'),
+    '^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])': re.compile('^[A-Za-z_][A-Za-z0-9_.-]*\\Z(?![\\s\\S])'),
     '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$': re.compile('^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*\\Z'),
     '\\$\\{': re.compile('\\$\\{')
 }
@@ -36,8 +36,8 @@ def validate(data, custom_formats={}, name_prefix=None):
             if not isinstance(data__name, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
             if isinstance(data__name, str):
-                if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$'].search(data__name):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$")
+                if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])'].search(data__name):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])")
         if "description" in data_keys:
             data_keys.remove("description")
             data__description = data["description"]
@@ -2111,8 +2111,8 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                     if not isinstance(data__name, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
                     if isinstance(data__name, str):
-                        if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$'].search(data__name):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$")
+                        if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])'].search(data__name):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])")
                     data__name_any_of_count70 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__name_any_of_count70:
@@ -2623,8 +2623,8 @@ def validate____defs_inputspec(data, custom_formats={}, name_prefix=None):
                     if not isinstance(data__name, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
                     if isinstance(data__name, str):
-                        if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$'].search(data__name):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$")
+                        if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])'].search(data__name):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])")
                     data__name_any_of_count91 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__name_any_of_count91:

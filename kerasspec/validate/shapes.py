@@ -273,8 +273,9 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(*names: str, doc: str = "") -> Callable[[Rule], Rule]:
-    """Register a shape rule for these layer types; ``doc`` is the rule in words, read where it is written."""
+    """Register a shape rule for these layer types; ``doc``, the rule in words, becomes its docstring."""
     def register(function: Rule) -> Rule:
+        function.__doc__ = function.__doc__ or doc
         for name in names:
             RULES[name] = function
         return function
