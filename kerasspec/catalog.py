@@ -75,6 +75,10 @@ class DataSource:
     module: str | None  # where those loaders live
     reads_file: bool  # `path` names a file in the spec's folder
     own_test_split: bool  # the loader gives its own test split ((x, y), (x_test, y_test))
+    # `path` (and `test_path`) name folders in the spec's folder, streamed as tf.data datasets by the
+    # `module` function `folder_loader`, never loaded whole
+    reads_folder: bool = False
+    folder_loader: str | None = None
 
 
 DATA_SOURCES: tuple[DataSource, ...] = (
@@ -82,6 +86,8 @@ DATA_SOURCES: tuple[DataSource, ...] = (
     DataSource("sklearn", "sklearn_datasets", "sklearn.datasets", False, False),
     DataSource("csv", None, None, True, False),
     DataSource("npz", None, None, True, False),
+    DataSource("image_directory", None, "keras.utils", False, False, True, "image_dataset_from_directory"),
+    DataSource("text_directory", None, "keras.utils", False, False, True, "text_dataset_from_directory"),
 )
 # `data.transforms` types: fitted on the training x, recorded in transforms.json, applied to every split.
 TRANSFORMS: tuple[str, ...] = ("standardize", "rescale")

@@ -690,6 +690,27 @@ def _add_call_signatures(classes: dict[str, Any], module_name: str) -> None:
             entry["recurrent"] = True
 
 
+# Layers whose output before fit is their output after it (docs/spec-format.md#adapt): what may feed
+# an adapted layer. By family (the keras.src.layers package): no trainable weights, and in inference
+# the random ones (dropout, noise, augmentation) pass their input through.
+NO_TRAINING_FAMILIES = ("activations", "merging", "pooling", "preprocessing", "regularization", "reshaping")
+NO_TRAINING_CLASSES = ("Identity", "InputLayer", "Masking", "UnitNormalization")
+# In those families, but with weights that fit may train: PReLU's alpha, STFTSpectrogram's kernels with
+# trainable: true, and whatever layers a Pipeline holds.
+TRAINED_CLASSES = ("PReLU", "Pipeline", "STFTSpectrogram")
+
+
+def _add_training_flags(classes: dict[str, Any], module_name: str) -> None:
+    """`adapt: true` on the classes that have adapt(); `no_training: true` on those training never changes."""
+    for name, entry in classes.items():
+        cls = getattr(importlib.import_module(entry.get("private") or module_name), name)
+        if callable(getattr(cls, "adapt", None)):
+            entry["adapt"] = True
+        family = cls.__module__.split(".")[3] if cls.__module__.startswith("keras.src.layers.") else ""
+        if (family in NO_TRAINING_FAMILIES or name in NO_TRAINING_CLASSES) and name not in TRAINED_CLASSES:
+            entry["no_training"] = True
+
+
 def _popped_kwargs(cls: type) -> list[str]:
     """Keyword arguments a constructor takes out of **kwargs itself (Embedding's input_length, LeakyReLU's alpha)."""
     try:
@@ -747,6 +768,7 @@ def _annotate(catalog: dict[str, Any]) -> dict[str, Any]:
                     entry["params"][arg]["range"] = {"min": low, "max": high, "max_exclusive": high_exclusive}
     _add_ranges(catalog["base_layer_params"])
     _add_call_signatures(catalog["kinds"]["layers"]["classes"], "keras.layers")
+    _add_training_flags(catalog["kinds"]["layers"]["classes"], "keras.layers")
     _class_specifics(catalog)
     return catalog
 

@@ -231,6 +231,9 @@ def add_export_command(commands: Any) -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", help="the spec to write (default: stdout; required with --weights)")
     export.add_argument("--weights", action="store_true", help="also write <spec>.weights.h5 beside the spec and set `weights:`")
     export.add_argument("--force", action="store_true", help="replace existing files")
+    export.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first (repeatable; the model file's folder is searched first), for models "
+                             "with classes that MODULE registers; it runs MODULE's code")
     export.set_defaults(func=cmd_export)
     return export
 
@@ -254,9 +257,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.output is None:
         from kerasspec.dump import dump
 
-        sys.stdout.write(dump(file_to_spec(load_model_file(Path(args.model)), Path(args.model))))
+        sys.stdout.write(dump(file_to_spec(load_model_file(Path(args.model), imports=args.imports), Path(args.model))))
         return EXIT_OK
-    written = export_file(Path(args.model), Path(args.output), weights=args.weights, force=args.force)
+    written = export_file(Path(args.model), Path(args.output), weights=args.weights, force=args.force, imports=args.imports)
     print(f"wrote {written}" + (f" and {written.with_name(spec_stem(written) + '.weights.h5')}" if args.weights else ""))
     return EXIT_OK
 

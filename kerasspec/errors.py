@@ -102,6 +102,8 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
          "add layers, or name the output with `outputs:`", _V),
     Code("KS407", "shapes do not fit", "{layer} gets shape {shape}, which does not fit {why}",
          "fix the shapes the message names", _V),
+    Code("KS408", "layer that cannot be adapted", "`adapt` on {layer}: {why} (no adapt(), fed by a layer that trains, ...)",
+         "adapt a preprocessing layer of the model, fed only by inputs, ops and layers without trainable weights", _V),
     # blocks (KS5xx)
     Code("KS501", "unknown block parameter", "block {block} has no parameter {key!r}", "remove it, or fix its spelling", _V),
     Code("KS502", "missing block parameter", "block {block} needs the parameter {key!r}", "add `{key}: ...`", _V),

@@ -24,7 +24,8 @@ from kerasspec.errors import BuildError, did_you_mean
 
 __all__ = [
     "KINDS", "MODULE_PATTERN", "PARAM_KINDS", "Found", "keras_get", "kind_module", "kind_of_module",
-    "kind_of_object", "lookup", "op_function", "public_class", "registered_name", "resolve_class", "singular",
+    "kind_of_object", "lookup", "op_function", "public_class", "registered_function", "registered_kind", "registered_name",
+    "resolve_class", "singular",
     "string_name",
 ]
 
@@ -151,6 +152,33 @@ def string_name(kind: str, type_name: str) -> str | None:
 
     preferred = snake_case(type_name)
     return preferred if preferred in names else min(names, key=lambda n: (len(n), n))
+
+
+def registered_function(name: str) -> Any:
+    """The function registered as `package>name` (keras_hub>gelu_approximate), or None (not registered, or a class).
+
+    Keras's get() reads no registered names, so the compiler passes the function itself.
+    """
+    if not registered_name(name):
+        return None
+    import keras
+
+    found = keras.saving.get_registered_object(name)
+    return found if callable(found) and not isinstance(found, type) else None
+
+
+def registered_kind(type_name: str) -> str | None:
+    """The kind of the class registered as `package>Name`, by the kinds' base classes; None when none fits."""
+    import keras
+
+    found = keras.saving.get_registered_object(type_name)
+    if not isinstance(found, type):
+        return None
+    for kind in KINDS:
+        base = _base(kind)
+        if base is not None and issubclass(found, base):
+            return kind
+    return None
 
 
 def keras_get(kind: str, name: str) -> Any:

@@ -131,11 +131,12 @@ def _layer_arguments() -> dict[str, Any]:
     entry take only the reserved keys.
     """
     base = catalog.load_catalog()["base_layer_params"]
-    reserved: dict[str, Any] = {key: {} for key in RESERVED_LAYER_KEYS}  # their schemas are LayerEntry's
+    # their schemas are LayerEntry's; `adapt` only on the classes that have adapt() (docs/spec-format.md#adapt)
+    reserved: dict[str, Any] = {key: {} for key in RESERVED_LAYER_KEYS if key != "adapt"}
     branches = []
     for name, names in _names_by_class("layers").items():
         entry = catalog.layer_class(name) or {}
-        properties = dict(reserved)
+        properties = {**reserved, "adapt": {}} if entry.get("adapt") else dict(reserved)
         if entry.get("var_kwargs"):
             properties.update({key: _ref(f"arg.Layer.{key}") for key in base})
         properties.update({key: _value_schema(param) for key, param in entry.get("params", {}).items()})

@@ -46,6 +46,13 @@ Reference = str
 References = Reference | list[Reference]
 
 
+class AdaptOptions(_Strict):
+    """`adapt:`'s options (docs/spec-format.md#adapt)."""
+
+    batch_size: Annotated[int, Field(ge=1)] | None = Field(default=None, description="Rows per batch adapt reads (default fit.batch_size, else 32).")
+    steps: Annotated[int, Field(ge=1)] | None = Field(default=None, description="At most this many batches (default: the whole training split).")
+
+
 class LayerEntry(BaseModel):
     """A layer: `type`, its constructor arguments, and the reserved keys of docs/spec-format.md#layers."""
 
@@ -57,6 +64,8 @@ class LayerEntry(BaseModel):
     call: dict[str, Any] | None = Field(default=None, description="Keyword call arguments; strings are references.")
     reuse: str | None = Field(default=None, description="Call an earlier layer again (shared weights).")
     model: ModelSpec | None = Field(default=None, description="A nested Sequential or Functional model.")
+    adapt: bool | AdaptOptions | None = Field(
+        default=None, description="Adapt this preprocessing layer on the training split before fit (docs/spec-format.md#adapt).")
 
 
 class RepeatGroup(_Strict):
@@ -76,6 +85,8 @@ class ModelSpec(_Strict):
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
     input: InputValue | None = Field(default=None, description="Sequential: the single input, or its shape.")
     inputs: dict[str, InputValue] | None = Field(default=None, description="Functional: input name -> input, in order.")
+    inputs_by_name: bool | None = Field(default=None, description="Functional: the model takes a dict of its inputs, "
+                                        "keyed by their names, as keras.Model(inputs={...}) does.")
     layers: list[LayerItem] = Field(default_factory=list)
     outputs: Reference | list[Reference] | dict[str, Reference] | None = Field(
         default=None, description="Functional: a reference, a list, or output name -> reference."
@@ -164,7 +175,36 @@ class NpzSource(_Strict):
     y: str | None = Field(default=None, description="The name of the targets array (default y).")
 
 
-DataSource = Annotated[KerasSource | SklearnSource | CsvSource | NpzSource, Field(discriminator="type")]
+LabelMode = Literal["int", "categorical", "binary"]
+
+
+class ImageDirectorySource(_Strict):
+    """A folder of images in the spec's folder, one subfolder per class, streamed in batches
+    (keras.utils.image_dataset_from_directory)."""
+
+    type: Literal["image_directory"]
+    path: str = Field(description="The folder, relative to the spec's folder: one subfolder of images per class.")
+    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = Field(
+        description="[height, width]: every image is resized to it.")
+    test_path: str | None = Field(default=None, description="A folder of the same classes for the test split (default: none).")
+    color_mode: Literal["grayscale", "rgb", "rgba"] | None = Field(default=None, description="1, 3 or 4 channels (default rgb).")
+    label_mode: LabelMode | None = Field(
+        default=None, description="int: class indices (default); categorical: one-hot; binary: 0 or 1 (two classes).")
+
+
+class TextDirectorySource(_Strict):
+    """A folder of .txt files in the spec's folder, one subfolder per class, streamed in batches
+    (keras.utils.text_dataset_from_directory); each text is a string of shape [1]."""
+
+    type: Literal["text_directory"]
+    path: str = Field(description="The folder, relative to the spec's folder: one subfolder of .txt files per class.")
+    test_path: str | None = Field(default=None, description="A folder of the same classes for the test split (default: none).")
+    label_mode: LabelMode | None = Field(
+        default=None, description="int: class indices (default); categorical: one-hot; binary: 0 or 1 (two classes).")
+
+
+DataSource = Annotated[KerasSource | SklearnSource | CsvSource | NpzSource | ImageDirectorySource | TextDirectorySource,
+                       Field(discriminator="type")]
 
 
 class FractionSplit(_Strict):
@@ -216,8 +256,8 @@ class DataSpec(_Strict):
     source: DataSource
     split: SplitSpec | None = None
     transforms: list[Transform] | None = None
-    features: dict[str, Annotated[list[Count], Field(min_length=1)]] | None = Field(
-        default=None, description="Model input name -> the columns of x it takes.")
+    features: dict[str, Annotated[list[Column], Field(min_length=1)]] | None = Field(
+        default=None, description="Model input name -> the columns of x it takes: numbers from 0, or header names of a csv.")
 
 
 class FitSpec(_Strict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -306,7 +307,8 @@ def test_csv_errors(tmp_path):
         "did you mean 'area'",
     )
     invalid({"source": src}, "KS102", "data.source", "'target'")
-    fails({"source": {**src, "target": "price"}}, tmp_path, "KS701", "data.source.path", "data row 2", "'x'")
+    # A cell that is not a number makes its column text: x is then no longer one array of numbers.
+    fails({"source": {**src, "target": "price"}}, tmp_path, "KS702", "data.source", "column 'area'", "'x'")
     invalid({"source": {**src, "target": "price", "sep": ";"}}, "KS101", "data.source.sep", "allowed here")
     missing = (tmp_path / "nope.csv").resolve()
     fails({"source": {"type": "csv", "path": "nope.csv", "target": "y"}}, tmp_path, "KS701", "data.source.path", str(missing))
@@ -396,3 +398,130 @@ def test_source_transform_and_split_errors(tmp_path):
         "data.split.validation",
         "cannot split 1 rows",
     )
+
+
+# ----------------------------------------------------------------------------- text columns (issue 16)
+
+HEART = "age,sex,chol,thal,target\n63,1,233.5,fixed,1\n67,1,286,normal,0\n41,0,204,reversible,0\n56,1,236,normal,1\n"
+HEART_FEATURES = {"numbers": ["age", "chol"], "sex": [1], "thal": ["thal"]}
+
+
+def test_csv_text_column_routes_by_name_with_its_own_dtype(tmp_path):
+    write_csv(tmp_path / "heart.csv", HEART)
+    ds = load_data({"source": {"type": "csv", "path": "heart.csv", "target": "target"}, "features": HEART_FEATURES,
+                    "split": {"test": {"first": 1}}}, tmp_path, input_names=["thal", "numbers", "sex"])
+    assert list(ds.train.x) == ["thal", "numbers", "sex"]  # the model's input order
+    thal, numbers, sex = ds.train.x["thal"], ds.train.x["numbers"], ds.train.x["sex"]
+    assert thal.dtype.kind == "U" and thal.tolist() == [["normal"], ["reversible"], ["normal"]]
+    assert numbers.dtype == np.float64 and numbers.tolist() == [[67, 286], [41, 204], [56, 236]]
+    assert sex.dtype == np.int64 and sex.tolist() == [[1], [0], [1]]  # by number: x's column 1
+    assert ds.test.x["thal"].tolist() == [["fixed"]] and ds.train.y.tolist() == [0, 0, 1]
+    check_fits(ds, {"thal": (None, 1), "numbers": (None, 2), "sex": (None, 1)})
+    # Numbers only: x stays one array, as before; names route it too.
+    ds = load_data({"source": {"type": "csv", "path": "heart.csv", "target": "target", "features": ["age", "sex", "chol"]},
+                    "features": {"a": ["chol", "age"]}}, tmp_path)
+    assert ds.train.x["a"].tolist() == [[233.5, 63], [286, 67], [204, 41], [236, 56]]
+
+
+@pytest.mark.parametrize(("data", "code", "path", "words"), [
+    ({}, "KS702", "data.source", ("column 'thal'", "'fixed'", "dtype: string")),  # text and numbers: x is not one array
+    ({"features": {"a": ["age", "thal"]}}, "KS702", "data.features.a", ("text column 'thal'", "number column 'age'")),
+    ({"features": {"a": ["thall"]}}, "KS702", "data.features.a[0]", ("no column 'thall'", "did you mean 'thal'")),
+    ({"features": HEART_FEATURES, "transforms": ["standardize"]}, "KS702", "data.transforms[0]",
+     ("standardize applies to numbers", "'thal'", "Normalization")),
+    ({"source": {"target": "thal"}}, "KS701", "data.source.path", ("column 'thal' holds 'fixed', not a number",)),
+], ids=["no-features", "mixed-input", "unknown-name", "transform-on-text", "text-target"])
+def test_csv_text_column_errors(tmp_path, data, code, path, words):
+    write_csv(tmp_path / "heart.csv", HEART)
+    source = {"type": "csv", "path": "heart.csv", "target": "target", **data.pop("source", {})}
+    err = fails({"source": source, **data}, tmp_path, code, path, *words)
+    assert "np.str_" not in str(err)  # plain values, not NumPy's repr
+
+
+def _findings(spec_data: dict, model: dict | None = None, **top) -> list:
+    model = model or {"type": "functional", "inputs": {"numbers": [2], "thal": {"shape": [1], "dtype": "string"}},
+                      "layers": [{"name": "hot", "type": "StringLookup", "vocabulary": ["a"], "output_mode": "one_hot",
+                                  "inputs": "thal"},
+                                 {"type": "Concatenate", "inputs": ["numbers", "hot"]}, {"type": "Dense", "units": 1}]}
+    spec = {"kerasspec": 1, "name": "t", "model": model, "compile": {"loss": "mse"}, "data": spec_data, **top}
+    return validate_loaded(LoadedSpec(spec, SourceMap("<t>"))).diagnostics
+
+
+CSV_SOURCE = {"type": "csv", "path": "heart.csv", "target": "target"}
+NAMED = {"numbers": ["age", "chol"], "thal": ["thal"]}
+
+
+@pytest.mark.parametrize(("data", "code", "path", "words"), [
+    ({"source": HOUSING, "features": NAMED}, "KS104", "data.features.numbers[0]", ("'age'", "sklearn source", "number")),
+    ({"source": {**CSV_SOURCE, "target": 4, "header": False}, "features": NAMED}, "KS104", "data.features.thal[0]",
+     ("header: false",)),
+    ({"source": {**CSV_SOURCE, "features": ["age", "chol"]}, "features": NAMED}, "KS702", "data.features.thal[0]",
+     ("'thal'", "leaves out", "age, chol")),
+    ({"source": CSV_SOURCE, "features": {"numbers": ["age", "target"], "thal": ["thal"]}}, "KS702", "data.features.numbers[1]",
+     ("the target",)),
+    ({"source": CSV_SOURCE, "features": NAMED, "transforms": ["standardize"]}, "KS702", "data.transforms",
+     ("input 'thal' takes text",)),
+], ids=["name-without-csv", "name-without-header", "left-out", "target", "transform-with-string-input"])
+def test_features_by_name_are_checked_by_validate(data, code, path, words):
+    found = [d for d in _findings(data) if (d.code, d.path) == (code, path)]
+    assert found, [d.format() + " @ " + d.path for d in _findings(data)]
+    for word in words:
+        assert word in found[0].text, f"{word!r} not in {found[0].text}"
+
+
+def test_features_by_name_validate_clean():
+    assert _findings({"source": CSV_SOURCE, "features": NAMED}) == []
+
+
+# ----------------------------------------------------------------------------- folder sources: what validate checks
+
+IMAGES = {"type": "image_directory", "path": "images", "image_size": [8, 8]}
+IMAGE_MODEL = {"input": [8, 8, 3], "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 2}]}
+
+
+@pytest.mark.parametrize(("data", "top", "code", "path", "words"), [
+    ({"split": {"test": 0.2}}, {}, "KS703", "data.split.test", ("streamed", "test_path")),
+    ({"split": {"validation": {"first": 3}}}, {}, "KS703", "data.split.validation.first", ("fraction",)),
+    ({}, {"fit": {"validation_split": 0.2}}, "KS703", "fit.validation_split", ("data.split.validation",)),
+    ({}, {"fit": {"validation_batch_size": 4}}, "KS104", "fit.validation_batch_size", ("fit.batch_size",)),
+    ({}, {"evaluate": True}, "KS703", "evaluate", ("test_path",)),
+    ({"transforms": ["standardize"]}, {}, "KS104", "data.transforms", ("streamed", "Rescaling")),
+    ({"features": {"input": [0]}}, {}, "KS104", "data.features", ("one x",)),
+    ({"source": {**IMAGES, "image_size": [8, 9]}}, {}, "KS702", "data.source", ("[8, 9, 3]", "[8, 8, 3]")),
+    ({"source": {**IMAGES, "color_mode": "grayscale"}}, {}, "KS702", "data.source", ("[8, 8, 1]",)),
+    ({"source": {**IMAGES, "image_size": [8, 0]}}, {}, "KS104", "data.source.image_size[1]", (">= 1",)),
+    ({"source": {**IMAGES, "image_size": [8]}}, {}, "KS104", "data.source.image_size", ()),
+    ({"source": {"type": "image_directory", "path": "images"}}, {}, "KS102", "data.source", ("'image_size'",)),
+    ({"source": {**IMAGES, "label_mode": "sparse"}}, {}, "KS104", "data.source.label_mode", ()),
+    ({"source": {**IMAGES, "path": "../images"}}, {}, "KS704", "data.source.path", ("leaves the spec's folder",)),
+    ({"source": {**IMAGES, "test_path": "/tmp/test"}}, {}, "KS704", "data.source.test_path", ("leaves the spec's folder",)),
+    ({"source": {"type": "text_directory", "path": "texts", "image_size": [8, 8]}}, {}, "KS101", "data.source.image_size", ()),
+    ({}, {"distribute": {"strategy": "multi_worker_mirrored"}}, "KS707", "distribute.strategy", ("streamed",)),
+    ({"source": {"type": "text_directory", "path": "texts"}}, {}, "KS702", "data.source", ("dtype string", "[8, 8, 3]")),
+], ids=["split-test", "first", "validation-split", "validation-batch-size", "evaluate", "transforms", "features",
+        "image-size", "color-mode", "size-zero", "size-one", "size-missing", "label-mode", "path-leaves", "test-path-leaves",
+        "text-image-size", "multi-worker", "text-input"])
+def test_folder_source_rules(data, top, code, path, words):
+    data = {"source": IMAGES, **data}
+    found = _findings(data, IMAGE_MODEL, **top)
+    match = [d for d in found if (d.code, d.path) == (code, path)]
+    assert match, [d.format() + " @ " + d.path for d in found]
+    for word in words:
+        assert word in match[0].text, f"{word!r} not in {match[0].text}"
+
+
+def test_folder_source_validates_clean():
+    data = {"source": {**IMAGES, "test_path": "test", "label_mode": "categorical"}, "split": {"validation": 0.2}}
+    assert _findings(data, IMAGE_MODEL, evaluate=True, fit={"batch_size": 4}) == []
+
+
+def test_text_goes_to_string_inputs_only(tmp_path):
+    write_csv(tmp_path / "heart.csv", HEART)
+    ds = load_data({"source": {"type": "csv", "path": "heart.csv", "target": "target"}, "features": HEART_FEATURES}, tmp_path)
+    shapes = {"numbers": (None, 2), "sex": (None, 1), "thal": (None, 1)}
+    check_fits(ds, shapes, {"numbers": "float32", "sex": "int64", "thal": "string"})
+    for dtypes, name, words in (({"thal": "float32"}, "thal", "gives model input 'thal' text, but it takes float32"),
+                                ({"sex": "string"}, "sex", "gives model input 'sex' numbers (int64), but it takes string")):
+        with pytest.raises(RunError, match=re.escape(words)) as info:
+            check_fits(ds, shapes, dtypes)
+        assert (info.value.code, info.value.path) == ("KS702", f"data.features.{name}")

@@ -44,8 +44,41 @@ def round_trip(model):
 
 
 def assert_identical(original, rebuilt) -> None:
-    assert canonical(rebuilt.get_config()) == canonical(original.get_config())
+    """The same config, except names a counter made, which export leaves out for the builder to give again."""
+    renamed = _counter_renames(original, rebuilt)
+    assert canonical(rebuilt.get_config()) == canonical(_renamed(json.loads(canonical(original.get_config())), renamed))
     assert compile_settings(rebuilt) == compile_settings(original)
+
+
+def _counter_renames(original, rebuilt) -> dict[str, str]:
+    """Original -> rebuilt name of each operation (nested models included) whose name changed; only counter names may."""
+    from kerasspec.graph.rules import is_counter_name, snake_case
+
+    def operations(model):
+        if type(model).__name__ == "Sequential":
+            return list(model._layers)
+        return list(getattr(model, "operations", None) or []) if hasattr(model, "_nodes") else []
+
+    renamed: dict[str, str] = {}
+    pairs = [(original, rebuilt)]
+    while pairs:
+        a, b = pairs.pop()
+        if a.name != b.name:
+            stems = (snake_case(type(a).__name__), "input_layer", "input")
+            assert is_counter_name(a.name, *stems), f"{a.name!r} became {b.name!r}"
+            renamed[a.name] = b.name
+        pairs += list(zip(operations(a), operations(b), strict=True))
+    return renamed
+
+
+def _renamed(value, renamed: dict[str, str]):
+    if isinstance(value, str):
+        return renamed.get(value, value)
+    if isinstance(value, list):
+        return [_renamed(v, renamed) for v in value]
+    if isinstance(value, dict):
+        return {k: _renamed(v, renamed) for k, v in value.items()}
+    return value
 
 
 def assert_same_predictions(original, rebuilt, *inputs) -> None:
@@ -120,22 +153,50 @@ def test_specs_round_trip_to_the_same_model_and_a_fixed_point(path, keras_module
         assert first["type"] == "ResnetIdentityBlock" and first["filters"] == [1, 2, 3]
 
 
-def test_generated_names_are_left_out_and_others_kept(keras_module) -> None:
+def test_counter_names_are_left_out_and_others_kept(keras_module) -> None:
     import kerasspec
 
     spec = kerasspec.to_spec(kerasspec.build(kerasspec.load_and_validate(FIXTURES / "valid" / "functional_features.yaml"), compile=False))
     entries = spec["model"]["layers"]
     names = [e.get("name") if isinstance(e, dict) else None for e in entries]
-    assert names[:2] == ["embed", "lstm"] and "block_0" in names and "doubled" in names
+    # `lstm` could be Keras's counter name: written as the builder names it (lstm_1), since references need it
+    assert names[:2] == ["embed", "lstm_1"] and "block_0" in names and "doubled" in names
     assert entries.count("LayerNormalization") == 2  # layer_normalization_1 and _2: generated again, so left out
     # the second call of `shared` (spec name shared_again): Keras keeps no call names, so it is named for its layer
     reuses = [e for e in entries if isinstance(e, dict) and e.get("reuse") == "shared"]
-    assert reuses == [{"name": "shared.1", "inputs": "lstm[0]", "reuse": "shared"}]
+    assert reuses == [{"name": "shared.1", "inputs": "lstm_1[0]", "reuse": "shared"}]
     assert {"type": "Add", "name": "sum", "inputs": ["shared", "shared.1"]} in entries
     keras = keras_module
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense_7"), keras.layers.Dense(2, name="dense_1")])
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense_7"), keras.layers.Dense(2, name="head")])
     layers = kerasspec.to_spec(model)["model"]["layers"]
-    assert layers == [{"type": "Dense", "name": "dense_7", "units": 2}, {"type": "Dense", "units": 2}]
+    assert layers == [{"type": "Dense", "units": 2}, {"type": "Dense", "name": "head", "units": 2}]
+
+
+def test_the_spec_is_the_same_whichever_process_exported_it(keras_module) -> None:
+    """Keras numbers names process-wide (dense, dense_1, ... conv2d_7, input_layer_3): they never reach the spec."""
+    import kerasspec
+
+    keras = keras_module
+
+    def make():
+        x = keras.Input((4,))
+        wide = keras.layers.Dense(3)(x)
+        deep = keras.layers.Dense(3)(keras.layers.Dense(5, activation="relu")(x))
+        return keras.Model(x, keras.layers.Dense(1)(keras.ops.add(wide, deep)))
+
+    first, later = make(), make()  # the second one's names all carry higher numbers
+    assert [op.name for op in first.operations] != [op.name for op in later.operations]
+    text = dump(kerasspec.to_spec(first))
+    assert dump(kerasspec.to_spec(later)) == text
+    spec = kerasspec.to_spec(later)
+    assert spec["name"] == "functional" and list(spec["model"]["inputs"]) == ["input_layer_1"]
+    declared = {e.get("name") for e in spec["model"]["layers"] if isinstance(e, dict)} | set(spec["model"]["inputs"])
+    from kerasspec.graph.rules import parse_reference, references_in
+
+    edges = [e[k] for e in spec["model"]["layers"] if isinstance(e, dict) for k in ("inputs", "args", "call") if k in e]
+    referenced = {parse_reference(r)[0] for r in references_in(edges)}
+    assert referenced
+    assert referenced <= declared  # every reference names an input or an entry that declares that name
 
 
 # -- keras.applications --------------------------------------------------------------------------------
@@ -188,7 +249,6 @@ def test_ops_and_slices(keras_module) -> None:
     spec, text, rebuilt = round_trip(model)
     assert "{slice: [1, 5, null]}" in text and "{ellipsis: true}" in text and "{const: nearest}" in text
     assert_identical(model, rebuilt)
-    assert [op.name for op in rebuilt.operations] == [op.name for op in model.operations]
     assert_same_predictions(model, rebuilt, np.random.default_rng(2).normal(size=(3, 6, 4)).astype("float32"))
 
 
@@ -208,7 +268,8 @@ def test_states_wrappers_shared_nested_model_dict_outputs_and_call_kwargs(keras_
     model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss={"seq": "mse", "total": "mae", "p": "mse"})
     spec, text, rebuilt = round_trip(model)
     entries = spec["model"]["layers"]
-    assert {"inputs": "lstm[2]", "reuse": "shared"} in entries  # a second call nothing names: it only chains on
+    # `lstm` is a name Keras's counter could have made: left out, and written as the builder names it where referenced
+    assert entries[0]["name"] == "lstm_1" and {"inputs": "lstm_1[2]", "reuse": "shared"} in entries  # a second call nothing names
     assert {"name": "inner.1", "reuse": "inner"} in entries  # ... into the nested model's second call, named for `total`
     assert {"type": "Add", "name": "total", "inputs": ["inner[q]", "inner.1[q]"]} in entries
     assert spec["model"]["outputs"] == {"seq": "norm", "total": "total", "p": "inner[p]"}
@@ -219,13 +280,25 @@ def test_states_wrappers_shared_nested_model_dict_outputs_and_call_kwargs(keras_
     assert dump(round_trip(rebuilt)[0]) == text
 
 
+def test_a_model_taking_a_dict_keeps_it_in_its_own_order(keras_module) -> None:
+    keras = keras_module
+    wide, deep = keras.Input((2,), name="wide"), keras.Input((3,), name="deep")
+    joined = keras.layers.Concatenate(name="joined")([deep, wide])
+    model = keras.Model({"wide": wide, "deep": deep}, keras.layers.Dense(1, name="out")(joined), name="by_name")
+    spec, text, rebuilt = round_trip(model)
+    assert list(spec["model"]["inputs"]) == ["wide", "deep"] and spec["model"]["inputs_by_name"] is True
+    assert_identical(model, rebuilt)
+    rng = np.random.default_rng(5)
+    assert_same_predictions(model, rebuilt, {"wide": rng.normal(size=(2, 2)), "deep": rng.normal(size=(2, 3))})
+
+
 def test_masks_travel_as_the_ops_node_keras_records(keras_module) -> None:
     keras = keras_module
     tokens = keras.Input((6,), dtype="int32", name="tokens")
     embedded = keras.layers.Embedding(20, 4, mask_zero=True, name="embed")(tokens)
     model = keras.Model(tokens, keras.layers.Dense(1, name="out")(keras.layers.LSTM(3, name="lstm")(embedded)))
     spec, _, rebuilt = round_trip(model)
-    assert {"type": "ops.not_equal", "name": "not_equal", "args": ["tokens", 0]} in spec["model"]["layers"]
+    assert {"type": "ops.not_equal", "name": "not_equal_1", "args": ["tokens", 0]} in spec["model"]["layers"]
     assert_identical(model, rebuilt)
     assert_same_predictions(model, rebuilt, np.array([[1, 2, 0, 0, 0, 0], [3, 4, 5, 6, 7, 0]], "int32"))
 
@@ -236,7 +309,7 @@ def test_an_op_whose_constant_comes_before_its_tensors(keras_module) -> None:
     x, y = keras.Input((4,), name="x"), keras.Input((4,), name="y")
     model = keras.Model([x, y], ops.einsum("bi,bi->bi", keras.layers.Dense(4, name="dense")(x), y), name="einsum_model")
     spec, text, rebuilt = round_trip(model)
-    assert '{type: ops.einsum, name: einsum, args: [{const: "bi,bi->bi"}, dense, y]}' in text
+    assert '{type: ops.einsum, args: [{const: "bi,bi->bi"}, dense_1, y]}' in text
     assert_identical(model, rebuilt)
 
 
@@ -327,3 +400,133 @@ def test_keras_file_with_blocks_exports_the_blocks(tmp_path, keras_module) -> No
     assert_identical(model, rebuilt)
     x = np.random.default_rng(5).normal(size=(2, 8, 8, 3)).astype("float32")
     assert np.array_equal(np.asarray(rebuilt(x)), np.asarray(model(x)))
+
+
+# -- adapted preprocessing layers, LossScaleOptimizer (issue 16) ------------------------------------------
+def _adapted(keras, layer, data, shape, dtype, x):
+    """A model of one adapted layer, its round trip, and the same outputs on ``x``; (spec entry, original, rebuilt)."""
+    import kerasspec
+
+    layer.adapt(data)
+    inputs = keras.Input(shape, dtype=dtype, name="x")
+    model = keras.Model(inputs, layer(inputs), name="adapted")
+    spec, _, rebuilt = round_trip(model)
+    assert kerasspec.to_spec(rebuilt) == spec  # a fixed point
+    for got, want in zip(_leaves(rebuilt(x)), _leaves(model(x)), strict=True):
+        assert np.array_equal(np.asarray(got), np.asarray(want))
+    return spec["model"]["layers"][0], model, rebuilt
+
+
+def _made_with(keras, layer, shape, dtype):
+    """The model Keras itself makes from the state written as constructor arguments: the rebuilt config must be its."""
+    inputs = keras.Input(shape, dtype=dtype, name="x")
+    return keras.Model(inputs, layer(inputs), name="adapted")
+
+
+def test_adapted_lookups_write_their_vocabulary_and_tf_idf_weights(keras_module) -> None:
+    keras = keras_module
+    layers = keras.layers
+    words = np.array([["a", "b"], ["b", "c"], ["c", "c"]])
+    x = np.array([["a", "c"], ["z", "b"]])
+    entry, original, rebuilt = _adapted(keras, layers.StringLookup(name="lookup"), words, (2,), "string", x)
+    assert entry == {"type": "StringLookup", "name": "lookup", "vocabulary": ["c", "b", "a"]}  # no vocabulary_size
+    assert rebuilt.get_layer("lookup").get_vocabulary() == original.get_layer("lookup").get_vocabulary()
+    assert_identical(_made_with(keras, layers.StringLookup(vocabulary=["c", "b", "a"], name="lookup"), (2,), "string"), rebuilt)
+
+    entry, original, rebuilt = _adapted(keras, layers.StringLookup(output_mode="tf_idf", name="lookup"), words, (2,), "string", x)
+    weights = [float(w) for w in np.asarray(original.get_layer("lookup").idf_weights_const)]
+    assert entry == {"type": "StringLookup", "name": "lookup", "output_mode": "tf_idf", "vocabulary": ["[UNK]", "c", "b", "a"],
+                     "idf_weights": weights}  # with the OOV token, its weight as adapt made it
+    assert_identical(_made_with(keras, layers.StringLookup(output_mode="tf_idf", vocabulary=["[UNK]", "c", "b", "a"],
+                                                           idf_weights=weights, name="lookup"), (2,), "string"), rebuilt)
+
+    numbers = np.array([[3, 5], [5, 7], [7, 7]])
+    entry, original, rebuilt = _adapted(keras, layers.IntegerLookup(output_mode="multi_hot", name="lookup"), numbers, (2,),
+                                        "int64", np.array([[3, 9]]))
+    assert entry == {"type": "IntegerLookup", "name": "lookup", "output_mode": "multi_hot", "vocabulary": [7, 5, 3]}
+    assert rebuilt.get_layer("lookup").get_vocabulary() == original.get_layer("lookup").get_vocabulary()
+    assert_identical(_made_with(keras, layers.IntegerLookup(output_mode="multi_hot", vocabulary=[7, 5, 3], name="lookup"),
+                                (2,), "int64"), rebuilt)
+
+    made = _made_with(keras, layers.StringLookup(vocabulary=["p", "q"], name="lookup"), (1,), "string")
+    spec, _, rebuilt = round_trip(made)  # a vocabulary given to the constructor: as it was, without vocabulary_size
+    assert spec["model"]["layers"] == [{"type": "StringLookup", "name": "lookup", "vocabulary": ["p", "q"]}]
+    assert_identical(made, rebuilt)
+
+
+@pytest.mark.parametrize("mode", ["int", "tf_idf"])
+def test_adapted_text_vectorization_writes_its_vocabulary(mode, keras_module) -> None:
+    keras = keras_module
+    texts = np.array([["the cat sat"], ["the dog sat"], ["a cat"]])
+    options = {"output_sequence_length": 5} if mode == "int" else {"output_mode": "tf_idf", "max_tokens": 9, "pad_to_max_tokens": True}
+    layer = keras.layers.TextVectorization(name="text", **options)
+    entry, original, rebuilt = _adapted(keras, layer, texts, (1,), "string", np.array([["the cat ran"], ["a dog"]]))
+    vocabulary = original.get_layer("text").get_vocabulary(include_special_tokens=mode == "tf_idf")
+    assert entry["vocabulary"] == vocabulary and "vocabulary_size" not in entry
+    assert rebuilt.get_layer("text").get_vocabulary() == original.get_layer("text").get_vocabulary()
+    if mode == "tf_idf":  # the weights as adapt made them, without the padding to max_tokens
+        weights = np.asarray(original.get_layer("text")._lookup_layer.idf_weights_const)
+        assert entry["idf_weights"] == [float(w) for w in weights[:len(vocabulary)]]
+        assert np.array_equal(np.asarray(rebuilt.get_layer("text")._lookup_layer.idf_weights_const), weights)
+        options["idf_weights"] = entry["idf_weights"]
+    made = keras.layers.TextVectorization(name="text", vocabulary=vocabulary, **options)
+    assert_identical(_made_with(keras, made, (1,), "string"), rebuilt)
+
+
+def test_adapted_discretization_and_normalization_write_their_state(tmp_path, keras_module) -> None:
+    import kerasspec
+    from kerasspec.export import export_file
+
+    keras = keras_module
+    layers = keras.layers
+    values = np.arange(12, dtype="float32").reshape(-1, 1)
+    layer = layers.Discretization(num_bins=4, output_mode="one_hot", name="bins")
+    entry, original, rebuilt = _adapted(keras, layer, values, (1,), "float32", np.array([[0.5], [6.0], [40.0]], "float32"))
+    boundaries = [float(b) for b in original.get_layer("bins").bin_boundaries]
+    assert entry == {"type": "Discretization", "name": "bins", "bin_boundaries": boundaries, "output_mode": "one_hot"}  # no num_bins
+    assert rebuilt.get_layer("bins").bin_boundaries == boundaries
+    assert_identical(_made_with(keras, layers.Discretization(bin_boundaries=boundaries, output_mode="one_hot", name="bins"),
+                                (1,), "float32"), rebuilt)
+
+    data = np.random.default_rng(1).normal(3.0, 2.0, size=(16, 2, 3)).astype("float32")
+    x = np.random.default_rng(2).normal(size=(2, 2, 3)).astype("float32")
+    entry, original, rebuilt = _adapted(keras, layers.Normalization(axis=(1, 2), name="norm"), data, (2, 3), "float32", x)
+    mean, variance = (np.asarray(original.get_layer("norm").adapt_mean), np.asarray(original.get_layer("norm").adapt_variance))
+    assert entry == {"type": "Normalization", "name": "norm", "axis": [1, 2], "mean": mean.tolist(), "variance": variance.tolist()}
+    assert_identical(_made_with(keras, layers.Normalization(axis=(1, 2), mean=mean.tolist(), variance=variance.tolist(),
+                                                            name="norm"), (2, 3), "float32"), rebuilt)
+    spec, _, _ = round_trip(_made_with(keras, layers.Normalization(name="norm"), (2, 3), "float32"))
+    assert spec["model"]["layers"] == [{"type": "Normalization", "name": "norm"}]  # never adapted: nothing to write
+
+    # With its weights file, the mean and variance stay Normalization's variables, so that the file loads.
+    inputs = keras.Input((2, 3), name="x")
+    model = keras.Model(inputs, layers.Dense(2)(original.get_layer("norm")(inputs)), name="adapted")
+    model.save(tmp_path / "adapted.keras")
+    out = export_file(tmp_path / "adapted.keras", tmp_path / "adapted.yaml", weights=True)
+    assert "mean" not in out.read_text()
+    rebuilt = kerasspec.build(kerasspec.load_and_validate(out))
+    assert np.array_equal(np.asarray(rebuilt(x)), np.asarray(model(x)))
+
+
+def test_loss_scale_optimizer_round_trips(keras_module) -> None:
+    keras = keras_module
+    optimizers = keras.optimizers
+    inputs = keras.Input((3,), name="x")
+    for optimizer, written in [
+        (optimizers.LossScaleOptimizer(optimizers.Adam(1e-3)), {"type": "LossScaleOptimizer", "inner_optimizer": "adam"}),
+        (optimizers.LossScaleOptimizer(optimizers.SGD(0.1, momentum=0.9), initial_scale=1024.0, dynamic_growth_steps=10),
+         {"type": "LossScaleOptimizer", "inner_optimizer": {"type": "SGD", "learning_rate": 0.1, "momentum": 0.9},
+          "initial_scale": 1024.0, "dynamic_growth_steps": 10}),
+    ]:
+        model = keras.Model(inputs, keras.layers.Dense(2, name="dense")(inputs), name="scaled")
+        model.compile(optimizer=optimizer, loss="mse")
+        spec, _, rebuilt = round_trip(model)
+        assert spec["compile"] == {"optimizer": written, "loss": "mse"}
+        assert type(rebuilt.optimizer.inner_optimizer) is type(optimizer.inner_optimizer)
+
+        def settings(m):  # Keras numbers the inner optimizer's name process-wide too
+            config = json.loads(compile_settings(m))
+            config["optimizer"]["config"]["inner_optimizer"]["config"].pop("name")
+            return config
+
+        assert settings(rebuilt) == settings(model)

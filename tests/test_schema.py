@@ -167,7 +167,8 @@ def test_editor_schema_closes_layer_arguments() -> None:
         assert list(validator.iter_errors(yaml.safe_load(spec.read_text()))) == [], spec.name
     dense = _layer_branch(full, "Dense")
     assert dense["additionalProperties"] is False and dense["required"] == ["units"]
-    assert set(schema.RESERVED_LAYER_KEYS) <= set(dense["properties"])
+    assert set(schema.RESERVED_LAYER_KEYS) - {"adapt"} <= set(dense["properties"])
+    assert "adapt" not in dense["properties"] and "adapt" in _layer_branch(full, "Normalization")["properties"]
     assert {"units", "activation", "trainable", "input_shape"} <= set(dense["properties"])
     assert _layer_branch(full, "Convolution2D") is _layer_branch(full, "Conv2D")  # an alias shares its class's branch
 

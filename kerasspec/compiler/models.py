@@ -66,7 +66,10 @@ class GraphRunner:
         keras = _keras()
         inputs = [self.make_input(i) for i in graph.inputs]
         output = walk(graph, inputs, _Calls(self.make_layers(graph))).output
-        return guard(lambda: keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs, outputs=output, name=name),
+        structure: Any = inputs[0] if len(inputs) == 1 else inputs
+        if graph.inputs_by_name:
+            structure = {i.name: tensor for i, tensor in zip(graph.inputs, inputs, strict=True)}
+        return guard(lambda: keras.Model(inputs=structure, outputs=output, name=name),
                      join_path(graph.path, "outputs"), "the functional model")
 
     # -- layers and calls ---------------------------------------------------------------

@@ -17,10 +17,21 @@ from kerasspec.errors import BuildError, KerasspecError, one_line
 from kerasspec.graph import snake_case
 from kerasspec.loader import join_path
 from kerasspec.paths import confine
-from kerasspec.registry import PARAM_KINDS, lookup, registered_name, resolve_class
+from kerasspec.registry import (
+    PARAM_KINDS,
+    keras_get,
+    lookup,
+    registered_function,
+    registered_kind,
+    registered_name,
+    resolve_class,
+)
 
 # Layer arguments that Keras reads as a file path when they are a string (a list is the data itself).
 FILE_ARGUMENTS = {"StringLookup": ("vocabulary",), "IntegerLookup": ("vocabulary",), "TextVectorization": ("vocabulary",)}
+
+# Argument kinds Keras takes only as objects, not by name (LossScaleOptimizer's inner_optimizer): a name is looked up.
+OBJECT_ONLY_KINDS = ("optimizers",)
 
 # The folder a spec's files are read from while it builds (compiler.build sets it), so that block
 # bodies, whose layers are made by their own factories, are confined like the model's layers.
@@ -58,8 +69,9 @@ class ObjectFactory:
 
     def make(self, kind: str | None, value: Any, path: str) -> Any:
         if isinstance(value, str):
-            if registered_name(value):
-                return resolve_class(kind or "layers", value, path=path)()
+            if registered_name(value):  # a registered class with its defaults, or a registered function itself
+                found = resolve_class(kind or "layers", value, path=path)
+                return found() if isinstance(found, type) else found
             if kind is not None and not catalog.kind(kind).getter:  # no string lookup: the class with its defaults
                 return self.make(kind, {"type": value}, path)
             return value  # Keras's own get() accepts its names for the other kinds
@@ -72,6 +84,8 @@ class ObjectFactory:
         type_name = value["type"]
         found = lookup(kind, type_name, blocks=self.blocks)  # a block is a layer whatever the argument's kind
         kind = found.kind
+        if kind is None and found.source == "registered":  # in an untyped argument (a keras_hub task's backbone)
+            kind = registered_kind(type_name)
         if kind is None and found.source != "refused":
             raise BuildError(f"cannot tell what kind of object {type_name!r} is", code="KS201", path=join_path(path, "type"),
                              hint="name a public Keras class, a block, or a registered package>Name")
@@ -112,6 +126,17 @@ class ObjectFactory:
                                  path=arg_path, hint="file paths are relative to the spec's folder")
             args[arg] = str(target)
 
+    def named_object(self, kind: str, name: str, path: str) -> Any:
+        """An argument Keras takes only as an object (LossScaleOptimizer's inner_optimizer) given by name."""
+        made = self.make(kind, name, path)
+        if not isinstance(made, str):
+            return made
+        try:
+            return keras_get(kind, made)
+        except Exception as exc:
+            raise BuildError(f"{made!r} is not a name keras.{kind} knows: {one_line(exc)}", code="KS601", path=path,
+                             hint=f"name a {catalog.singular(kind)} Keras knows, or write it as {{type: Class, ...}}") from exc
+
     def arguments(self, kind: str, type_name: str, args: dict[str, Any], path: str) -> dict[str, Any]:
         """Constructor arguments, with nested typed objects instantiated by their parameter's kind."""
         if kind == "layers":
@@ -123,6 +148,10 @@ class ObjectFactory:
             hint = PARAM_KINDS.get(params.get(key, {}).get("type", ""))
             if isinstance(value, dict) and "type" in value or (hint and isinstance(value, (dict, list)) or hint == "layers"):
                 result[key] = self.make(hint, value, join_path(path, key))
+            elif isinstance(value, str) and registered_function(value) is not None:  # Keras's get() reads no `package>name`
+                result[key] = registered_function(value)
+            elif hint in OBJECT_ONLY_KINDS and isinstance(value, str):
+                result[key] = self.named_object(hint, value, join_path(path, key))
             else:
                 result[key] = value
         return result

@@ -19,6 +19,7 @@ written, and the model file as their subject.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,21 +44,27 @@ def spec_document(spec: dict[str, Any], note: str) -> str:
     return f"# yaml-language-server: $schema={SCHEMA_URL}\n# {note}\n" + dump(spec)
 
 
-def to_spec(model: Any, *, name: str | None = None) -> dict[str, Any]:
+def to_spec(model: Any, *, name: str | None = None, with_weights: bool = False) -> dict[str, Any]:
     """A keras.Model -> a spec as plain data (the shape ``kerasspec.loader`` gives for YAML).
 
     Raises ExportError (KS801) naming the layer when part of the model cannot be written
     as a spec (a Lambda layer, an unregistered custom class, a subclassed model).
+    ``with_weights``: the spec goes with the model's weights file, which then carries the
+    state Keras keeps in variables (an adapted Normalization's mean and variance, else
+    written as its arguments).
     """
-    return Exporter().spec(model, name)
+    exporter = Exporter()
+    exporter.state_in_weights = with_weights
+    return exporter.spec(model, name)
 
 
-def export_file(model_path: Path, out: Path, *, weights: bool = False, force: bool = False) -> Path:
+def export_file(model_path: Path, out: Path, *, weights: bool = False, force: bool = False,
+                imports: Sequence[str] = ()) -> Path:
     """A `.keras` or legacy `.h5` model file -> a spec file at ``out`` (and its weights beside it).
 
     With ``weights``, writes `<out stem>.weights.h5` beside the spec and sets `weights:`
     (relative to the spec's folder), so that `kerasspec build` gives back the trained model.
-    Existing files are never replaced unless ``force``.
+    Existing files are never replaced unless ``force``. ``imports``: see ``load_model_file``.
     """
 
     from kerasspec.runner.artifacts import atomic_path
@@ -67,8 +74,8 @@ def export_file(model_path: Path, out: Path, *, weights: bool = False, force: bo
         problem = output_problem(target, force=force)
         if problem:
             raise ExportError(problem, code="KS802")
-    model = load_model_file(model_path)
-    spec = file_to_spec(model, model_path)
+    model = load_model_file(model_path, imports=imports)
+    spec = file_to_spec(model, model_path, with_weights=weights)
     weights_path = export_outputs(out, weights=True)[-1]
     if weights:
         spec["weights"] = weights_path.name
@@ -81,10 +88,10 @@ def export_file(model_path: Path, out: Path, *, weights: bool = False, force: bo
     return out
 
 
-def file_to_spec(model: Any, model_path: Path) -> dict[str, Any]:
+def file_to_spec(model: Any, model_path: Path, *, with_weights: bool = False) -> dict[str, Any]:
     """``to_spec`` of a model loaded from ``model_path``: its errors name that file."""
     try:
-        return to_spec(model)
+        return to_spec(model, with_weights=with_weights)
     except KerasspecError as error:
         raise error.in_file(model_path) from None
 
@@ -94,23 +101,82 @@ def export_outputs(out: Path, *, weights: bool) -> list[Path]:
     return [out, out.with_name(f"{spec_stem(out)}.weights.h5")] if weights else [out]
 
 
-def load_model_file(path: Path) -> Any:
-    """`.keras` through the compiler's loader (it re-creates blocks); `.h5` through Keras's legacy loader."""
+def load_model_file(path: Path, *, imports: Sequence[str] = ()) -> Any:
+    """`.keras` through the compiler's loader (it re-creates blocks); `.h5` through Keras's legacy loader.
+
+    ``imports``: modules imported first (the model file's folder first on sys.path), as a spec's
+    `imports:` are, so that the classes they register load; they run code, so they are the
+    caller's choice, never the file's. A `.keras` that still cannot load is read for why:
+    what a spec cannot hold is KS801 naming the layer, as ``to_spec`` says it.
+    """
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"no such model file: {path}", code="KS603", hint="check the path; export reads .keras and .h5 files")
     if path.suffix not in (".keras", ".h5", ".hdf5"):
         raise ExportError(f"{path} is neither a .keras nor an .h5 model file", code="KS603",
                           hint="save the model with model.save('model.keras')")
-    from kerasspec.compiler import load_model
+    from kerasspec.compiler import import_modules, load_model
     from kerasspec.compiler.legacy_h5 import check_h5_file
 
     try:
+        if imports:
+            import_modules(list(imports), path.parent)
         if path.suffix != ".keras":
             check_h5_file(path)  # a `.keras` is checked by load_model (compiler.blocks.read_keras_config)
-        return load_model(path)
+        try:
+            return load_model(path)
+        except KerasspecError as error:
+            if path.suffix == ".keras" and error.code == "KS603":
+                why = unexportable_in_config(path)
+                if why is not None:
+                    raise why from error
+            raise
     except KerasspecError as error:
         raise error.in_file(path) from None
+
+
+def unexportable_in_config(path: Path) -> ExportError | None:
+    """Why a `.keras` that Keras will not load could not be a spec anyway, from its config: a Lambda layer or a
+    class nothing registered (a subclassed model, a custom layer); None when its config shows neither."""
+    from kerasspec.compiler.blocks import read_keras_config
+
+    config = read_keras_config(path)
+    stack: list[tuple[Any, str]] = [(config, "model")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, list):
+            stack += [(item, where) for item in reversed(value)]
+            continue
+        if not isinstance(value, dict):
+            continue
+        cls, module = value.get("class_name"), str(value.get("module") or "")
+        name = (value.get("config") or {}).get("name") if isinstance(value.get("config"), dict) else None
+        what = f"layer {name!r} ({cls})" if name else str(cls)
+        if cls == "Lambda":
+            return ExportError(f"{what} holds Python code, which a spec cannot hold", code="KS801", path=where,
+                               hint="write the computation as layers and keras.ops calls, or as a Layer class registered "
+                                    "with keras.saving.register_keras_serializable")
+        registered = value.get("registered_name")
+        custom = isinstance(registered, str) and registered != cls or not module.startswith(("keras", "builtins"))
+        serialized_object = isinstance(cls, str) and "config" in value and not cls.startswith("__") and cls != "function"
+        if serialized_object and custom and _registered(registered if isinstance(registered, str) else cls) is None:
+            source = f"a class of {module}" if module else "a class"
+            return ExportError(f"{what} is {source}, and no imported module registers it", code="KS801", path=where,
+                                   hint="register it (keras.saving.register_keras_serializable) and pass --import MODULE "
+                                        "(the module that registers it), or rewrite it as layers")
+        for key, item in value.items():
+            if key == "layers" and isinstance(item, list):  # numbered as the spec numbers them: inputs are not layers
+                entries = [layer for layer in item if not (isinstance(layer, dict) and layer.get("class_name") == "InputLayer")]
+                stack += [(layer, f"{where}.layers[{i}]") for i, layer in reversed(list(enumerate(entries)))]
+            elif isinstance(item, (dict, list)):
+                stack.append((item, where))
+    return None
+
+
+def _registered(name: str) -> Any:
+    import keras
+
+    return keras.saving.get_registered_object(name)
 
 
 def spec_stem(path: Path) -> str:

@@ -7,6 +7,7 @@ come back identical, else more is written, else ExportError.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import math
@@ -26,6 +27,7 @@ from kerasspec.export.common import (
     config_of,
     difference,
     flatten,
+    import_of,
     same,
 )
 from kerasspec.graph.rules import snake_case
@@ -34,12 +36,17 @@ from kerasspec.graph.rules import snake_case
 class ArgumentWriter(ExporterBase):
     """Layers, typed objects and config values -> spec data."""
 
+    # The spec goes with the model's weights file: state Keras keeps in variables (an adapted
+    # Normalization's mean and variance) is left to it, so that the file loads into the rebuilt model.
+    state_in_weights = False
+
     def layer_object(self, layer: Any, path: str) -> tuple[str, dict[str, Any]]:
         """A layer -> (type, constructor arguments without name), checked against its own config."""
         config = self._config(layer, path)
         if isinstance(config.get(CARRIED), dict):
             return self.block_use(layer, config, path)
         type_name = self.type_of(layer, "layers", path)
+        config = adapted_state_config(layer, config, state_in_weights=self.state_in_weights)
         args = {k: v for k, v in config.items() if k != "name"}
         for key in args:
             if key in RESERVED_ENTRY_KEYS:
@@ -95,13 +102,23 @@ class ArgumentWriter(ExporterBase):
                 return name
         registered = keras.saving.get_registered_name(cls)
         if ">" in registered and keras.saving.get_registered_object(registered) is cls:
-            module = cls.__module__
+            module = import_of(cls.__module__)
             if module not in self.imports:
                 self.imports.append(module)
             return registered
         raise ExportError(f"{what} is neither a Keras class nor registered with keras.saving", code="KS801", path=path,
                           hint="decorate the class with @keras.saving.register_keras_serializable(package='mypkg') and give it "
                                "get_config; it is then written as `mypkg>" + name + "` with its module under `imports:`")
+
+    def function_name_of(self, name: str) -> str:
+        """A function's name in a config: a registered `package>name` (keras_hub>gelu_approximate) brings its module
+        under `imports:`; Keras's own names stay as they are."""
+        found = registry.registered_function(name)
+        if found is not None:
+            module = import_of(getattr(found, "__module__", "") or "")
+            if module and module.split(".")[0] not in ("keras", "builtins") and module not in self.imports:
+                self.imports.append(module)
+        return name
 
     def _config(self, obj: Any, path: str) -> dict[str, Any]:
         try:
@@ -171,8 +188,11 @@ class ArgumentWriter(ExporterBase):
         """(all arguments, those that differ from the defaults, the defaults), in the spec's form."""
         cls = type(obj)
         full: dict[str, Any] = {}
+        derived = _derived_keys(obj) if kind == "layers" else ()
         for key in _signature_order(cls, config):
             value = config[key]
+            if key in derived:
+                continue
             if key == "name" and (kind == "layers" or generated_optimizer_name(kind, cls, value)):
                 continue
             if key == "dtype":
@@ -199,6 +219,7 @@ class ArgumentWriter(ExporterBase):
             type_name, args = self.layer_object(layer, path)
         else:
             type_name = self.type_of(layer, "layers", path)
+            config = adapted_state_config(layer, config, state_in_weights=self.state_in_weights)
             _, args, _ = self._argument_forms(layer, "layers", config, path, exact_nested=False)
             known = catalog.layer_params(type_name)
             if known:
@@ -253,7 +274,7 @@ class ArgumentWriter(ExporterBase):
 
     def _default_config(self, cls: type, kind: str, seed: dict[str, Any], params: Any) -> dict[str, Any] | None:
         """from_config(required), else cls(**required), else the signature's own defaults."""
-        for make in (lambda: cls.from_config(dict(seed)), lambda: cls(**seed)):
+        for make in (lambda: cls.from_config(copy.deepcopy(seed)), lambda: cls(**copy.deepcopy(seed))):  # from_config fills in objects
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -346,13 +367,13 @@ class ArgumentWriter(ExporterBase):
         if class_name == "function" or value.get("module") == "builtins":
             config = value.get("config")
             if isinstance(config, str):
-                return config
+                return self.function_name_of(config)
         if class_name in ("__tuple__",):
             return self.plain(list(value["config"]["value"]), path)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                obj = self.keras.saving.deserialize_keras_object(value)
+                obj = self.keras.saving.deserialize_keras_object(copy.deepcopy(value))  # Keras fills nested objects in
         except Exception as exc:
             raise ExportError(f"cannot read the serialized {class_name}: {one_line(exc, 300)}", code="KS801", path=path,
                               hint="register its class (keras.saving.register_keras_serializable) and import its module first") from exc
@@ -366,6 +387,9 @@ class ArgumentWriter(ExporterBase):
         if isinstance(obj, str):
             return obj
         if callable(obj) and not hasattr(obj, "get_config"):
+            registered = self.keras.saving.get_registered_name(obj)
+            if isinstance(registered, str) and ">" in registered:
+                return self.function_name_of(registered)
             name = getattr(obj, "__name__", None)
             if isinstance(name, str):
                 return name
@@ -386,6 +410,66 @@ class ArgumentWriter(ExporterBase):
             if made is not None and type(made) is type(obj) and same_config(kind, type(obj), config_of(made), config):
                 return alias
         return {"type": type_name, **args}
+
+
+def _lookup_part(layer: Any) -> Any:
+    """The vocabulary-holding part of a lookup layer (TextVectorization's inner StringLookup), else None."""
+    import keras
+
+    if isinstance(layer, (keras.layers.StringLookup, keras.layers.IntegerLookup)):
+        return layer
+    if isinstance(layer, keras.layers.TextVectorization):
+        return getattr(layer, "_lookup_layer", None)
+    return None
+
+
+def _derived_keys(layer: Any) -> tuple[str, ...]:
+    """Config keys a layer derives from its other arguments and its state, which its constructor does not take
+    (a lookup layer's vocabulary_size): never written, the rebuilt layer's config has them again."""
+    return ("vocabulary_size",) if _lookup_part(layer) is not None else ()
+
+
+def adapted_state_config(layer: Any, config: dict[str, Any], *, state_in_weights: bool = False) -> dict[str, Any]:
+    """A preprocessing layer's config with the state `adapt` (or `set_vocabulary`) gave it written as the
+    constructor arguments that make it again: a lookup's vocabulary (and tf_idf weights), Discretization's
+    bin_boundaries (without num_bins, which the constructor refuses beside them), Normalization's mean and
+    variance (unless ``state_in_weights``: they are its variables, and a Normalization made with them has
+    none, so the model's weights file would not load). Other layers, and layers without such state, keep
+    their config."""
+    import keras
+    import numpy as np
+
+    lookup = _lookup_part(layer)
+    if lookup is not None:
+        if config.get("vocabulary") is not None or getattr(lookup, "input_vocabulary", None) is not None:
+            return config
+        try:
+            tokens = lookup.get_vocabulary(include_special_tokens=False)
+        except Exception:
+            return config
+        if not tokens:
+            return config
+        state: dict[str, Any] = {}
+        if getattr(lookup, "output_mode", None) == "tf_idf" and getattr(lookup, "idf_weights_const", None) is not None:
+            # With the special tokens, the weights are taken as they are (else the OOV weight is averaged again).
+            tokens = lookup.get_vocabulary(include_special_tokens=True)
+            weights = np.asarray(lookup.idf_weights_const)[:len(tokens)]
+            state["idf_weights"] = [float(w) for w in weights]
+        state["vocabulary"] = [t.item() if isinstance(t, np.generic) else t for t in tokens]
+        return {**config, **state}
+    if isinstance(layer, keras.layers.Discretization):
+        if config.get("num_bins") is not None and getattr(layer, "bin_boundaries", None) is not None:
+            return {**config, "bin_boundaries": [float(b) for b in layer.bin_boundaries], "num_bins": None}
+        return config
+    if isinstance(layer, keras.layers.Normalization):
+        if state_in_weights or getattr(layer, "input_mean", None) is not None or not layer.built or not hasattr(layer, "adapt_mean"):
+            return config
+        mean = np.asarray(keras.ops.convert_to_numpy(layer.adapt_mean))
+        variance = np.asarray(keras.ops.convert_to_numpy(layer.adapt_variance))
+        if not mean.size or (not mean.any() and (variance == 1).all()):  # never adapted: the constructor's own
+            return config
+        return {**config, "mean": mean.tolist(), "variance": variance.tolist()}
+    return config
 
 
 def _has_default(cls: type, key: str) -> bool:
@@ -440,4 +524,20 @@ def generated_optimizer_name(kind: str, cls: type, name: Any) -> bool:
 def same_config(kind: str, cls: type, got: dict[str, Any], want: dict[str, Any]) -> bool:
     if kind == "optimizers" and generated_optimizer_name(kind, cls, got.get("name")) and generated_optimizer_name(kind, cls, want.get("name")):
         got, want = {**got, "name": None}, {**want, "name": None}
+    if kind == "optimizers":  # an optimizer inside one (LossScaleOptimizer's inner_optimizer) is numbered too
+        got, want = _inner_optimizer_names(got), _inner_optimizer_names(want)
     return same(got, want)
+
+
+def _inner_optimizer_names(config: dict[str, Any]) -> dict[str, Any]:
+    """A config with the generated names of the serialized optimizers among its values left out."""
+    result = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and isinstance(value.get("config"), dict) and value.get("module") == "keras.optimizers":
+            inner_cls = registry.public_class("optimizers", str(value.get("class_name")))
+            inner = value["config"]
+            if inner_cls is not None and generated_optimizer_name("optimizers", inner_cls, inner.get("name")):
+                inner = {**inner, "name": None}
+            value = {**value, "config": _inner_optimizer_names(inner)}
+        result[key] = value
+    return result

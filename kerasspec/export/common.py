@@ -114,3 +114,11 @@ def difference(got: Any, want: Any, path: str = "") -> str:
                 return difference(got[key], want[key], f"{path}{key}.")
         return "no difference"
     return f"{path.rstrip('.')}: {got!r} instead of {want!r}"
+
+
+def import_of(module: str) -> str:
+    """The module a spec's `imports:` lists for a registered object defined in ``module``: for the Keras family's layout
+    (`keras_hub.src.models.bert.bert_backbone`) the package before `src`, whose import registers all its classes
+    (`keras_hub`); else ``module`` itself."""
+    parts = module.split(".")
+    return ".".join(parts[:parts.index("src")]) if "src" in parts[1:] else module

@@ -7,7 +7,7 @@ from typing import Any
 
 from kerasspec import catalog
 from kerasspec.errors import ExportError
-from kerasspec.export.common import ExporterBase
+from kerasspec.export.common import ExporterBase, import_of
 
 _COMPILE_DEFAULTS = {"loss_weights": None, "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
                      "jit_compile": ("auto", False), "auto_scale_loss": True}
@@ -46,10 +46,12 @@ class CompileWriter(ExporterBase):
         registered = serialized.get("registered_name")
         if isinstance(registered, str) and ">" in registered:
             module = serialized.get("module")
-            if isinstance(module, str) and module.split(".")[0] not in ("keras", "builtins") and module not in self.imports:
-                self.imports.append(module)
+            if isinstance(module, str) and module.split(".")[0] not in ("keras", "builtins") and import_of(module) not in self.imports:
+                self.imports.append(import_of(module))
             return registered
-        if name in catalog.kind_names(kind) or ">" in name:
+        if ">" in name:  # a registered function: its module goes under `imports:`
+            return self.function_name_of(name)  # type: ignore[attr-defined]  # ArgumentWriter's, on the same Exporter
+        if name in catalog.kind_names(kind):
             return name
         raise ExportError(f"{name!r} is not a name keras.{kind} knows", code="KS801", path=path,
                           hint="register the function with keras.saving.register_keras_serializable(package=...) and "

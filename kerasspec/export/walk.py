@@ -1,7 +1,7 @@
 """Export's walk of a model: its inputs, its calls in an order that keeps chains, their edges and names.
 
 The rules written here backward are those the builder reads forward, from
-``kerasspec.graph.rules``: naming (``names_to_write``), references (``format_reference``),
+``kerasspec.graph.rules``: naming (``is_counter_name``, ``generated_names``), references (``format_reference``),
 call-argument constants (``write_call_value``) and chaining (``edges``).
 """
 
@@ -23,9 +23,11 @@ from kerasspec.graph.rules import (
     chains_from,
     edges,
     format_reference,
-    names_to_write,
+    generated_names,
+    is_counter_name,
     parse_reference,
     references_in,
+    snake_case,
     write_call_value,
 )
 
@@ -61,16 +63,16 @@ class GraphWriter(ExporterBase):
         if model.name != spec_name and not NAME.match(model.name):
             warnings.warn(f"the model name {model.name!r} cannot be a spec name; the rebuilt model is called {spec_name!r}",
                           ExportWarning, stacklevel=3)
-        elif model.name != spec_name:
+        elif model.name != spec_name and not is_counter_name(model.name, snake_case(type(model).__name__)):
             body = {**({"type": body["type"]} if "type" in body else {}), "name": model.name,
                     **{k: v for k, v in body.items() if k != "type"}}
+        settings = self.compile_settings(model)  # before `imports:` is written: a registered schedule or loss adds its module
         spec: dict[str, Any] = {"kerasspec": 1, "name": spec_name}
         if self.imports:
             spec["imports"] = list(self.imports)
         if self.blocks:
             spec["blocks"] = self.blocks
         spec["model"] = body
-        settings = self.compile_settings(model)
         if settings:
             spec["compile"] = settings
         return spec
@@ -81,6 +83,9 @@ class GraphWriter(ExporterBase):
             package = next(iter(self.block_packages))
             if package.startswith("kerasspec."):
                 return package.removeprefix("kerasspec.")
+        stem = snake_case(type(model).__name__)
+        if is_counter_name(model.name, stem):  # functional_3: Keras's counter, not a name anyone chose
+            return stem
         return model.name if NAME.match(model.name) else re.sub(r"[^A-Za-z0-9_.-]", "_", model.name).lstrip("0123456789.-") or "model"
 
     def model(self, model: Any, where: str) -> dict[str, Any]:
@@ -100,9 +105,55 @@ class GraphWriter(ExporterBase):
             raise ExportError(f"{what} without get_config, so nothing describes how to build it", code="KS801", path=where,
                               hint="rewrite it with the Functional API or as a spec block; or give it get_config, register it "
                                    "(keras.saving.register_keras_serializable) and export a model that calls it as a layer")
+        registered = self.keras.saving.get_registered_name(cls)
+        if ">" in registered and self.keras.saving.get_registered_object(registered) is cls:
+            return self.calling(model, registered, where)
         raise ExportError(f"{what}; a spec's model is Sequential or Functional", code="KS801", path=where,
                           hint="register the class (keras.saving.register_keras_serializable) and export a model that calls it, "
                                "e.g. keras.Sequential([keras.Input(shape), model])")
+
+    def calling(self, model: Any, registered: str, where: str) -> dict[str, Any]:
+        """A registered subclassed model (keras_hub's backbones and tasks) -> a Functional model calling one entry of its type.
+
+        Its inputs keep their names and structure (a dict of token_ids, padding_mask...). The
+        wrapper calls the model on fresh inputs; that call's node is taken off the model again.
+        """
+        structure = getattr(model, "_inputs_struct", None)
+        flat = self.keras.tree.flatten(structure) if structure is not None else []
+        if not flat or not all(is_tensor(t) for t in flat):
+            raise ExportError(f"the model {model.name!r} ({registered}) has no symbolic inputs, so the spec cannot say what "
+                              "it is called on", code="KS801", path=where,
+                              hint=f"export a model that calls it: x = keras.Input(shape); keras.Model(x, model(x)) ({registered} "
+                                   "is written as its entry)")
+        taken: set[str] = set()
+
+        def fresh(tensor: Any, key: Any) -> Any:
+            layer = tensor._keras_history[0]
+            name = key if isinstance(key, str) and NAME.match(key) else layer.name
+            if not NAME.match(name) or name.startswith("keras_tensor") or name in taken:
+                name = _unique("input" if len(flat) == 1 else f"input_{len(taken) + 1}", taken)
+            taken.add(name)
+            shape = tuple(tensor.shape)
+            return self.keras.Input(shape=shape[1:], batch_size=shape[0], dtype=tensor.dtype, name=name,
+                                    sparse=getattr(tensor, "sparse", False))
+
+        if isinstance(structure, dict):
+            inputs: Any = {k: fresh(t, k) for k, t in structure.items()}
+        elif isinstance(structure, (list, tuple)):
+            inputs = [fresh(t, None) for t in structure]
+        else:
+            inputs = fresh(structure, None)
+        nodes = len(model._inbound_nodes)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                wrapper = self.keras.Model(inputs, model(inputs), name=model.name)
+            body = self.functional(wrapper, where)
+        finally:
+            del model._inbound_nodes[nodes:]  # the user's model is left as it was
+        warnings.warn(f"{where}: the model {model.name!r} is a {registered}; the spec's model is a Functional model calling "
+                      "it (same layers and weights; the entry's config is the model's)", ExportWarning, stacklevel=4)
+        return body
 
     def input_layer(self, layer: Any, default_name: str | None, path: str) -> Any:
         """An InputLayer -> the spec's input (its shape alone where that says everything)."""
@@ -117,7 +168,7 @@ class GraphWriter(ExporterBase):
             value["sparse"] = True
         if shape[0] is not None:
             value["batch_size"] = shape[0]
-        if default_name is not None and layer.name != default_name:
+        if default_name is not None and layer.name != default_name and not is_counter_name(layer.name, "input_layer"):
             check_name(layer.name, path, "input")
             value["name"] = layer.name
         return value["shape"] if set(value) == {"shape"} else value
@@ -128,18 +179,15 @@ class GraphWriter(ExporterBase):
         first = layers[0] if layers else None
         if first is not None and type(first).__name__ == "InputLayer":
             body["input"] = self.input_layer(first, "input", f"{where}.input")
-            input_names = {first.name}
             layers = layers[1:]
-        else:
-            input_names = set()
         entries: list[dict[str, Any]] = []
-        names: list[tuple[str, str]] = []
+        stems: list[tuple[str, ...]] = []
         for index, layer in enumerate(layers):
             entry, stem = self.layer_entry(layer, f"{where}.layers[{index}]")
             entries.append(entry)
-            names.append((layer.name, stem))
-        self.name_entries(entries, names, input_names, where)
-        body["layers"] = [_compact(e) for e in entries]
+            stems.append((stem, snake_case(type(layer).__name__)))
+        names = settle_names([layer.name for layer in layers], stems, {"input"}, f"{where}.layers")
+        body["layers"] = [_compact(_named(entry, name, written)) for entry, (name, written) in zip(entries, names, strict=True)]
         return body
 
     def functional(self, model: Any, where: str) -> dict[str, Any]:
@@ -159,16 +207,23 @@ class GraphWriter(ExporterBase):
                     count += 1
         inputs = [self._call_of(t, by_node) for t in model.inputs]
         for call in inputs:
-            call.name = call.op.name
+            check_name(call.op.name, f"{where}.inputs", "input")
+        input_names = settle_names([c.op.name for c in inputs], [("input_layer",)] * len(inputs), set(), f"{where}.inputs")
+        for call, (name, _) in zip(inputs, input_names, strict=True):
+            call.name = name  # Keras's counter names (input_layer_3) are numbered again, as the builder numbers layers
         body: dict[str, Any] = {"type": "functional"}
         structure = model._inputs_struct
-        if isinstance(structure, dict) or (isinstance(structure, (list, tuple)) and len(structure) == 1):
+        by_name = isinstance(structure, dict) and all(
+            _is_tensor_of(structure.get(call.op.name), call) for call in inputs)  # keyed by the inputs' own names
+        if by_name:  # the model's order, not Keras's flattened (sorted) one
+            inputs = [next(c for c in inputs if c.op.name == key) for key in structure]
+        elif isinstance(structure, dict) or (isinstance(structure, (list, tuple)) and len(structure) == 1):
             warnings.warn(f"{where}: the model takes its inputs as a {type(structure).__name__}; the spec's model takes "
                           f"{'one tensor' if len(inputs) == 1 else 'a list'} (same layers and weights, but the config's "
                           "input_layers differ)", ExportWarning, stacklevel=3)
-        for call in inputs:
-            check_name(call.op.name, f"{where}.inputs", "input")
-        body["inputs"] = {call.op.name: self.input_layer(call.op, None, f"{where}.inputs.{call.op.name}") for call in inputs}
+        body["inputs"] = {call.name: self.input_layer(call.op, None, f"{where}.inputs.{call.name}") for call in inputs}
+        if by_name:
+            body["inputs_by_name"] = True
         for call in calls:
             self.call_arguments(call, where)
         used = {id(t) for c in calls for t in c.node.arguments.keras_tensors} | {id(t) for t in model.outputs}
@@ -178,43 +233,52 @@ class GraphWriter(ExporterBase):
                                   code="KS801", path=where, hint="make the model without that input")
         order = self.order(calls, by_node, inputs)
 
-        # Entries, edges, and which names references need.
+        # Entries first, then their names (the builder's, where a counter made them), then the edges.
         entries: list[dict[str, Any]] = []
-        names: list[tuple[str, str] | None] = []
-        previous: _Call | None = inputs[0] if len(inputs) == 1 else None
-        taken = {c.op.name for c in calls} | {c.name for c in inputs}
+        stems: list[tuple[str, ...]] = []
         for position, call in enumerate(order):
             path = f"{where}.layers[{position}]"
             if call.error is not None:
                 raise ExportError(call.error.message, code=call.error.code, path=path, hint=call.error.hint) from call.error
-            if call.index == 0:
-                call.name = call.op.name
-                if call.function is not None:
-                    entry, stem = {"type": call.function}, base_name(call.function)
-                else:
-                    entry, stem = self.layer_entry(call.op, path)
-                names.append((call.name, stem))
+            if call.index > 0:
+                entries.append({})
+            elif call.function is not None:
+                entries.append({"type": call.function})
+                stems.append((base_name(call.function), snake_case(type(call.op).__name__)))
             else:
-                call.name = _unique(f"{call.op.name}.{call.index}", taken)
+                entry, stem = self.layer_entry(call.op, path)
+                entries.append(entry)
+                stems.append((stem, snake_case(type(call.op).__name__)))
+        firsts = [c for c in order if c.index == 0]
+        names = settle_names([c.op.name for c in firsts], stems, {c.name for c in inputs}, f"{where}.layers")
+        final = {id(c.op): name for c, (name, _) in zip(firsts, names, strict=True)}
+        written = {id(c.op): keep for c, (_, keep) in zip(firsts, names, strict=True)}
+        taken = set(final.values()) | {c.name for c in inputs}
+        previous: _Call | None = inputs[0] if len(inputs) == 1 else None
+        for position, (call, entry) in enumerate(zip(order, entries, strict=True)):
+            path = f"{where}.layers[{position}]"
+            if call.index == 0:
+                call.name = final[id(call.op)]
+                entry.update(_named(entry, call.name, written[id(call.op)]))
+            else:
+                call.name = _unique(f"{final[id(call.op)]}.{call.index}", taken)
                 taken.add(call.name)
-                entry = {"name": call.name}
-                names.append(None)
+                entry["name"] = call.name
             entry.update(self.edges(call, previous, by_node, path))
             if call.index > 0:
-                entry["reuse"] = call.op.name
-            entries.append(entry)
+                entry["reuse"] = final[id(call.op)]
             previous = call
         outputs = self.outputs(model._outputs_struct, by_node, where)
-        written = [*(e[k] for e in entries for k in ("inputs", "args", "call") if k in e), outputs]
+        last = order[-1] if order else None
+        single_last = last is not None and len(last.node.outputs) == 1 and outputs == last.name
+        written = [*(e[k] for e in entries for k in ("inputs", "args", "call") if k in e), *([] if single_last else [outputs])]
         referenced = {parsed[0] for ref in references_in(written) if (parsed := parse_reference(ref)) is not None}
         for entry, call in zip(entries, order, strict=True):
             if call.index > 0 and entry["name"] not in referenced:
                 del entry["name"]  # an unnamed call chains on; nothing refers to it
-        self.name_entries(entries, names, {c.name for c in inputs} | {e["name"] for e, c in zip(entries, order, strict=True)
-                                                                       if c.index > 0 and "name" in e}, where)
+            elif call.index == 0 and "name" not in entry and call.name in referenced:
+                entry.update(_named(entry, call.name, True))  # the name the builder gives, written where a reference needs it
         body["layers"] = [_compact(e) for e in entries]
-        last = order[-1] if order else None
-        single_last = last is not None and len(last.node.outputs) == 1 and outputs == last.name
         if not single_last:
             body["outputs"] = outputs
         return body
@@ -301,7 +365,7 @@ class GraphWriter(ExporterBase):
                 and training.default is not None and kwargs["training"] == training.default and not passed_mask:
             del kwargs["training"]
         for key in list(kwargs):
-            if (key == "mask" or key.endswith("_mask")) and key in params and kwargs[key] is None:
+            if (key == "mask" or key.endswith("_mask")) and key in params and _all_none(kwargs[key]):
                 del kwargs[key]
         return kwargs
 
@@ -355,26 +419,6 @@ class GraphWriter(ExporterBase):
         raise ExportError(f"the model's outputs are nested ({structure!r}); a spec's outputs are one reference, "
                           "a list or a mapping", code="KS801", path=where)
 
-    def name_entries(self, entries: list[dict[str, Any]], names: list[tuple[str, str] | None], fixed: set[str],
-                     where: str) -> None:
-        """Put `name` on the entries whose name the builder would not generate by itself (``graph.rules.names_to_write``).
-
-        ``names``: each entry's (actual name, stem), None for a reuse entry (named already, or not);
-        ``fixed``: the names taken anyway (inputs, named reuse entries).
-        """
-        named = [(i, item) for i, item in enumerate(names) if item is not None]
-        write = names_to_write([item for _, item in named], fixed)
-        for (index, (actual, _)), keep in zip(named, write, strict=True):
-            entry = entries[index]
-            rest = {k: v for k, v in entry.items() if k not in ("type", "name")}
-            head = {"type": entry["type"]} if "type" in entry else {}
-            entry.clear()
-            entry.update(head)
-            if keep:
-                check_name(actual, f"{where}.layers[{index}]", "layer")
-                entry["name"] = actual
-            entry.update(rest)
-
     def layer_entry(self, layer: Any, path: str) -> tuple[dict[str, Any], str]:
         """A layer (or nested model) -> its entry without edges, and the stem of its generated name."""
         from keras.src.models.functional import Functional
@@ -395,6 +439,15 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def _all_none(value: Any) -> bool:
+    """None, or a structure of Nones only: the masks Keras records for a call on a dict of inputs (keras_hub's)."""
+    if isinstance(value, dict):
+        return all(_all_none(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_all_none(v) for v in value)
+    return value is None
+
+
 def _compact(entry: dict[str, Any]) -> Any:
     """`{type: Flatten}` -> `Flatten` (a bare string: that layer with default arguments)."""
     if set(entry) == {"type"} and not entry["type"].startswith("ops."):
@@ -405,3 +458,33 @@ def _compact(entry: dict[str, Any]) -> Any:
 def _is_reference(value: Any) -> bool:
     """In written call values, references are the bare strings (constants are mappings)."""
     return isinstance(value, str)
+
+
+def settle_names(actual: list[str], stems: list[tuple[str, ...]], taken: set[str], path: str) -> list[tuple[str, bool]]:
+    """Each entry's name in the spec, and whether its `name:` is written (docs/spec-format.md#naming).
+
+    A name a counter made (``graph.rules.is_counter_name``: Keras's `conv2d_7`, or the
+    builder's own) is left out and given again by ``graph.rules.generated_names``, which the
+    builder runs; any other name is written. ``stems[i]``: the stems of entry i's counter
+    names (the spec type's, then the class's).
+    """
+    explicit = [None if is_counter_name(name, *stem) else name for name, stem in zip(actual, stems, strict=True)]
+    for index, name in enumerate(explicit):
+        if name is not None:
+            check_name(name, f"{path}[{index}]", "layer")
+    names = generated_names([(name, stem[0]) for name, stem in zip(explicit, stems, strict=True)], taken)
+    return [(name, keep is not None) for name, keep in zip(names, explicit, strict=True)]
+
+
+def _named(entry: dict[str, Any], name: str, written: bool) -> dict[str, Any]:
+    """The entry with `type` first, then `name` when it is written, then the rest."""
+    rest = {k: v for k, v in entry.items() if k not in ("type", "name")}
+    head = {"type": entry["type"]} if "type" in entry else {}
+    result = {**head, **({"name": name} if written else {}), **rest}
+    entry.clear()
+    return result
+
+
+def _is_tensor_of(tensor: Any, call: _Call) -> bool:
+    """Whether ``tensor`` is the output of ``call`` (an input's own tensor)."""
+    return is_tensor(tensor) and tensor is call.node.outputs[0]

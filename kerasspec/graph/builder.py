@@ -145,6 +145,12 @@ class GraphBuilder:
         kind = kind or data.get("type", "sequential")
         graph = ModelGraph(kind=kind if isinstance(kind, str) else "sequential", path=path, name=data.get("name"))
         graph.inputs = self.inputs(data, path, env, graph.kind)
+        if data.get("inputs_by_name") is True:
+            if graph.kind == "functional":
+                graph.inputs_by_name = True
+            else:
+                self.error("KS101", "`inputs_by_name` is for a functional model's `inputs`", join_path(path, "inputs_by_name"),
+                           "set `type: functional` and declare the inputs under `inputs:`")
         entries = [
             e if e.substituted else Entry(_substitute_entry(e.data, env, e.path, self.diagnostics, self.budget), e.path, True)
             for e in self.expand(data.get("layers"), join_path(path, "layers"), env)
@@ -220,6 +226,8 @@ class GraphBuilder:
             return None
         name = data.get("name") if isinstance(data.get("name"), str) else ""
         node = Node(name=name, path=path, explicit_name=bool(name))
+        if data.get("adapt") is True or isinstance(data.get("adapt"), dict):  # other values: the structural check says
+            node.adapt = dict(data["adapt"]) if isinstance(data["adapt"], dict) else {}
         if data.get("type") is not None:
             if not isinstance(data["type"], str):
                 self.error("KS103", f"`type` must be a class name, got {short(data['type'])}", join_path(path, "type"))

@@ -42,6 +42,8 @@ class Node:
     model: ModelGraph | None = None
     explicit_name: bool = False
     chained: Ref | None = None
+    # `adapt:` (docs/spec-format.md#adapt): None, or adapt's options ({} for `adapt: true`).
+    adapt: dict[str, Any] | None = None
 
     def refs(self) -> Iterator[Ref]:
         """Every reference this node consumes."""
@@ -80,6 +82,7 @@ class ModelGraph:
     inputs: list[InputDef] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
     outputs: Ref | list[Ref] | dict[str, Ref] | None = None
+    inputs_by_name: bool = False  # the model takes a dict of its inputs (docs/spec-format.md#model-inputs)
 
     def node(self, name: str) -> Node | None:
         """The first node of that name (an index, rebuilt when nodes were added)."""

@@ -4,8 +4,8 @@ The builder reads a spec forward with them (names, references, constants, chaini
 export writes a Keras model backward with the same functions, so that exporting a build
 gives the spec back by construction:
 
-- naming (docs/spec-format.md#naming): ``generated_names`` forward; ``names_to_write``
-  backward, which keeps a `name:` only where ``generated_names`` would not give it back;
+- naming (docs/spec-format.md#naming): ``generated_names`` forward; ``is_counter_name``
+  backward: a name a counter made is left out, and ``generated_names`` gives it again;
 - references (docs/spec-format.md#references): ``parse_reference`` / ``format_reference``;
 - constants in call arguments (docs/spec-format.md#call-arguments): ``read_constant`` /
   ``write_constant``;
@@ -30,7 +30,7 @@ NAME = re.compile(NAME_PATTERN)
 NAME_HINT = default_hint("KS106")  # the catalogue's words
 _REFERENCE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)(?:\[([^\[\]]+)\])?$")
 # The keys of a layer entry that are not constructor arguments (docs/spec-format.md#layers).
-ENTRY_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model")
+ENTRY_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model", "adapt")
 REPEAT_KEYS = ("repeat", "layers")  # a repeat group's keys (docs/spec-format.md#repeat)
 # The mappings that stand for a constant in call arguments, not for a mapping of references.
 CONSTANT_FORMS = ({"const"}, {"slice"}, {"ellipsis"})
@@ -79,32 +79,13 @@ def _next_free(stem: str, count: int, used: set[str]) -> tuple[int, str]:
             return count, f"{stem}_{count}"
 
 
-def names_to_write(entries: list[tuple[str, str]], taken: set[str]) -> list[bool]:
-    """Backward: for each (actual name, stem), whether the spec must say `name:`.
+def is_counter_name(name: str, *stems: str) -> bool:
+    """Backward: a name a counter made (`dense`, `dense_7`: Keras's process-wide one, or ``generated_names``).
 
-    A name is left out where ``generated_names`` gives it back; the answer is checked by
-    running ``generated_names`` on it, and a name it would not give back is written.
+    Export leaves such names out, so ``generated_names`` gives them again: the spec is the
+    same whichever process made the model.
     """
-    write = [re.fullmatch(re.escape(stem) + r"_[1-9][0-9]*", actual) is None for actual, stem in entries]
-    # One pass that follows the forward count; a name the count passes by is written.
-    used = set(taken) | {actual for (actual, _), w in zip(entries, write, strict=True) if w}
-    counters: dict[str, int] = {}
-    for index, (actual, stem) in enumerate(entries):
-        if write[index]:
-            continue
-        count, candidate = _next_free(stem, counters.get(stem, 0), used)
-        if candidate == actual:
-            counters[stem] = count
-        else:
-            write[index] = True
-        used.add(actual)
-    while True:  # the forward rule decides; in practice this runs once
-        names = generated_names([(actual if w else None, stem) for (actual, stem), w in zip(entries, write, strict=True)], taken)
-        wrong = [i for i, ((actual, _), name) in enumerate(zip(entries, names, strict=True)) if name != actual]
-        if not wrong:
-            return write
-        for index in wrong:
-            write[index] = True
+    return any(re.fullmatch(re.escape(stem) + r"(_[0-9]+)?", name) for stem in stems if stem)
 
 
 # -- references --------------------------------------------------------------------------------
@@ -262,6 +243,6 @@ def _references_of(value: Any, is_reference: Callable[[Any], bool]) -> Iterator[
 
 __all__ = [
     "CONSTANT_FORMS", "ENTRY_KEYS", "NAME", "NAME_HINT", "NAME_PATTERN", "NAME_RULE", "REPEAT_KEYS", "Const", "Ref", "base_name", "chains", "chains_from", "edges", "format_reference",
-    "generated_names", "is_constant_form", "names_to_write", "parse_reference", "read_constant", "references_in",
+    "generated_names", "is_constant_form", "is_counter_name", "parse_reference", "read_constant", "references_in",
     "rename_reference", "snake_case", "valid_name", "write_call_value", "write_constant",
 ]

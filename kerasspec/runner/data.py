@@ -3,14 +3,20 @@
 Every step repeats what the seed's handwritten scripts do (the same sklearn calls, in
 the same order, on arrays of the dtypes the source returns), so a spec run and the
 handwritten script see bit-identical arrays and, with the same seed, train identical
-weights. Keras is imported only inside the keras source loader: the rest of this
+weights. Keras is imported only inside the keras and folder loaders: the rest of this
 module must stay usable (and testable) without paying for TensorFlow's import.
+
+A csv column that holds text stays text: x is then a numpy structured array (one field per
+column, each with its own dtype) until `features` routes its columns to the model's inputs.
+Folder sources (image_directory, text_directory) are streamed: their splits hold a batched
+tf.data dataset of (x, y) in `x`, and None in `y` (`streamed(split)`).
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,8 @@ from sklearn.preprocessing import StandardScaler
 
 from kerasspec import catalog
 from kerasspec.errors import RunError, did_you_mean, one_line
-from kerasspec.paths import confine
+from kerasspec.paths import confine, inside
+from kerasspec.substitute import short
 
 Array = np.ndarray
 XData = np.ndarray | dict[str, np.ndarray]
@@ -30,10 +37,13 @@ XData = np.ndarray | dict[str, np.ndarray]
 
 @dataclass
 class Split:
-    """The arrays of one split; x is a dict of input name to array once `features` routes it."""
+    """The arrays of one split; x is a dict of input name to array once `features` routes it.
 
-    x: XData
-    y: np.ndarray
+    A folder source's split is streamed: x is a batched tf.data dataset of (x, y), and y is None.
+    """
+
+    x: XData | Any
+    y: np.ndarray | None
 
 
 @dataclass
@@ -44,6 +54,46 @@ class Dataset:
     # JSON-able record of each transform after fitting; the runner saves it as
     # transforms.json so that `apply_transforms` can prepare new data the same way.
     fitted_transforms: list[dict]
+    # A folder source's class names in label order (label i is class_names[i]); None for other sources.
+    class_names: list[str] | None = None
+
+
+def streamed(split: Split | None) -> bool:
+    """Whether a split is a batched tf.data dataset of (x, y) (a folder source) rather than arrays."""
+    return split is not None and split.y is None and hasattr(split.x, "element_spec")
+
+
+def training_inputs(dataset: Dataset, input_name: str | None = None) -> Any:
+    """The training split's inputs, without y: what preprocessing layers adapt on.
+
+    Arrays (a dict of input name to array when `features` routes x) for in-memory sources; a
+    batched tf.data dataset of x only for a folder source. `input_name` picks one input of a dict.
+    """
+    x = dataset.train.x
+    if streamed(dataset.train):
+        return x.map(lambda x, y: x if input_name is None else x[input_name])
+    return x[input_name] if input_name is not None and isinstance(x, dict) else x
+
+
+def for_keras(x: Any) -> Any:
+    """x as keras.Model.fit/evaluate/predict take it: a text array (numpy str) becomes a tf.string tensor,
+    which Keras's array adapter takes (it refuses numpy str and object arrays); anything else as it is."""
+    if isinstance(x, dict):
+        return {name: for_keras(value) for name, value in x.items()}
+    if isinstance(x, np.ndarray) and x.dtype.kind == "U":
+        import tensorflow as tf
+
+        return tf.constant(x)
+    return x
+
+
+def steps_per_epoch(split: Split, batch_size: int | None) -> int | None:
+    """Batches in one pass over a split (None when a stream cannot tell)."""
+    if streamed(split):
+        count = int(split.x.cardinality())
+        return count if count >= 0 else None
+    rows = len(next(iter(split.x.values())) if isinstance(split.x, dict) else split.x)
+    return -(-rows // int(batch_size or 32))
 
 
 def _hint(received: Any, candidates: Any) -> str | None:
@@ -57,20 +107,25 @@ def _fail(code: str, path: str, message: str, hint: str | None = None) -> RunErr
 # ----------------------------------------------------------------------------- load_data
 
 
-def load_data(data: dict, spec_dir: Path, *, input_names: list[str] | None = None) -> Dataset:
+def load_data(data: dict, spec_dir: Path, *, input_names: list[str] | None = None, batch_size: int | None = None,
+              seed: int | None = None) -> Dataset:
     """Load, split, transform and route the data that the spec's `data:` mapping describes.
 
     ``data`` has passed validation (validate/settings.py checks every setting that needs no
     data); what is checked here needs the data: files, rows, columns. `spec_dir` anchors
     relative paths; `input_names` (the model's inputs, in order) orders `features`.
-    Raises RunError with a spec path.
+    `batch_size` (fit's) batches a folder source's stream; `seed` (the spec's) is its validation
+    split's seed when `random_state` is unset. Raises RunError with a spec path.
     """
     source = data["source"]
     splits = {key: _one_split(value) for key, value in (data.get("split") or {}).items() if value is not None}
+    kind = catalog.data_source(source["type"])
+    if kind is not None and kind.reads_folder:
+        return _load_folder(source, kind, Path(spec_dir), splits.get("validation"), batch_size, seed)
     transforms = [{"type": t} if isinstance(t, str) else t for t in data.get("transforms") or []]
     features = _features_in_input_order(data.get("features"), input_names)
 
-    x, y, test = _load_source(source, Path(spec_dir))
+    x, y, test, names = _load_source(source, Path(spec_dir))
     if "test" in splits:
         x, y, x_test, y_test = _split(x, y, splits["test"], "data.split.test")
         test = (x_test, y_test)
@@ -84,28 +139,35 @@ def load_data(data: dict, spec_dir: Path, *, input_names: list[str] | None = Non
     for i, spec in enumerate(transforms):
         # Fit on the training split only, then apply that one fit to every split, as the
         # seed does with StandardScaler (fit_transform on train, transform on the others).
+        _refuse_text(parts["train"][0], f"data.transforms[{i}]", spec["type"])
         fitted.append(_fit_transform(spec, parts["train"][0], f"data.transforms[{i}]"))
         parts = {k: None if p is None else (_apply_one(p[0], fitted[-1]), p[1]) for k, p in parts.items()}
-    out = {k: None if p is None else Split(route_features(p[0], features) if features else p[0], p[1]) for k, p in parts.items()}
+    if not features:
+        _refuse_mixed(x)
+    out = {k: None if p is None else Split(route_features(p[0], features, names) if features else _plain(p[0]), p[1])
+           for k, p in parts.items()}
     return Dataset(out["train"], out["validation"], out["test"], fitted)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------- sources
 
 
-def _load_source(source: dict, spec_dir: Path) -> tuple[Array, Array, tuple[Array, Array] | None]:
-    """(x, y, own test split or None) as the source gives them, dtypes untouched."""
+def _load_source(source: dict, spec_dir: Path) -> tuple[Array, Array, tuple[Array, Array] | None, list[str] | None]:
+    """(x, y, own test split or None, x's column names or None) as the source gives them, dtypes untouched.
+
+    Only a csv with a header names its columns; a loader returns them as a third item.
+    """
     kind = catalog.data_source(source["type"])
     if kind is None:  # the Python API with an unvalidated mapping
         raise _fail("KS104", "data.source.type", f"unknown data source type {source['type']!r}",
                     f"one of: {', '.join(s.name for s in catalog.DATA_SOURCES)}")
     loaded = _SOURCES[kind.name](source, spec_dir)
     if kind.own_test_split:
-        return loaded
-    x, y = loaded
+        return (*loaded, None)
+    x, y, *named = loaded
     if len(x) != len(y):
         raise _fail("KS701", "data.source", f"the source gives {len(x)} rows of x but {len(y)} of y")
-    return x, y, None
+    return x, y, None, (named[0] if named else None)
 
 
 def _call(fn: Any, kwargs: dict, label: str, hint: str) -> Any:
@@ -196,10 +258,34 @@ def _numeric(cells: np.ndarray, columns: list[str]) -> Array:
                 raise _fail(
                     "KS701",
                     "data.source.path",
-                    f"data row {r + 1} column {columns[c]!r} holds {cell!r}, not a number",
-                    "csv sources hold numbers only; encode categories as numbers",
+                    f"data row {r + 1} column {columns[c]!r} holds {short(str(cell))}, not a number",
+                    "a target column holds numbers; encode classes as numbers (0, 1, ...)",
                 ) from None
         raise _fail("KS701", "data.source.path", f"cannot read the csv as numbers: {one_line(exc, 300)}") from exc
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _x_columns(cells: np.ndarray, columns: list[str]) -> Array:
+    """x of a csv: a 2-D array of numbers when every column holds numbers (`_numeric`), else a structured
+    array with one field per column, numbers (int64 or float64) or text (str) for each column on its own."""
+    try:
+        cells.astype(np.float64)
+    except ValueError:
+        text = [c for c in range(cells.shape[1]) if not all(_is_number(cell) for cell in cells[:, c])]
+    else:
+        return _numeric(cells, columns)
+    fields = [cells[:, c] if c in text else _numeric(cells[:, c], [columns[c]]) for c in range(cells.shape[1])]
+    out = np.empty(len(cells), dtype=[(name, field.dtype) for name, field in zip(columns, fields, strict=True)])
+    for name, field in zip(columns, fields, strict=True):
+        out[name] = field
+    return out
 
 
 def _load_csv(source: dict, spec_dir: Path) -> tuple[Array, Array]:
@@ -243,9 +329,11 @@ def _load_csv(source: dict, spec_dir: Path) -> tuple[Array, Array]:
     else:
         f_cols = [column(c, f"data.source.features[{i}]") for i, c in enumerate(source["features"])]
     cells = np.array(rows, dtype=str)
-    x = _numeric(cells[:, f_cols], [names[i] for i in f_cols])
+    x_names = [names[i] for i in f_cols]
+    unique = len(set(x_names)) == len(x_names)  # else (a column twice, a header that repeats a name) by number only
+    x = _x_columns(cells[:, f_cols], x_names if unique else [str(i) for i in range(len(f_cols))])
     y = _numeric(cells[:, t_cols], [names[i] for i in t_cols])
-    return x, (y[:, 0] if not isinstance(target, list) else y)
+    return x, (y[:, 0] if not isinstance(target, list) else y), (x_names if header and unique else None)
 
 
 # An `.npz` is a zip of `.npy` members, untrusted like the spec. A member that declares more than
@@ -307,9 +395,86 @@ def _check_npz_member(file: Path, archive: Any, name: str) -> None:
                         "the file is damaged or forged; write it again with numpy.savez")
 
 
-# `data.source.type` -> its loader (catalog.DATA_SOURCES lists the types and what each gives).
+# `data.source.type` -> its loader (catalog.DATA_SOURCES lists the types and what each gives; folder
+# sources are streamed by `_load_folder`).
 _SOURCES: dict[str, Any] = {"keras": _load_keras, "sklearn": _load_sklearn, "csv": _load_csv, "npz": _load_npz}
-assert set(_SOURCES) == {s.name for s in catalog.DATA_SOURCES}, "runner/data.py: a source of the kinds table has no loader"
+assert set(_SOURCES) == {s.name for s in catalog.DATA_SOURCES if not s.reads_folder}, \
+    "runner/data.py: a source of the kinds table has no loader"
+
+
+# ----------------------------------------------------------------------------- folder sources, streamed
+
+
+def _folder(spec_dir: Path, value: Any, path: str) -> Path:
+    """A folder source's folder, inside the spec's folder, with every file the loader will read inside it too."""
+    root = spec_dir.resolve()
+    folder = confine(spec_dir, value, path, what=path, folder="the spec's folder")
+    if not folder.is_dir():
+        raise _fail("KS701", path, f"data folder not found: {folder} (from {path} {value!r})",
+                    "paths are relative to the spec's folder; the folder holds one subfolder per class")
+    # What keras.utils.*_dataset_from_directory reads: each subfolder (followed if a link), and the files
+    # under it (os.walk without following links to folders). A link may not lead out of the spec's folder.
+    for entry in sorted(folder.iterdir()):
+        if not entry.is_dir():
+            continue
+        if not inside(root, entry):
+            raise _fail("KS704", path, f"{path} {value!r}: the class folder {entry.name!r} is a link that leaves "
+                        f"the spec's folder (it resolves to {entry.resolve()})", "paths stay inside the spec's folder")
+        for where, _, files in os.walk(entry, followlinks=False):
+            for name in files:
+                file = Path(where) / name
+                if file.is_symlink() and not inside(root, file):
+                    raise _fail("KS704", path, f"{path} {value!r}: {file.relative_to(entry.parent)} is a link that "
+                                f"leaves the spec's folder (it resolves to {file.resolve()})",
+                                "paths stay inside the spec's folder")
+    return folder
+
+
+def _load_folder(source: dict, kind: Any, spec_dir: Path, validation: dict | None, batch_size: int | None,
+                 seed: int | None) -> Dataset:
+    """A folder source as batched tf.data datasets of (x, y): nothing is loaded whole.
+
+    The validation split is the loader's own (`validation_split`, `subset="both"`), drawn with
+    `random_state` (else the spec's seed, else a random one); the test split is `test_path`, a
+    folder of the same classes. Text comes as strings of shape [1], as a csv's text column.
+    """
+    import keras
+
+    loader = getattr(keras.utils, kind.folder_loader)
+    folder = _folder(spec_dir, source.get("path"), "data.source.path")
+    test_folder = _folder(spec_dir, source["test_path"], "data.source.test_path") if source.get("test_path") else None
+    kwargs: dict[str, Any] = {"batch_size": int(batch_size or 32), "label_mode": source.get("label_mode") or "int"}
+    if "image_size" in source:
+        kwargs["image_size"] = tuple(source["image_size"])
+    if source.get("color_mode"):
+        kwargs["color_mode"] = source["color_mode"]
+    label = f"keras.utils.{kind.folder_loader}"
+    hint = "the folder holds one subfolder per class, each with its files"
+    if validation is not None:
+        split_seed = validation.get("random_state", seed)
+        if split_seed is None:
+            split_seed = int(np.random.randint(2**31 - 1))  # as train_test_split without random_state: another split each run
+        train, val = _call(loader, {"directory": str(folder), **kwargs, "validation_split": validation.get("fraction") or 0.25,
+                                    "subset": "both", "seed": split_seed, "shuffle": validation.get("shuffle", True)},
+                           label, hint)
+    else:
+        train, val = _call(loader, {"directory": str(folder), **kwargs, "seed": seed}, label, hint), None
+    class_names = [str(name) for name in train.class_names]
+    test = None
+    if test_folder is not None:
+        test = _call(loader, {"directory": str(test_folder), **kwargs, "shuffle": False, "class_names": class_names},
+                     label, f"data.source.test_path holds the same class folders as data.source.path: {', '.join(class_names)}")
+    if kind.name == "text_directory":
+        train, val, test = (None if ds is None else ds.map(_text_column) for ds in (train, val, test))
+    return Dataset(Split(train, None), None if val is None else Split(val, None), None if test is None else Split(test, None),
+                   [], class_names)
+
+
+def _text_column(x: Any, y: Any) -> tuple[Any, Any]:
+    """A batch of texts (batch,) -> (batch, 1): a string input of shape [1], as a csv's text column."""
+    import tensorflow as tf
+
+    return tf.expand_dims(x, -1), y
 
 
 # ----------------------------------------------------------------------------- splits
@@ -424,44 +589,117 @@ def apply_transforms(x: np.ndarray, fitted: list[dict]) -> np.ndarray:
 # ----------------------------------------------------------------------------- features
 
 
-def _features_in_input_order(features: Any, input_names: list[str] | None) -> dict[str, list[int]] | None:
+def _text_example(x: Array) -> tuple[str, str] | None:
+    """(column, a value) of the first text column of x (a structured or string array), or None when x holds numbers."""
+    def first_text(cells: Array) -> str:  # a cell that is not a number (a typo in a number column shows itself)
+        return next((str(cell) for cell in cells if not _is_number(str(cell))), str(cells[0]) if len(cells) else "")
+
+    if x.dtype.names:
+        for name in x.dtype.names:
+            if x.dtype[name].kind == "U":
+                return name, first_text(x[name])
+        return None
+    if x.dtype.kind == "U":
+        return "0", first_text(x.reshape(-1))
+    return None
+
+
+def _refuse_text(x: Array, path: str, kind: str) -> None:
+    text = _text_example(x)
+    if text is not None:
+        raise _fail("KS702", path, f"{kind} applies to numbers, but column {text[0]!r} of x holds text "
+                    f"(e.g. {short(text[1])})", "leave text columns out of data.source.features, or drop the transform "
+                    "and normalize numbers in the model (a Normalization layer)")
+
+
+def _refuse_mixed(x: Array) -> None:
+    """x that mixes text and number columns can only reach the model through `features`."""
+    text = _text_example(x) if x.dtype.names else None
+    if text is not None and any(x.dtype[n].kind != "U" for n in x.dtype.names):
+        raise _fail("KS702", "data.source", f"column {text[0]!r} of x holds text (e.g. {short(text[1])}) and other columns "
+                    "numbers, so x is not one array", "route the columns to model inputs with data.features: text "
+                    "columns to an input of dtype string ({shape: [1], dtype: string}), numbers to others")
+
+
+def _plain(x: Array) -> Array:
+    """A structured x of text columns only as one 2-D string array; any other x as it is."""
+    if not x.dtype.names:
+        return x
+    return np.stack([x[n] for n in x.dtype.names], axis=1)
+
+
+def _features_in_input_order(features: Any, input_names: list[str] | None) -> dict[str, list[int | str]] | None:
     """The validated `features` mapping in the model's input order (so a list-input model can take its values)."""
     if not features:
         return None
     return {n: features[n] for n in input_names if n in features} if input_names else dict(features)
 
 
-def route_features(x: np.ndarray, features: dict[str, list[int]]) -> dict[str, np.ndarray]:
-    """Split the columns of 2-D x into one array per model input (data.features)."""
-    if x.ndim != 2:
+def route_features(x: np.ndarray, features: dict[str, list[int | str]], names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Split the columns of 2-D x into one array per model input (data.features).
+
+    A column is a number from 0, or a name of ``names`` (a csv's header names of x's columns).
+    x may be a structured array (a csv with text columns): each input then gets its columns
+    stacked, text as str and numbers as int64 or float64; one input never mixes the two.
+    """
+    fields = x.dtype.names
+    width = len(fields) if fields else (x.shape[1] if x.ndim == 2 else 0)
+    if not fields and x.ndim != 2:
         raise _fail(
             "KS702",
             "data.features",
             f"features routes the columns of 2-D x, but x has shape {x.shape}",
             "remove data.features, or use a source with one row of columns per sample",
         )
+    chosen: dict[str, list[int]] = {}
     for name, cols in features.items():
+        chosen[name] = []
         for k, c in enumerate(cols):
-            if c >= x.shape[1]:
+            where = f"data.features.{name}[{k}]"
+            if isinstance(c, str):
+                if names is None:
+                    raise _fail("KS702", where, f"column {c!r} is named, but x's columns have no names",
+                                "only a csv with a header names its columns; write the column's number (0 is the first)")
+                if c not in names:
+                    raise _fail("KS702", where, f"x has no column {c!r}; its columns: {', '.join(names)}",
+                                _hint(c, names) or "x's columns are data.source.features (default: every column but the target)")
+                c = names.index(c)
+            if c >= width:
                 raise _fail(
                     "KS702",
-                    f"data.features.{name}[{k}]",
-                    f"column {c} is out of range: x has {x.shape[1]} columns (0..{x.shape[1] - 1})",
+                    where,
+                    f"column {c} is out of range: x has {width} columns (0..{width - 1})",
                 )
-    return {name: x[:, cols] for name, cols in features.items()}
+            chosen[name].append(c)
+    if not fields:
+        return {name: x[:, cols] for name, cols in chosen.items()}
+    out = {}
+    for name, cols in chosen.items():
+        text = [fields[c] for c in cols if x.dtype[fields[c]].kind == "U"]
+        if text and len(text) != len(cols):
+            number = next(fields[c] for c in cols if x.dtype[fields[c]].kind != "U")
+            raise _fail("KS702", f"data.features.{name}", f"input {name!r} takes text column {text[0]!r} and number column "
+                        f"{number!r}; an input's columns share one dtype",
+                        "give the text columns their own input of dtype string ({shape: [1], dtype: string})")
+        out[name] = np.stack([x[fields[c]] for c in cols], axis=1)
+    return out
 
 
-def check_fits(dataset: Dataset, input_shapes: dict[str, tuple]) -> None:
+def check_fits(dataset: Dataset, input_shapes: dict[str, tuple], input_dtypes: dict[str, str] | None = None) -> None:
     """Raise KS702 when x does not fit the model's inputs.
 
     `input_shapes` maps each model input name, in order, to its shape with the batch
     dimension first (`{"wide": (None, 5)}`, as `keras.Input(...).shape`); a None
-    dimension matches anything. y is not checked: whether (N,) fits an output of
-    (None, 10) depends on the loss, and Keras says so clearly itself.
+    dimension matches anything. `input_dtypes` (input name -> dtype name) checks that
+    text goes to string inputs and only there. y is not checked: whether (N,) fits an
+    output of (None, 10) depends on the loss, and Keras says so clearly itself.
     """
     for split_name in ("train", "validation", "test"):
         split = getattr(dataset, split_name)
         if split is None:
+            continue
+        if streamed(split):
+            _check_stream(split, split_name, input_shapes)
             continue
         if isinstance(split.x, dict):
             pairs = [(n, a, f"data.features.{n}") for n, a in split.x.items()]
@@ -484,3 +722,26 @@ def check_fits(dataset: Dataset, input_shapes: dict[str, tuple]) -> None:
                     f"data gives {split_name} x of shape {arr.shape} but model input {name!r} expects {want}",
                     "change the model input's shape, or data.features / the source to match it",
                 )
+            dtype = (input_dtypes or {}).get(name)
+            if dtype is not None and (dtype == "string") != (arr.dtype.kind == "U"):
+                what = "text" if arr.dtype.kind == "U" else f"numbers ({arr.dtype})"
+                raise _fail("KS702", path, f"data gives model input {name!r} {what}, but it takes {dtype}",
+                            "text columns go to an input {shape: [n], dtype: string}, numbers to other inputs")
+
+
+def input_shape(split: Split) -> tuple:
+    """x's shape without the batch axis (a stream's from its element spec)."""
+    if streamed(split):
+        return tuple(split.x.element_spec[0].shape[1:])
+    return tuple(split.x.shape[1:])
+
+
+def _check_stream(split: Split, split_name: str, input_shapes: dict[str, tuple]) -> None:
+    if len(input_shapes) != 1:
+        raise _fail("KS702", "data.source", f"a folder source gives one x, but the model has inputs {', '.join(input_shapes)}",
+                    "give the model one input")
+    name, want = next(iter(input_shapes.items()))
+    have = input_shape(split)
+    if len(have) != len(want) - 1 or any(w is not None and h is not None and w != h for w, h in zip(want[1:], have, strict=True)):
+        raise _fail("KS702", "data.source", f"data gives {split_name} x of shape {(None, *have)} but model input {name!r} "
+                    f"expects {tuple(want)}", "change the model input's shape, or data.source's image_size / color_mode")

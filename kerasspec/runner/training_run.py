@@ -46,8 +46,9 @@ from kerasspec.compiler import refuse_imports_unless, require_validated
 from kerasspec.errors import KerasspecError, Position, RunError, one_line, whole_file
 from kerasspec.loader import LoadedSpec, join_path, load_file
 from kerasspec.runner import artifacts, distribute
+from kerasspec.runner.adapt import adapt_layers
 from kerasspec.runner.artifacts import atomic_path, write_json, write_text
-from kerasspec.runner.data import Dataset, check_fits, load_data
+from kerasspec.runner.data import Dataset, check_fits, for_keras, input_shape, load_data, steps_per_epoch, streamed
 from kerasspec.validate import Validated, validate_loaded
 from kerasspec.validate.settings import run_requirements
 
@@ -203,13 +204,17 @@ class _Job:
         spec_callbacks = cb.make_callbacks(cb.prepare_entries(fit.get("callbacks"), run_dir))
 
         graph_inputs = [i.name for i in validated.graph.inputs] if validated.graph is not None else []
-        dataset = load_data(spec["data"], validated.loaded.folder, input_names=graph_inputs or None)
+        dataset = load_data(spec["data"], validated.loaded.folder, input_names=graph_inputs or None,
+                            batch_size=fit.get("batch_size"), seed=spec.get("seed"))
         evaluate = spec.get("evaluate")  # `true` without a test split is a validation error
 
         chief = self.role.is_chief
         with distribution.scope():  # build, compile and fit inside the strategy's scope
             model = make_model(validated)
             _check_fits(model, dataset)
+            # `adapt:` layers, on the training split only (docs/spec-format.md#adapt). A resumed run adapts again:
+            # its backup holds weights, not vocabularies, and the same rows give the same state.
+            adapt_layers(model, validated.graph, dataset, batch_size=fit.get("batch_size"))
             distribution.prepare_model(model, dataset.train.x, dataset.train.y)
             steps = auto_steps_per_execution(spec, fit, dataset, self.extra_callbacks) if distribution.strategy is None else None
             if steps is not None:
@@ -244,6 +249,8 @@ class _Job:
                 info = _start_info(validated, self.overrides, distribution)
                 if steps is not None:
                     info["steps_per_execution"] = {"auto": steps}
+                if dataset.class_names is not None:  # a folder source: label i is class_names[i]
+                    info["class_names"] = dataset.class_names
                 write_text(run_dir / SPEC_FILE, artifacts.dump_spec(validated.loaded.data, _spec_header(validated, self.overrides)))
                 write_json(run_dir / RUN_INFO, info)
                 all_callbacks, history_cb, backup = runner_callbacks(spec_callbacks)
@@ -291,10 +298,17 @@ class _Job:
             x, y = distribution.dataset(train.x, train.y, batch_size, shuffle=shuffle, seed=self.validated.data.get("seed")), None
             if dataset.validation is not None:
                 kwargs["validation_data"] = distribution.dataset(dataset.validation.x, dataset.validation.y, validation_batch_size)
-        else:
-            x, y = train.x, train.y
+        elif streamed(train):  # a folder source: batched tf.data datasets of (x, y), batched by the loader
+            kwargs.pop("batch_size", None)
+            kwargs.pop("validation_batch_size", None)
+            kwargs["shuffle"] = False  # the loader shuffles its files itself
+            x, y = train.x, None
             if dataset.validation is not None:
-                kwargs["validation_data"] = (dataset.validation.x, dataset.validation.y)
+                kwargs["validation_data"] = dataset.validation.x
+        else:
+            x, y = for_keras(train.x), train.y  # (text columns as tf.string tensors)
+            if dataset.validation is not None:
+                kwargs["validation_data"] = (for_keras(dataset.validation.x), dataset.validation.y)
         return x, y, kwargs
 
     def _finish(self, model: Any, history: Any, metrics: dict[str, Any], info: dict[str, Any], backup: Any, *,
@@ -462,8 +476,11 @@ def spec_folder_reads(data: dict[str, Any]) -> list[tuple[str, Any]]:
     found: list[tuple[str, Any]] = []
     source = (data.get("data") or {}).get("source") if isinstance(data.get("data"), dict) else None
     if isinstance(source, dict):
-        if source.get("type") in ("csv", "npz") and source.get("path") is not None:
-            found.append(("data.source.path", source["path"]))
+        from kerasspec import catalog
+
+        row = catalog.data_source(source["type"]) if isinstance(source.get("type"), str) else None
+        keys = ("path", "test_path") if row is not None and row.reads_folder else ("path",) if row is not None and row.reads_file else ()
+        found += [(f"data.source.{key}", source[key]) for key in keys if source.get(key) is not None]
     if data.get("weights"):
         found.append(("weights", data["weights"]))
 
@@ -511,8 +528,9 @@ EXECUTIONS_PER_EPOCH = 8  # at least: a signal stops the run within an eighth of
 
 def _evaluate(model: Any, test: Any, distribution: distribute.Distribution, batch_size: Any, verbose: Any) -> dict[str, float]:
     """The test split's metrics (a tf.data dataset for several workers)."""
-    data = ((distribution.dataset(test.x, test.y, batch_size), None) if distribution.multi_worker else (test.x, test.y))
-    result = model.evaluate(*data, batch_size=None if distribution.multi_worker else batch_size, verbose=verbose, return_dict=True)
+    data = ((distribution.dataset(test.x, test.y, batch_size), None) if distribution.multi_worker else (for_keras(test.x), test.y))
+    batched = distribution.multi_worker or streamed(test)  # a folder source's test split is batched already
+    result = model.evaluate(*data, batch_size=None if batched else batch_size, verbose=verbose, return_dict=True)
     return {k: float(v) for k, v in result.items()}
 
 
@@ -532,20 +550,22 @@ def auto_steps_per_execution(spec: dict[str, Any], fit: dict[str, Any], dataset:
                      or args.get("update_freq", "epoch") != "epoch" or args.get("profile_batch", 0) not in (0, None))
         if per_batch:
             return None
-    rows = len(next(iter(dataset.train.x.values())) if isinstance(dataset.train.x, dict) else dataset.train.x)
-    rows = int(rows * (1 - float(fit.get("validation_split") or 0)))
-    steps_per_epoch = -(-rows // int(fit.get("batch_size") or 32))
-    steps = min(MAX_STEPS_PER_EXECUTION, steps_per_epoch // EXECUTIONS_PER_EPOCH)
+    if streamed(dataset.train):  # a folder source: its stream knows its batches
+        batches = steps_per_epoch(dataset.train, None) or 0
+    else:
+        rows = len(next(iter(dataset.train.x.values())) if isinstance(dataset.train.x, dict) else dataset.train.x)
+        rows = int(rows * (1 - float(fit.get("validation_split") or 0)))
+        batches = -(-rows // int(fit.get("batch_size") or 32))
+    steps = min(MAX_STEPS_PER_EXECUTION, batches // EXECUTIONS_PER_EPOCH)
     return steps if steps > 1 else None
 
 
 def _check_fits(model: Any, dataset: Dataset) -> None:
     if not model.built:  # a Sequential model without an input: build it for the data (BackupAndRestore needs it built)
-        x = dataset.train.x
-        if isinstance(x, dict):
+        if isinstance(dataset.train.x, dict):
             return
-        model.build((None, *x.shape[1:]))
-    check_fits(dataset, {t.name: tuple(t.shape) for t in model.inputs})
+        model.build((None, *input_shape(dataset.train)))
+    check_fits(dataset, {t.name: tuple(t.shape) for t in model.inputs}, {t.name: str(t.dtype) for t in model.inputs})
 
 
 # ----------------------------------------------------------------------------- the record

@@ -18,6 +18,7 @@ from kerasspec.errors import Diagnostic, SpecInvalid, has_errors
 from kerasspec.graph import NAME_HINT, GraphBuilder, ModelGraph, valid_name
 from kerasspec.loader import DEFAULT_MAX_BYTES, LoadedSpec, load_file
 from kerasspec.substitute import substitute
+from kerasspec.validate.adapt import check_adapt
 from kerasspec.validate.arguments import ArgumentChecker, check_callbacks, check_compile
 from kerasspec.validate.blocks import check_blocks
 from kerasspec.validate.settings import check_settings
@@ -78,6 +79,7 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
     if result.graph is not None:
         checker.graph(result.graph)
         found.extend(check_shapes(result.graph, blocks=blocks, source_map=loaded.source_map))
+    check_adapt(result.graph, block_graphs, found)
     check_compile(checker, result.data.get("compile"))
     check_callbacks(checker, result.data.get("fit"))
     check_settings(result.data, result.graph, checker)

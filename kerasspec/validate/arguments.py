@@ -152,6 +152,11 @@ class ArgumentChecker:
         if isinstance(value, str):
             if kind is None:
                 return
+            if registered_name(value) and kind != "layers":  # a registered function (keras_hub>gelu_approximate) or class
+                if not self.has_imports:
+                    self.error("KS206", f"{value!r} is a registered name, but the spec has no `imports:`", path,
+                               "add `imports: [your_module]`, the module that registers it")
+                return
             if kind == "layers" or value in catalog.kind_names(kind) or registered_name(value):
                 if kind == "layers" or catalog.class_entry(kind, value) is not None and value not in catalog.aliases(kind):
                     # a class name alone is that class with its defaults: `ModelCheckpoint` still needs a filepath

@@ -47,6 +47,8 @@ def check_settings(spec: dict[str, Any], graph: ModelGraph | None, checker: Argu
         _splits(spec, data, fit, checker)
         _features(data, graph, checker)
         _columns(data, graph, checker)
+        _folder_source(spec, data, fit, graph, checker)
+        _text_inputs(data, graph, checker)
     _fit(fit, spec.get("distribute"), checker)
     compile_data = spec.get("compile") if isinstance(spec.get("compile"), dict) else {}
     _ema(fit, compile_data, checker)
@@ -115,16 +117,31 @@ def _splits(spec: dict[str, Any], data: dict[str, Any], fit: dict[str, Any], che
     if own_test_split and split.get("test") is not None:
         checker.error("KS703", f"keras.datasets.{source.get('name')} has its own test split, so data.split.test cannot make another",
                       "data.split.test", "remove data.split.test; use data.split.validation to hold out rows")
+    if _reads_folder(source):  # streamed: the loader holds out validation files by fraction; the test split is a folder
+        own_test_split = source.get("test_path") is not None
+        kind = source["type"]
+        if split.get("test") is not None:
+            checker.error("KS703", f"a {kind} source is streamed, so data.split.test cannot hold out its files",
+                          "data.split.test", "put the test files in a folder of the same classes, named by data.source.test_path")
+        validation = split.get("validation")
+        if isinstance(validation, dict) and "first" in validation:
+            checker.error("KS703", f"a {kind} source has no row order to take the first of", "data.split.validation.first",
+                          "hold out a fraction: validation: {fraction: 0.2, random_state: 0}")
+        if fit.get("validation_split"):
+            checker.error("KS703", f"fit.validation_split cannot split a {kind} source's stream", "fit.validation_split",
+                          "use data.split.validation instead, e.g. {fraction: 0.2, random_state: 0}")
     if fit.get("validation_split") and split.get("validation") is not None:
         checker.error("KS703", "fit.validation_split and data.split.validation never stand together", "fit.validation_split",
                       "keep one: data.split.validation (a fraction with random_state, or {first: N}) or fit.validation_split")
-    if spec.get("evaluate") is True and not own_test_split and split.get("test") is None:
+    if spec.get("evaluate") is True and not own_test_split and (split.get("test") is None or _reads_folder(source)):
         checker.error("KS703", "evaluate: true, but the data has no test split to evaluate on", "evaluate",
-                      "add data.split.test, e.g. {fraction: 0.2, random_state: 0}, or remove `evaluate`")
+                      "add data.source.test_path, a folder of the same classes, or remove `evaluate`" if _reads_folder(source)
+                      else "add data.split.test, e.g. {fraction: 0.2, random_state: 0}, or remove `evaluate`")
 
 
 def _columns(data: dict[str, Any], graph: ModelGraph | None, checker: ArgumentChecker) -> None:
-    """What the spec says of x's columns: csv columns by number without a header, make_* widths against the input."""
+    """What the spec says of x's columns: csv columns by number without a header, columns by name in
+    data.features, make_* widths against the input."""
     source = data.get("source") if isinstance(data.get("source"), dict) else {}
     if source.get("type") == "csv" and source.get("header") is False:
         for key in ("target", "features"):
@@ -134,6 +151,23 @@ def _columns(data: dict[str, Any], graph: ModelGraph | None, checker: ArgumentCh
                     path = join_path("data.source", key) if not isinstance(source.get(key), list) else f"data.source.{key}[{i}]"
                     checker.error("KS104", f"with header: false the csv's columns are known by number, got {ref!r}", path,
                                   "write the column's number (0 is the first), or set header: true")
+    features = data.get("features") if isinstance(data.get("features"), dict) else {}
+    named = [(join_path(join_path("data.features", name), k), ref) for name, refs in features.items()
+             if isinstance(refs, list) for k, ref in enumerate(refs) if isinstance(ref, str) and not has_expression(ref)]
+    targets = source.get("target") if isinstance(source.get("target"), list) else [source.get("target")]
+    x_columns = source.get("features") if isinstance(source.get("features"), list) else None
+    for path, ref in named:
+        if source.get("type") != "csv" or source.get("header") is False:
+            what = "a csv with header: false" if source.get("type") == "csv" else f"a {source.get('type')} source"
+            checker.error("KS104", f"data.features names column {ref!r}, but {what} has columns by number only", path,
+                          "write the column's number in x (0 is the first)" + (", or set header: true" if source.get("type") == "csv" else ""))
+        elif x_columns is not None and all(isinstance(c, str) for c in x_columns) and ref not in x_columns:
+            checker.error("KS702", f"data.features names column {ref!r}, which data.source.features leaves out of x "
+                          f"(x's columns: {checker.listing(x_columns)})", path,
+                          checker.suggest(ref, x_columns) or "add it to data.source.features")
+        elif x_columns is None and ref in targets:
+            checker.error("KS702", f"data.features names column {ref!r}, the target, which is not a column of x", path,
+                          "route the other columns; the target is y")
     name = source.get("name")
     width = source.get("n_features", _default_width(name)) if source.get("type") == "sklearn" else None
     inputs = graph.inputs if graph is not None else []
@@ -141,6 +175,49 @@ def _columns(data: dict[str, Any], graph: ModelGraph | None, checker: ArgumentCh
             and len(inputs[0].shape) == 1 and _is_int(inputs[0].shape[0]) and inputs[0].shape[0] != width):
         checker.error("KS702", f"sklearn.datasets.{name} gives x of {width} columns, but the model's input has shape "
                       f"[{inputs[0].shape[0]}]", "data.source", f"set n_features: {inputs[0].shape[0]}, or the input's shape to [{width}]")
+
+
+def _folder_source(spec: dict[str, Any], data: dict[str, Any], fit: dict[str, Any], graph: ModelGraph | None,
+                   checker: ArgumentChecker) -> None:
+    """A streamed folder source: one x, batched by its loader, never in memory; an image's shape is known."""
+    source = data.get("source") if isinstance(data.get("source"), dict) else {}
+    if not _reads_folder(source):
+        return
+    kind = source["type"]
+    if data.get("transforms"):
+        checker.error("KS104", f"transforms apply to arrays in memory, and a {kind} source is streamed", "data.transforms",
+                      "transform in the model: e.g. {type: Rescaling, scale: 0.00392156862745098} first")
+    if data.get("features") is not None:
+        checker.error("KS104", f"data.features routes columns, and a {kind} source gives one x", "data.features",
+                      "remove data.features; a folder source feeds a model with one input")
+    if fit.get("validation_batch_size") is not None:
+        checker.error("KS104", f"a {kind} source's stream is batched by fit.batch_size, validation included",
+                      "fit.validation_batch_size", "remove fit.validation_batch_size")
+    distribute = spec.get("distribute") if isinstance(spec.get("distribute"), dict) else {}
+    if distribute.get("strategy") == "multi_worker_mirrored":
+        checker.error("KS707", f"multi_worker_mirrored shards arrays in memory, and a {kind} source is streamed",
+                      "distribute.strategy", "use strategy: mirrored for the GPUs of one machine")
+    inputs = graph.inputs if graph is not None else []
+    if kind == "text_directory" and len(inputs) == 1 and (inputs[0].dtype != "string" or inputs[0].shape not in ([1], [None])):
+        checker.error("KS702", f"data.source gives texts of shape [1] (dtype string), but the model's input has shape "
+                      f"{inputs[0].shape} and dtype {inputs[0].dtype or 'float32'}", "data.source",
+                      "declare the input as {shape: [1], dtype: string}")
+    size = source.get("image_size")
+    if kind != "image_directory" or len(inputs) != 1 or not isinstance(size, list) or len(size) != 2:
+        return
+    channels = {"grayscale": 1, "rgb": 3, "rgba": 4}.get(source.get("color_mode") or "rgb")
+    gives, shape = [*size, channels], inputs[0].shape
+    if len(shape) != 3 or any(_is_int(want) and _is_int(have) and want != have for want, have in zip(shape, gives, strict=True)):
+        checker.error("KS702", f"data.source gives images of shape {gives} (image_size and color_mode), but the model's input "
+                      f"has shape {shape}", "data.source", f"set the input's shape to {gives}, or image_size / color_mode to match it")
+
+
+def _text_inputs(data: dict[str, Any], graph: ModelGraph | None, checker: ArgumentChecker) -> None:
+    """A string input takes text columns, and transforms apply to numbers only."""
+    text = [i.name for i in (graph.inputs if graph is not None else []) if i.dtype == "string"]
+    if text and data.get("transforms") and not _reads_folder(data.get("source") or {}):
+        checker.error("KS702", f"transforms apply to numbers, but model input {text[0]!r} takes text", "data.transforms",
+                      "drop the transforms and normalize numbers in the model (a Normalization layer)")
 
 
 def _default_width(name: Any) -> Any:
@@ -453,12 +530,20 @@ def _reads_file(source: dict[str, Any]) -> bool:
     return row is not None and row.reads_file
 
 
+def _reads_folder(source: Any) -> bool:
+    """Whether a data source's `path` (and `test_path`) name folders in the spec's folder, streamed."""
+    row = catalog.data_source(source["type"]) if isinstance(source, dict) and isinstance(source.get("type"), str) else None
+    return row is not None and row.reads_folder
+
+
 def _paths(spec: dict[str, Any], fit: dict[str, Any], checker: ArgumentChecker) -> None:
     places: list[tuple[str, Any, str]] = [("weights", spec.get("weights"), "the spec's folder")]
     data = spec.get("data") if isinstance(spec.get("data"), dict) else {}
     source = data.get("source") if isinstance(data.get("source"), dict) else {}
     if _reads_file(source):
         places.append(("data.source.path", source.get("path"), "the spec's folder"))
+    if _reads_folder(source):
+        places += [(f"data.source.{key}", source.get(key), "the spec's folder") for key in ("path", "test_path")]
     callbacks = fit.get("callbacks") if isinstance(fit.get("callbacks"), list) else []
     run_places: list[CallbackPlace] = []  # as the runner checks them once resolved (paths.callback_place_problems)
     for i, entry in enumerate(callbacks):

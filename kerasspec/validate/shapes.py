@@ -323,6 +323,31 @@ def _dense(c: LayerCall) -> Value:
     return (*x[:-1], units)
 
 
+@rule("StringLookup", "IntegerLookup", doc="int: the input's shape; one_hot: the last axis (or a new one) -> the "
+      "vocabulary's size; multi_hot, count, tf_idf: the last axis -> that size")
+def _lookup(c: LayerCall) -> Value:
+    x = c.tensor()
+    mode = c.choice("output_mode", "int", "one_hot", "multi_hot", "count", "tf_idf")
+    if mode == "int":
+        return x
+    depth = _vocabulary_size(c)
+    if mode == "one_hot":
+        return (*x[:-1], depth) if len(x) >= 2 and x[-1] == 1 else (*x, depth)
+    return (*x[:-1], depth) if len(x) >= 2 else (*x, depth)
+
+
+def _vocabulary_size(c: LayerCall) -> Dim:
+    """What a lookup's encoded axis holds: max_tokens when padded to it, else its vocabulary and the OOV slots
+    (an encoding drops the mask token's), else (an adapted vocabulary) unknown until the data is seen."""
+    if c.config.get("pad_to_max_tokens") is True and _is_int(c.config.get("max_tokens")):
+        return c.config["max_tokens"]
+    vocabulary = c.config.get("vocabulary")
+    oov = c.config.get("num_oov_indices", 1)
+    if isinstance(vocabulary, list) and _is_int(oov) and not any(isinstance(v, Unknown) or has_expression(v) for v in vocabulary):
+        return len(vocabulary) + oov
+    return None
+
+
 @rule("Embedding", doc="(batch, ...) -> (batch, ..., output_dim)")
 def _embedding(c: LayerCall) -> Value:
     return (*c.tensor(), c.int("output_dim"))
