@@ -533,6 +533,9 @@ def generate() -> dict[str, Any]:
         "base_layer_params": _add_argument_docs(_base_layer_params(), keras.layers.Layer),
         "kinds": kinds,
         "ops": _ops(),
+        # keras.Input's and a layer's `dtype`: Keras's dtype names, and for layers its mixed-precision policies
+        "dtypes": sorted(keras.src.backend.common.dtypes.ALLOWED_DTYPES),
+        "dtype_policies": ["mixed_bfloat16", "mixed_float16"],
         "refused": dict(REFUSED),
         "private_layers": dict(PRIVATE_LAYERS),
         **catalog.tables(),
@@ -599,6 +602,13 @@ CLASS_RANGES: dict[tuple[str, str], tuple[float | None, float | None, bool]] = {
 }
 # Values one class accepts for an argument whose name means other things elsewhere (its constructor's checks).
 CLASS_ENUMS: dict[tuple[str, str], list[str]] = {
+    # the preprocessing layers' encodings (their constructors' checks)
+    ("StringLookup", "output_mode"): ["int", "one_hot", "multi_hot", "count", "tf_idf"],
+    ("IntegerLookup", "output_mode"): ["int", "one_hot", "multi_hot", "count", "tf_idf"],
+    ("TextVectorization", "output_mode"): ["int", "multi_hot", "count", "tf_idf"],
+    ("Discretization", "output_mode"): ["int", "one_hot", "multi_hot", "count"],
+    ("CategoryEncoding", "output_mode"): ["one_hot", "multi_hot", "count"],
+    ("Hashing", "output_mode"): ["int", "one_hot", "multi_hot", "count"],
     ("VarianceScaling", "mode"): ["fan_in", "fan_out", "fan_avg"],
     ("VarianceScaling", "distribution"): ["truncated_normal", "untruncated_normal", "uniform", "normal"],
 }

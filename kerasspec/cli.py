@@ -139,8 +139,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     from kerasspec.compiler import build, load_and_validate
     from kerasspec.runner.artifacts import atomic_path
 
-    model = build(load_and_validate(args.spec), allow_imports=not args.no_imports)
+    validated = load_and_validate(args.spec)
+    model = build(validated, allow_imports=not args.no_imports)
     model.summary()
+    adapted = [n.name for n in (validated.graph.nodes if validated.graph is not None else []) if n.adapt is not None]
+    if adapted:  # build has no data: adapting is the run's first step (docs/spec-format.md#adapt)
+        print(f"note: {', '.join(adapted)} {'is' if len(adapted) == 1 else 'are'} not adapted: `adapt: true` runs in "
+              "`kerasspec run`, on the training split", file=sys.stderr)
     if args.output:
         target = Path(args.output)
         with atomic_path(target) as temporary:  # an existing file (--force) is replaced only by a whole one
@@ -231,11 +236,20 @@ def add_export_command(commands: Any) -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", help="the spec to write (default: stdout; required with --weights)")
     export.add_argument("--weights", action="store_true", help="also write <spec>.weights.h5 beside the spec and set `weights:`")
     export.add_argument("--force", action="store_true", help="replace existing files")
-    export.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+    export.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", type=_module_name,
                         help="import MODULE first (repeatable; the model file's folder is searched first), for models "
                              "with classes that MODULE registers; it runs MODULE's code")
     export.set_defaults(func=cmd_export)
     return export
+
+
+def _module_name(value: str) -> str:
+    """`--import` takes what a spec's `imports:` takes: a dotted module name, nothing a path could mean."""
+    from kerasspec.registry import MODULE_PATTERN
+
+    if not re.match(MODULE_PATTERN, value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a module name (dotted identifiers, e.g. mypackage.layers)")
+    return value
 
 
 def cmd_export(args: argparse.Namespace) -> int:

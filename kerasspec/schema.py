@@ -67,7 +67,7 @@ def _value_schema(param: dict[str, Any]) -> dict[str, Any]:
         "number": [{"type": "number", **bounds}],
         "bool": [{"type": "boolean"}],
         "string": [{"type": "string"}],
-        "dtype": [{"type": "string"}],
+        "dtype": [_ref("names.dtypes")],
         "int_or_ints": [{"type": "integer", **bounds}, {"type": "array", "items": {"type": "integer", **bounds}}],
         "ints": [{"type": "array", "items": {"type": "integer"}}],
         "shape": [{"type": "array", "items": {"type": ["integer", "null"]}}],
@@ -296,6 +296,8 @@ def _add_layer_schemas(schema: dict[str, Any]) -> None:
         editor[f"arg.Layer.{key}"] = _value_schema(param)
     for kind in catalog.KINDS:
         editor[f"names.{kind}"] = _typed_objects(kind)
+    editor["names.dtypes"] = {"enum": [*catalog.load_catalog()["dtypes"], *catalog.load_catalog()["dtype_policies"]],
+                              "description": "A dtype name, or a mixed-precision policy for a layer."}
     ops = [f"ops.{name}" for name in catalog.load_catalog()["ops"]]
     editor["layer.type"] = {
         # errorMessage: yaml-language-server's message instead of listing every name.

@@ -31,11 +31,15 @@ class TypedObject(BaseModel):
 ObjectRef = str | TypedObject
 
 
+DtypeName = Literal[tuple(catalog.load_catalog()["dtypes"])]  # the catalog's: Keras's dtype names
+
+
 class InputSpec(_Strict):
     """One model input: keras.Input's arguments."""
 
     shape: list[int | None | str] = Field(description="The shape without the batch axis.")
-    dtype: str | None = None
+    dtype: DtypeName | Annotated[str, Field(pattern=TEMPLATE_PATTERN)] | None = Field(
+        default=None, description="float32 (default), int64, string, ...")
     sparse: bool | None = None
     batch_size: int | None = None
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
@@ -184,8 +188,8 @@ class ImageDirectorySource(_Strict):
 
     type: Literal["image_directory"]
     path: str = Field(description="The folder, relative to the spec's folder: one subfolder of images per class.")
-    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = Field(
-        description="[height, width]: every image is resized to it.")
+    image_size: Annotated[list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=2, max_length=2)] = Field(
+        description="[height, width], at most 4096 each: every image is resized to it.")
     test_path: str | None = Field(default=None, description="A folder of the same classes for the test split (default: none).")
     color_mode: Literal["grayscale", "rgb", "rgba"] | None = Field(default=None, description="1, 3 or 4 channels (default rgb).")
     label_mode: LabelMode | None = Field(

@@ -256,3 +256,42 @@ fit: {epochs: 1, batch_size: 4, verbose: 0}
 """, encoding="utf-8")
     result = run(load_and_validate(tmp_path / "spec.yaml"), out=tmp_path / "run", verbose=0)
     np.testing.assert_allclose(np.asarray(result.model.layers[0].mean).ravel(), x[2:].mean(axis=0), rtol=1e-6)
+
+
+def test_adapt_reads_only_the_rows_fit_trains_on_with_validation_split(tmp_path: Path) -> None:
+    """fit.validation_split holds out the last rows: adapt must not read them."""
+    import keras
+
+    from kerasspec import load_and_validate
+    from kerasspec.runner import run
+
+    amounts = np.concatenate([np.full(16, 2.0), np.full(4, 1000.0)])  # the last fifth: what fit validates on
+    np.savez(tmp_path / "data.npz", x=amounts[:, None], y=np.zeros(20))
+    (tmp_path / "spec.yaml").write_text(
+        "kerasspec: 1\nname: held_out\nseed: 1\nmodel:\n  input: [1]\n  layers:\n"
+        "    - {type: Normalization, name: norm, adapt: true}\n    - {type: Dense, units: 1}\n"
+        "compile: {optimizer: sgd, loss: mse}\ndata: {source: {type: npz, path: data.npz}}\n"
+        "fit: {epochs: 1, batch_size: 4, verbose: 0, validation_split: 0.2}\n", encoding="utf-8")
+    run(load_and_validate(tmp_path / "spec.yaml"), out=tmp_path / "run")
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert np.asarray(model.get_layer("norm").mean).ravel().tolist() == [2.0]
+
+
+def test_an_unseeded_split_is_recorded_so_a_resume_splits_alike(tmp_path: Path) -> None:
+    import json
+
+    from kerasspec import load_and_validate
+    from kerasspec.runner import run
+
+    rng = np.random.default_rng(3)
+    np.savez(tmp_path / "data.npz", x=rng.normal(size=(40, 2)), y=rng.normal(size=40))
+    (tmp_path / "spec.yaml").write_text(
+        "kerasspec: 1\nname: unseeded\nmodel:\n  input: [2]\n  layers: [{type: Dense, units: 1}]\n"
+        "compile: {optimizer: sgd, loss: mse}\n"
+        "data: {source: {type: npz, path: data.npz}, split: {test: {fraction: 0.25}}}\n"
+        "fit: {epochs: 1, verbose: 0}\n", encoding="utf-8")
+    seeds = []
+    for out in ("a", "b"):
+        run(load_and_validate(tmp_path / "spec.yaml"), out=tmp_path / out)
+        seeds.append(json.loads((tmp_path / out / "run.json").read_text())["data_seed"])
+    assert all(isinstance(s, int) for s in seeds) and seeds[0] != seeds[1]  # each run its own split, recorded

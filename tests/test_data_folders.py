@@ -116,3 +116,28 @@ def test_the_heart_example_trains_on_its_csv(tmp_path):
                            out=tmp_path / "run", verbose=0)
     assert set(result.metrics) >= {"loss", "accuracy"} and "val_loss" in result.history
     assert [i.dtype for i in result.model.inputs][-1] == "string"
+
+
+def test_folder_sources_are_bounded_before_anything_is_decoded(tmp_path, monkeypatch):
+    from kerasspec.runner import data as data_module
+
+    write_images(tmp_path / "images", 3)
+    source = {"source": {"type": "image_directory", "path": "images", "image_size": [8, 8]}}
+    monkeypatch.setattr(data_module, "MAX_FOLDER_FILES", 5)
+    with pytest.raises(RunError, match="more than 5 files") as info:
+        load_data(source, tmp_path, batch_size=2, seed=1)
+    assert info.value.code == "KS701" and info.value.path == "data.source.path"
+    monkeypatch.setattr(data_module, "MAX_FOLDER_FILES", 100)
+    monkeypatch.setattr(data_module, "MAX_IMAGE_PIXELS", 63)  # the 8 x 8 images: 64 pixels each, read from headers
+    with pytest.raises(RunError, match="8 x 8 pixels"):
+        load_data(source, tmp_path, batch_size=2, seed=1)
+
+
+def test_a_test_folder_inside_the_training_folder_is_refused(tmp_path):
+    from kerasspec.loader import load_text
+    from kerasspec.validate import validate_loaded
+
+    text = ("kerasspec: 1\nname: overlap\nmodel:\n  input: [8, 8, 3]\n  layers: [Flatten, {type: Dense, units: 2}]\n"
+            "data: {source: {type: image_directory, path: imgs, image_size: [8, 8], test_path: ./imgs/test}}\n")
+    found = validate_loaded(*load_text(text)).diagnostics
+    assert [(d.code, d.path) for d in found] == [("KS703", "data.source.test_path")]

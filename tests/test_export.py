@@ -172,6 +172,20 @@ def test_counter_names_are_left_out_and_others_kept(keras_module) -> None:
     assert layers == [{"type": "Dense", "units": 2}, {"type": "Dense", "name": "head", "units": 2}]
 
 
+def test_per_output_compile_settings_follow_the_outputs_new_names(keras_module) -> None:
+    import kerasspec
+
+    keras = keras_module
+    x = keras.Input((3,))
+    model = keras.Model(x, [keras.layers.Dense(1)(x), keras.layers.Dense(2)(x)])
+    keras.layers.Dense(1)  # Keras's counter moves on, as in a process that made other models
+    model.compile(optimizer="adam", loss={model.output_names[0]: "mse", model.output_names[1]: "mae"})
+    spec = kerasspec.to_spec(model)
+    assert spec["model"]["outputs"] == ["dense_1", "dense_2"] and spec["compile"]["loss"] == {"dense_1": "mse", "dense_2": "mae"}
+    rebuilt = kerasspec.build(kerasspec.load_and_validate(spec))
+    assert rebuilt.output_names == ["dense_1", "dense_2"]
+
+
 def test_the_spec_is_the_same_whichever_process_exported_it(keras_module) -> None:
     """Keras numbers names process-wide (dense, dense_1, ... conv2d_7, input_layer_3): they never reach the spec."""
     import kerasspec

@@ -413,3 +413,28 @@ def test_a_per_batch_callback_keeps_one_step_per_execution(tmp_path: Path, keras
 
     result = run(load_and_validate(SPECS / "regression.yaml", overrides=["fit.epochs=1", "fit.callbacks=[{type: BackupAndRestore, backup_dir: b, save_freq: 50}]"]), out=tmp_path / "r", verbose=0)
     assert result.model.steps_per_execution == 1
+
+
+def test_fit_refusing_the_data_at_its_first_step_is_a_failed_run_not_a_resumable_one(tmp_path: Path, capsys,
+                                                                                      keras_module) -> None:
+    import kerasspec
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(20, 3)), y=rng.integers(0, 2, size=20))
+    spec = write_spec(tmp_path, """
+        kerasspec: 1
+        name: wrong_labels
+        seed: 1
+        model:
+          input: [3]
+          layers: [{type: Dense, units: 2, activation: softmax}]
+        compile: {optimizer: adam, loss: categorical_crossentropy}
+        data: {source: {type: npz, path: d.npz}}
+        fit: {epochs: 1, verbose: 0}
+    """)
+    with pytest.raises(RunError) as info:  # class indices to a loss that takes one-hot rows
+        kerasspec.run(kerasspec.load_and_validate(spec), out=tmp_path / "run")
+    assert info.value.code == "KS702" and info.value.path == "fit" and "first step" in info.value.message
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["status"] == "failed" and record["error"]
+    assert "--resume" not in capsys.readouterr().err

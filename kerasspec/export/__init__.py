@@ -120,7 +120,11 @@ def load_model_file(path: Path, *, imports: Sequence[str] = ()) -> Any:
 
     try:
         if imports:
-            import_modules(list(imports), path.parent)
+            try:
+                import_modules(list(imports), path.parent)
+            except KerasspecError as error:  # about --import, not a spec's `imports:`
+                raise KerasspecError(f"--import: {error.message}", code=error.code,
+                                     hint="name a module importable from the model file's folder or from sys.path") from error
         if path.suffix != ".keras":
             check_h5_file(path)  # a `.keras` is checked by load_model (compiler.blocks.read_keras_config)
         try:
@@ -161,9 +165,11 @@ def unexportable_in_config(path: Path) -> ExportError | None:
         serialized_object = isinstance(cls, str) and "config" in value and not cls.startswith("__") and cls != "function"
         if serialized_object and custom and _registered(registered if isinstance(registered, str) else cls) is None:
             source = f"a class of {module}" if module else "a class"
+            importable = module and module != "__main__"  # a class defined in a script cannot be imported again
             return ExportError(f"{what} is {source}, and no imported module registers it", code="KS801", path=where,
-                                   hint="register it (keras.saving.register_keras_serializable) and pass --import MODULE "
-                                        "(the module that registers it), or rewrite it as layers")
+                               hint=(f"pass --import {module}, if it registers the class" if importable else
+                                     "define it in a module, register it (keras.saving.register_keras_serializable) and "
+                                     "pass --import MODULE") + "; or rewrite it as layers")
         for key, item in value.items():
             if key == "layers" and isinstance(item, list):  # numbered as the spec numbers them: inputs are not layers
                 entries = [layer for layer in item if not (isinstance(layer, dict) and layer.get("class_name") == "InputLayer")]

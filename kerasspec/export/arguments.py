@@ -23,6 +23,7 @@ from kerasspec.export.common import (
     BASE_KEYS,
     RESERVED_ENTRY_KEYS,
     ExporterBase,
+    ExportWarning,
     canonical,
     config_of,
     difference,
@@ -429,6 +430,12 @@ def _derived_keys(layer: Any) -> tuple[str, ...]:
     return ("vocabulary_size",) if _lookup_part(layer) is not None else ()
 
 
+def _never_adapted(layer: Any, state: str) -> None:
+    warnings.warn(f"layer {layer.name!r} ({type(layer).__name__}) was never adapted, so the spec writes it without its "
+                  f"{state}; give its entry `adapt: true` and train with `kerasspec run`, or adapt it before exporting",
+                  ExportWarning, stacklevel=2)
+
+
 def adapted_state_config(layer: Any, config: dict[str, Any], *, state_in_weights: bool = False) -> dict[str, Any]:
     """A preprocessing layer's config with the state `adapt` (or `set_vocabulary`) gave it written as the
     constructor arguments that make it again: a lookup's vocabulary (and tf_idf weights), Discretization's
@@ -448,6 +455,7 @@ def adapted_state_config(layer: Any, config: dict[str, Any], *, state_in_weights
         except Exception:
             return config
         if not tokens:
+            _never_adapted(layer, "vocabulary")
             return config
         state: dict[str, Any] = {}
         if getattr(lookup, "output_mode", None) == "tf_idf" and getattr(lookup, "idf_weights_const", None) is not None:
@@ -460,6 +468,8 @@ def adapted_state_config(layer: Any, config: dict[str, Any], *, state_in_weights
     if isinstance(layer, keras.layers.Discretization):
         if config.get("num_bins") is not None and getattr(layer, "bin_boundaries", None) is not None:
             return {**config, "bin_boundaries": [float(b) for b in layer.bin_boundaries], "num_bins": None}
+        if getattr(layer, "bin_boundaries", None) is None:
+            _never_adapted(layer, "bin boundaries")
         return config
     if isinstance(layer, keras.layers.Normalization):
         if state_in_weights or getattr(layer, "input_mean", None) is not None or not layer.built or not hasattr(layer, "adapt_mean"):
@@ -467,6 +477,7 @@ def adapted_state_config(layer: Any, config: dict[str, Any], *, state_in_weights
         mean = np.asarray(keras.ops.convert_to_numpy(layer.adapt_mean))
         variance = np.asarray(keras.ops.convert_to_numpy(layer.adapt_variance))
         if not mean.size or (not mean.any() and (variance == 1).all()):  # never adapted: the constructor's own
+            _never_adapted(layer, "mean and variance")
             return config
         return {**config, "mean": mean.tolist(), "variance": variance.tolist()}
     return config

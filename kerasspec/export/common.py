@@ -33,6 +33,7 @@ class ExporterBase:
         self.imports: list[str] = []
         self._defaults: dict[Any, dict[str, Any] | None] = {}
         self._op_functions: dict[type, str] | None = None
+        self.output_names: dict[str, str] = {}  # the top model's layers Keras named by its counter -> the spec's names
 
 
 def check_name(name: str, path: str, what: str) -> None:

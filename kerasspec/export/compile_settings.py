@@ -38,6 +38,9 @@ class CompileWriter(ExporterBase):
             if value == default or (isinstance(default, tuple) and value in default):
                 continue
             settings[key] = self.plain(value, f"compile.{key}")
+        for key in ("loss", "metrics", "weighted_metrics", "loss_weights"):  # keyed by output names, which may be new
+            if isinstance(settings.get(key), dict):
+                settings[key] = {self.output_names.get(k, k): v for k, v in settings[key].items()}
         return settings
 
     def function_name(self, serialized: dict[str, Any], kind: str, path: str) -> str:

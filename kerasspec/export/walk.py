@@ -252,6 +252,8 @@ class GraphWriter(ExporterBase):
         firsts = [c for c in order if c.index == 0]
         names = settle_names([c.op.name for c in firsts], stems, {c.name for c in inputs}, f"{where}.layers")
         final = {id(c.op): name for c, (name, _) in zip(firsts, names, strict=True)}
+        if where == "model":  # compile's per-output settings are keyed by the output layers' names
+            self.output_names = {c.op.name: final[id(c.op)] for c in firsts if c.op.name != final[id(c.op)]}
         written = {id(c.op): keep for c, (_, keep) in zip(firsts, names, strict=True)}
         taken = set(final.values()) | {c.name for c in inputs}
         previous: _Call | None = inputs[0] if len(inputs) == 1 else None

@@ -10,6 +10,7 @@ to ``layer.adapt``. Validation and test rows are never read.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from kerasspec.errors import RunError, one_line
@@ -20,10 +21,12 @@ from kerasspec.runner.data import Dataset, training_inputs
 DEFAULT_BATCH_SIZE = 32
 
 
-def adapt_layers(model: Any, graph: ModelGraph | None, dataset: Dataset, *, batch_size: int | None = None) -> list[str]:
+def adapt_layers(model: Any, graph: ModelGraph | None, dataset: Dataset, *, batch_size: int | None = None,
+                 validation_split: float | None = None) -> list[str]:
     """Adapt the graph's `adapt:` layers of ``model`` on the training split of ``dataset``.
 
-    ``batch_size`` is fit's, the default of each layer's `adapt: {batch_size}`. Returns the adapted layers' names.
+    ``batch_size`` is fit's, the default of each layer's `adapt: {batch_size}`; ``validation_split`` is fit's:
+    the last rows, which fit holds out, are not read. Returns the adapted layers' names.
     """
     if graph is None:
         return []
@@ -35,6 +38,8 @@ def adapt_layers(model: Any, graph: ModelGraph | None, dataset: Dataset, *, batc
 
     x = training_inputs(dataset)  # arrays, or a batched stream of x (a folder source)
     stream = hasattr(x, "element_spec")
+    if validation_split and not stream:
+        x = _fit_rows(x, float(validation_split))
     rows = x if stream else tf.data.Dataset.from_tensor_slices(_as_structure(x))
     for node in nodes:
         layer = model.get_layer(node.name)
@@ -53,6 +58,18 @@ def adapt_layers(model: Any, graph: ModelGraph | None, dataset: Dataset, *, batc
             raise RunError(f"Keras could not adapt {node.describe()}: {one_line(exc, 400)}", code="KS601",
                            path=join_path(node.path, "adapt"), hint="check the data this layer is fed") from exc
     return [n.name for n in nodes]
+
+
+def _fit_rows(x: Any, validation_split: float) -> Any:
+    """The rows fit trains on when it holds out ``validation_split`` of them: the first ones, as Keras splits
+    (keras.src.trainers.data_adapters.data_adapter_utils.train_validation_split)."""
+    rows = len(next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(x, list) else x)
+    keep = int(math.ceil(rows * (1.0 - validation_split)))
+    if isinstance(x, dict):
+        return {name: value[:keep] for name, value in x.items()}
+    if isinstance(x, list):
+        return [value[:keep] for value in x]
+    return x[:keep]
 
 
 def _as_structure(x: Any) -> Any:

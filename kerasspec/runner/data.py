@@ -255,6 +255,9 @@ def _numeric(cells: np.ndarray, columns: list[str]) -> Array:
             try:
                 float(cell)
             except ValueError:
+                if not str(cell).strip():
+                    raise _fail("KS701", "data.source.path", f"data row {r + 1} column {columns[c]!r} is empty",
+                                "fill in the missing value, or drop that row from the csv") from None
                 raise _fail(
                     "KS701",
                     "data.source.path",
@@ -278,7 +281,8 @@ def _x_columns(cells: np.ndarray, columns: list[str]) -> Array:
     try:
         cells.astype(np.float64)
     except ValueError:
-        text = [c for c in range(cells.shape[1]) if not all(_is_number(cell) for cell in cells[:, c])]
+        # a column is text when a cell that is not empty is not a number; an empty cell alone is a missing number
+        text = [c for c in range(cells.shape[1]) if not all(_is_number(cell) or not cell.strip() for cell in cells[:, c])]
     else:
         return _numeric(cells, columns)
     fields = [cells[:, c] if c in text else _numeric(cells[:, c], [columns[c]]) for c in range(cells.shape[1])]
@@ -405,8 +409,16 @@ assert set(_SOURCES) == {s.name for s in catalog.DATA_SOURCES if not s.reads_fol
 # ----------------------------------------------------------------------------- folder sources, streamed
 
 
-def _folder(spec_dir: Path, value: Any, path: str) -> Path:
-    """A folder source's folder, inside the spec's folder, with every file the loader will read inside it too."""
+# What a folder source may hold, checked before any file is decoded (docs/security.md).
+MAX_FOLDER_FILES = 1_000_000
+MAX_FOLDER_CLASSES = 10_000
+MAX_FILE_BYTES = 64 * 2**20  # one image or text file
+MAX_IMAGE_PIXELS = 64 * 2**20  # an image's width x height, read from its header (decompression bombs)
+
+
+def _folder(spec_dir: Path, value: Any, path: str, *, images: bool = False) -> Path:
+    """A folder source's folder, inside the spec's folder, with every file the loader will read inside it too,
+    and within the limits above (an image's size read from its header only)."""
     root = spec_dir.resolve()
     folder = confine(spec_dir, value, path, what=path, folder="the spec's folder")
     if not folder.is_dir():
@@ -414,9 +426,12 @@ def _folder(spec_dir: Path, value: Any, path: str) -> Path:
                     "paths are relative to the spec's folder; the folder holds one subfolder per class")
     # What keras.utils.*_dataset_from_directory reads: each subfolder (followed if a link), and the files
     # under it (os.walk without following links to folders). A link may not lead out of the spec's folder.
-    for entry in sorted(folder.iterdir()):
-        if not entry.is_dir():
-            continue
+    classes = [entry for entry in sorted(folder.iterdir()) if entry.is_dir()]
+    if len(classes) > MAX_FOLDER_CLASSES:
+        raise _fail("KS701", path, f"{path} {value!r} has {len(classes):,} class folders; at most {MAX_FOLDER_CLASSES:,}",
+                    "one subfolder per class")
+    count = 0
+    for entry in classes:
         if not inside(root, entry):
             raise _fail("KS704", path, f"{path} {value!r}: the class folder {entry.name!r} is a link that leaves "
                         f"the spec's folder (it resolves to {entry.resolve()})", "paths stay inside the spec's folder")
@@ -427,7 +442,36 @@ def _folder(spec_dir: Path, value: Any, path: str) -> Path:
                     raise _fail("KS704", path, f"{path} {value!r}: {file.relative_to(entry.parent)} is a link that "
                                 f"leaves the spec's folder (it resolves to {file.resolve()})",
                                 "paths stay inside the spec's folder")
+                count += 1
+                if count > MAX_FOLDER_FILES:
+                    raise _fail("KS701", path, f"{path} {value!r} holds more than {MAX_FOLDER_FILES:,} files",
+                                "split the data into several runs, or sample it")
+                _check_file(file, entry.parent, path, images=images)
     return folder
+
+
+def _check_file(file: Path, folder: Path, path: str, *, images: bool) -> None:
+    """One file of a folder source: its size, and an image's pixels from its header (nothing is decoded)."""
+    where = file.relative_to(folder)
+    try:
+        size = file.stat().st_size
+    except OSError as exc:
+        raise _fail("KS701", path, f"cannot read {where}: {one_line(exc, 200)}") from exc
+    if size > MAX_FILE_BYTES:
+        raise _fail("KS701", path, f"{where} is {size:,} bytes; a file of a folder source may have {MAX_FILE_BYTES:,}",
+                    "shrink or remove it")
+    if not images or file.suffix.lower() not in (".png", ".jpg", ".jpeg", ".gif", ".bmp"):
+        return  # Keras reads only those
+    from PIL import Image
+
+    try:
+        with Image.open(file) as image:  # reads the header only
+            width, height = image.size
+    except Exception as exc:  # Pillow's own bomb check, or a damaged file
+        raise _fail("KS701", path, f"cannot read the image {where}: {one_line(exc, 200)}", "remove or repair it") from exc
+    if width * height > MAX_IMAGE_PIXELS:
+        raise _fail("KS701", path, f"the image {where} is {width} x {height} pixels; at most {MAX_IMAGE_PIXELS:,} pixels",
+                    "shrink it before training (image_size resizes only after decoding)")
 
 
 def _load_folder(source: dict, kind: Any, spec_dir: Path, validation: dict | None, batch_size: int | None,
@@ -441,8 +485,13 @@ def _load_folder(source: dict, kind: Any, spec_dir: Path, validation: dict | Non
     import keras
 
     loader = getattr(keras.utils, kind.folder_loader)
-    folder = _folder(spec_dir, source.get("path"), "data.source.path")
-    test_folder = _folder(spec_dir, source["test_path"], "data.source.test_path") if source.get("test_path") else None
+    images = kind.name == "image_directory"
+    folder = _folder(spec_dir, source.get("path"), "data.source.path", images=images)
+    test_folder = _folder(spec_dir, source["test_path"], "data.source.test_path", images=images) if source.get("test_path") else None
+    if test_folder is not None and (inside(folder, test_folder) or inside(test_folder, folder)):
+        raise _fail("KS703", "data.source.test_path", f"test_path {source['test_path']!r} and path {source.get('path')!r} "
+                    "overlap once links are followed, so the test split would hold training files",
+                    "keep the test files in a folder of their own")
     kwargs: dict[str, Any] = {"batch_size": int(batch_size or 32), "label_mode": source.get("label_mode") or "int"}
     if "image_size" in source:
         kwargs["image_size"] = tuple(source["image_size"])

@@ -204,8 +204,9 @@ class _Job:
         spec_callbacks = cb.make_callbacks(cb.prepare_entries(fit.get("callbacks"), run_dir))
 
         graph_inputs = [i.name for i in validated.graph.inputs] if validated.graph is not None else []
+        data_seed = self.data_seed()
         dataset = load_data(spec["data"], validated.loaded.folder, input_names=graph_inputs or None,
-                            batch_size=fit.get("batch_size"), seed=spec.get("seed"))
+                            batch_size=fit.get("batch_size"), seed=data_seed)
         evaluate = spec.get("evaluate")  # `true` without a test split is a validation error
 
         chief = self.role.is_chief
@@ -214,7 +215,8 @@ class _Job:
             _check_fits(model, dataset)
             # `adapt:` layers, on the training split only (docs/spec-format.md#adapt). A resumed run adapts again:
             # its backup holds weights, not vocabularies, and the same rows give the same state.
-            adapt_layers(model, validated.graph, dataset, batch_size=fit.get("batch_size"))
+            adapt_layers(model, validated.graph, dataset, batch_size=fit.get("batch_size"),
+                         validation_split=fit.get("validation_split"))
             distribution.prepare_model(model, dataset.train.x, dataset.train.y)
             steps = auto_steps_per_execution(spec, fit, dataset, self.extra_callbacks) if distribution.strategy is None else None
             if steps is not None:
@@ -247,6 +249,8 @@ class _Job:
                         self.run_dir = run_dir = made
                         spec_callbacks = cb.make_callbacks(cb.prepare_entries(fit.get("callbacks"), run_dir))
                 info = _start_info(validated, self.overrides, distribution)
+                if spec.get("seed") is None:
+                    info["data_seed"] = data_seed  # --resume splits the rows the same way
                 if steps is not None:
                     info["steps_per_execution"] = {"auto": steps}
                 if dataset.class_names is not None:  # a folder source: label i is class_names[i]
@@ -267,6 +271,13 @@ class _Job:
                     # Stopped by the signal after all: a second Ctrl-C, or (multi-worker) the step
                     # failed because another worker stopped for the same signal first.
                     raise cb.RunInterrupted(guard.signum) from exc
+                if isinstance(exc, (ValueError, TypeError)) and not history_cb.records and not self.resuming:
+                    # Keras refused the data or the model at fit's first step: the same again on --resume
+                    if chief:
+                        write_json(run_dir / RUN_INFO, {**info, "status": "failed", "failed": _now(), "error": one_line(exc, 400)})
+                    raise RunError(f"fit failed at its first step: {one_line(exc, 400)}", code="KS702", path="fit",
+                                   hint="the data does not fit the model or its loss; fix the spec and start a new run"
+                                   ) from exc
                 if chief and not isinstance(exc, (cb.RunInterrupted, KerasspecError)):  # (those say what to do)
                     _say_how_to_resume(self.resume_command(), backup, exc)
                 raise
@@ -283,6 +294,19 @@ class _Job:
                 print(f"kerasspec run: {self.role.name} done; the chief writes the run folder")
             return RunResult(None, model, history, metrics)
         return self._finish(model, history, metrics, info, backup, verbose=kwargs["verbose"])
+
+    def data_seed(self) -> int:
+        """The seed of the data's splits: the spec's `seed` (applied already), else one drawn for this run and
+        recorded in run.json, so that a resumed run splits, and adapts on, the same rows."""
+        import numpy as np
+
+        seed = self.validated.data.get("seed")
+        if seed is not None:
+            return int(seed)
+        recorded = self.info.get("data_seed") if self.resuming and isinstance(self.info, dict) else None
+        seed = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else int(np.random.SeedSequence().entropy % (2**31 - 1))
+        np.random.seed(seed)  # sklearn's splits without random_state draw from NumPy's global generator
+        return seed
 
     def _fit_arguments(self, dataset: Any, distribution: distribute.Distribution) -> tuple[Any, Any, dict[str, Any]]:
         """fit's x, y and keyword arguments: the spec's `fit:` and the data (tf.data datasets for several workers)."""
@@ -350,7 +374,8 @@ class _Job:
             info["exported_spec"] = f"not written: {error.message}"
             artifacts.warn(f"the trained model could not be exported as a spec: {error.message}")
             return
-        write_text(run_dir / EXPORTED_SPEC, spec_document(exported, "The trained model of this run, exported by kerasspec."))
+        write_text(run_dir / EXPORTED_SPEC, spec_document(exported, "This run's model as a spec (its trained weights are in model.keras: "
+                                                             "`kerasspec export model.keras --weights -o SPEC` writes both)."))
         info["exported_spec"] = EXPORTED_SPEC
 
     def _stopped_message(self, stop: Any) -> str:

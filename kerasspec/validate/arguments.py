@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from kerasspec import catalog
-from kerasspec.errors import Diagnostic
+from kerasspec.errors import Diagnostic, did_you_mean
 from kerasspec.graph import ModelGraph, Node
 from kerasspec.loader import join_path
 from kerasspec.paths import leaves_folder
@@ -105,9 +105,18 @@ class ArgumentChecker:
 
     # -- layers ---------------------------------------------------------------------------
     def graph(self, graph: ModelGraph) -> None:
+        for model_input in graph.inputs:
+            if isinstance(model_input.dtype, str) and not has_expression(model_input.dtype):
+                self.dtype(model_input.dtype, join_path(model_input.path, "dtype"), f"input {model_input.name!r}: dtype")
         for node in graph.nodes:
             self.node(node, graph)
 
+    def dtype(self, value: str, path: str, what: str, *, policies: bool = False) -> None:
+        """A dtype name Keras knows (and, for a layer, a mixed-precision policy)."""
+        known = [*catalog.load_catalog().get("dtypes", []), *(catalog.load_catalog().get("dtype_policies", []) if policies else [])]
+        if known and value not in known:
+            self.error("KS104", f"{what} {short(value)} is not a dtype Keras knows", path,
+                       did_you_mean(value, known) or f"one of: {', '.join(known)}")
     def node(self, node: Node, graph: ModelGraph) -> None:
         if node.model is not None:
             self.graph(node.model)
@@ -246,6 +255,8 @@ class ArgumentChecker:
             check, expected = _SIMPLE_CHECKS[kind]
             if not check(value):
                 self.error("KS203", f"{owner}'s {key} must be {expected}, got {short(value)}", path)
+            elif kind == "dtype":
+                self.dtype(value, path, f"{owner}'s {key}", policies=True)
             elif "range" in param:
                 self.in_range(param["range"], value, path, owner, key)
             return

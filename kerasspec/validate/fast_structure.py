@@ -1550,6 +1550,8 @@ def validate____defs_imagedirectorysource(data, custom_formats={}, name_prefix=N
                     if isinstance(data__imagesize_item, (int, float, Decimal)) and not isinstance(data__imagesize_item, bool):
                         if data__imagesize_item < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".image_size[{data__imagesize_x}]".format(**locals()) + " must be bigger than or equal to 1")
+                        if data__imagesize_item > 4096:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".image_size[{data__imagesize_x}]".format(**locals()) + " must be smaller than or equal to 4096")
         if "test_path" in data_keys:
             data_keys.remove("test_path")
             data__testpath = data["test_path"]
@@ -2864,6 +2866,17 @@ def validate____defs_inputspec(data, custom_formats={}, name_prefix=None):
                 try:
                     if not isinstance(data__dtype, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be string")
+                    if not (isinstance(data__dtype, str) and data__dtype == 'bfloat16' or isinstance(data__dtype, str) and data__dtype == 'bool' or isinstance(data__dtype, str) and data__dtype == 'complex128' or isinstance(data__dtype, str) and data__dtype == 'complex64' or isinstance(data__dtype, str) and data__dtype == 'float16' or isinstance(data__dtype, str) and data__dtype == 'float32' or isinstance(data__dtype, str) and data__dtype == 'float64' or isinstance(data__dtype, str) and data__dtype == 'float8_e4m3fn' or isinstance(data__dtype, str) and data__dtype == 'float8_e5m2' or isinstance(data__dtype, str) and data__dtype == 'int16' or isinstance(data__dtype, str) and data__dtype == 'int32' or isinstance(data__dtype, str) and data__dtype == 'int64' or isinstance(data__dtype, str) and data__dtype == 'int8' or isinstance(data__dtype, str) and data__dtype == 'string' or isinstance(data__dtype, str) and data__dtype == 'uint16' or isinstance(data__dtype, str) and data__dtype == 'uint32' or isinstance(data__dtype, str) and data__dtype == 'uint64' or isinstance(data__dtype, str) and data__dtype == 'uint8'):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be one of ['bfloat16', 'bool', 'complex128', 'complex64', 'float16', 'float32', 'float64', 'float8_e4m3fn', 'float8_e5m2', 'int16', 'int32', 'int64', 'int8', 'string', 'uint16', 'uint32', 'uint64', 'uint8']")
+                    data__dtype_any_of_count98 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__dtype_any_of_count98:
+                try:
+                    if not isinstance(data__dtype, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be string")
+                    if isinstance(data__dtype, str):
+                        if not REGEX_PATTERNS['\\$\\{'].search(data__dtype):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must match pattern \\$\\{")
                     data__dtype_any_of_count98 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__dtype_any_of_count98:

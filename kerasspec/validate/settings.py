@@ -27,6 +27,7 @@ from kerasspec.paths import (
     callback_place_problems,
     leaves_folder,
     normal_relative,
+    within,
 )
 from kerasspec.registry import registered_name
 from kerasspec.substitute import has_expression
@@ -197,6 +198,13 @@ def _folder_source(spec: dict[str, Any], data: dict[str, Any], fit: dict[str, An
     if distribute.get("strategy") == "multi_worker_mirrored":
         checker.error("KS707", f"multi_worker_mirrored shards arrays in memory, and a {kind} source is streamed",
                       "distribute.strategy", "use strategy: mirrored for the GPUs of one machine")
+    _labels_fit_loss(source, spec, checker)
+    train, test = source.get("path"), source.get("test_path")
+    if isinstance(train, str) and isinstance(test, str) and not has_expression(train) and not has_expression(test):
+        a, b = normal_relative(train), normal_relative(test)
+        if within(a, b) or within(b, a):
+            checker.error("KS703", f"test_path {test!r} and path {train!r} overlap, so the test split would hold training "
+                          "files", "data.source.test_path", "keep the test images in a folder of their own, beside `path`")
     inputs = graph.inputs if graph is not None else []
     if kind == "text_directory" and len(inputs) == 1 and (inputs[0].dtype != "string" or inputs[0].shape not in ([1], [None])):
         checker.error("KS702", f"data.source gives texts of shape [1] (dtype string), but the model's input has shape "
@@ -210,6 +218,26 @@ def _folder_source(spec: dict[str, Any], data: dict[str, Any], fit: dict[str, An
     if len(shape) != 3 or any(_is_int(want) and _is_int(have) and want != have for want, have in zip(shape, gives, strict=True)):
         checker.error("KS702", f"data.source gives images of shape {gives} (image_size and color_mode), but the model's input "
                       f"has shape {shape}", "data.source", f"set the input's shape to {gives}, or image_size / color_mode to match it")
+
+
+# What each label_mode gives, and the string losses that take it (keras.losses' names).
+_LABEL_LOSSES = {
+    "int": ("class indices", ("sparse_categorical_crossentropy",), ("categorical_crossentropy", "binary_crossentropy")),
+    "categorical": ("one-hot rows", ("categorical_crossentropy",), ("sparse_categorical_crossentropy", "binary_crossentropy")),
+    "binary": ("0 or 1", ("binary_crossentropy",), ("sparse_categorical_crossentropy", "categorical_crossentropy")),
+}
+
+
+def _labels_fit_loss(source: dict[str, Any], spec: dict[str, Any], checker: ArgumentChecker) -> None:
+    """A folder source's labels (label_mode) and the loss by name: the pair fit would refuse at its first step."""
+    compile_settings = spec.get("compile") if isinstance(spec.get("compile"), dict) else {}
+    loss, mode = compile_settings.get("loss"), source.get("label_mode") or "int"
+    if not isinstance(loss, str) or mode not in _LABEL_LOSSES:
+        return
+    gives, fits, refuses = _LABEL_LOSSES[mode]
+    if loss in refuses:
+        checker.error("KS104", f"label_mode {mode} gives {gives}, which {loss} does not take", "compile.loss",
+                      f"use loss {fits[0]}, or set data.source.label_mode to fit {loss}")
 
 
 def _text_inputs(data: dict[str, Any], graph: ModelGraph | None, checker: ArgumentChecker) -> None:

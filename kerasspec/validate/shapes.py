@@ -336,6 +336,17 @@ def _lookup(c: LayerCall) -> Value:
     return (*x[:-1], depth) if len(x) >= 2 else (*x, depth)
 
 
+@rule("TextVectorization", doc="int: (batch, output_sequence_length); multi_hot, count, tf_idf: a new last axis of "
+      "the vocabulary's size, after the input's own axes, as Keras's symbolic call gives it")
+def _text_vectorization(c: LayerCall) -> Value:
+    x = c.tensor()
+    mode = c.choice("output_mode", "int", "multi_hot", "count", "tf_idf")
+    if mode == "int":
+        length = c.config.get("output_sequence_length")
+        return (x[0], length if _is_int(length) else None)
+    return (*x, _vocabulary_size(c))
+
+
 def _vocabulary_size(c: LayerCall) -> Dim:
     """What a lookup's encoded axis holds: max_tokens when padded to it, else its vocabulary and the OOV slots
     (an encoding drops the mask token's), else (an adapted vocabulary) unknown until the data is seen."""
