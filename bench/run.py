@@ -280,6 +280,91 @@ def internals_section(runs: int) -> list[str]:
     return rows
 
 
+BACKEND_JOBS = ("quickstart", "regression")
+BACKENDS = ("tensorflow", "jax")
+
+
+def backend_job(job: str, backend: str, out: Path, overrides: tuple[str, ...] = ()) -> dict[str, float]:
+    """One `kerasspec run specs/<job>.yaml` in its own process on ``backend`` (KERAS_BACKEND, read when Keras
+    is imported), timed from outside. The run folder's file times split it: transforms.json is written just
+    before fit, model.keras just after fit and evaluate (run.json's started/finished have 1 s resolution)."""
+    command = [sys.executable, "-m", "kerasspec", "run", str(SPECS / f"{job}.yaml"), "--out", str(out), "--verbose", "0"]
+    command += [arg for override in overrides for arg in ("--set", override)]
+    wall_start, start = time.time(), time.perf_counter()
+    done = subprocess.run(command, env={**ENV, "KERAS_BACKEND": backend}, capture_output=True, text=True)
+    whole = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{job} on {backend} failed: {done.stderr[-2000:]}")
+    info = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    epochs = len(next(iter(json.loads((out / "history.json").read_text(encoding="utf-8")).values())))
+    if info.get("status") != "complete" or info.get("epochs_run") != epochs:
+        raise RuntimeError(f"{job} on {backend}: run.json says {info.get('status')}, {info.get('epochs_run')} epochs; history has {epochs}")
+    fit_start, fit_end = (out / "transforms.json").stat().st_mtime, (out / "model.keras").stat().st_mtime
+    return {"whole": whole, "before fit": fit_start - wall_start, "fit": fit_end - fit_start, "epochs": epochs,
+            **{name: value for name, value in metrics.items() if name != "epochs_run"}}
+
+
+def backends_section(runs: int, quick: bool) -> list[str]:
+    """The quickstart and regression jobs on TensorFlow and on JAX, side by side: each run its own
+    `kerasspec run` process, the backends alternating (each first in turn), after one warm-up each."""
+    from importlib.util import find_spec
+
+    if find_spec("jax") is None:
+        return ["Not run: JAX is not installed (`pip install jax`)."]
+    overrides = ("fit.epochs=3",) if quick else ()
+    results: dict[tuple[str, str], list[dict[str, float]]] = {(job, backend): [] for job in BACKEND_JOBS for backend in BACKENDS}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in BACKENDS:  # first-use costs: compiled bytecode, the disk cache, the data
+            backend_job("quickstart", backend, Path(tmp) / f"warmup-{backend}", ("fit.epochs=1",))
+        for index in range(runs):
+            order = BACKENDS[index % 2:] + BACKENDS[:index % 2]
+            for job in BACKEND_JOBS:
+                for backend in order:
+                    results[job, backend].append(backend_job(job, backend, Path(tmp) / f"{job}-{backend}-{index}", overrides))
+
+    def median(job: str, backend: str, key: str) -> float:
+        return statistics.median(result[key] for result in results[job, backend])
+
+    def ratio(job: str, key: str) -> float:  # pair by pair (the runs of one repeat ran side by side), then the median
+        pairs = zip(results[job, "jax"], results[job, "tensorflow"], strict=True)
+        return statistics.median(ours[key] / theirs[key] for ours, theirs in pairs)
+
+    def per_epoch(result: dict[str, float]) -> float:
+        return result["fit"] / result["epochs"]
+
+    rows = ["| job | backend | whole job | before fit | fit + evaluate | epochs | per epoch | test metrics |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    ratios = ["| job | whole job | before fit | fit + evaluate | per epoch | same epochs and metrics in every run |",
+              "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for job in BACKEND_JOBS:
+        for backend in BACKENDS:
+            runs_here = results[job, backend]
+            names = [name for name in runs_here[0] if name not in ("whole", "before fit", "fit", "epochs")]
+            epochs = sorted({int(result["epochs"]) for result in runs_here})
+            metrics = ", ".join(f"{name} {median(job, backend, name):.4g}" for name in names)
+            rows.append(f"| {job}.yaml | {backend} | {median(job, backend, 'whole'):.2f} s | {median(job, backend, 'before fit'):.2f} s | "
+                        f"{median(job, backend, 'fit'):.2f} s | {'-'.join(map(str, epochs[::max(len(epochs) - 1, 1)]))} | "
+                        f"{statistics.median(map(per_epoch, runs_here)) * 1000:.0f} ms | {metrics} |")
+        steady = all(len({tuple(result[name] for name in result if name not in ("whole", "before fit", "fit"))
+                          for result in results[job, backend]}) == 1 for backend in BACKENDS)
+        pairs = zip(results[job, "jax"], results[job, "tensorflow"], strict=True)
+        epoch_ratio = statistics.median(per_epoch(ours) / per_epoch(theirs) for ours, theirs in pairs)
+        ratios.append(f"| {job}.yaml | {ratio(job, 'whole'):.2f} | {ratio(job, 'before fit'):.2f} | {ratio(job, 'fit'):.2f} | "
+                      f"{epoch_ratio:.2f} | {'yes' if steady else 'no'} |")
+    return [*rows, "", "JAX / TensorFlow (below 1: JAX faster), median of the per-repeat ratios:", "", *ratios, "",
+            f"JAX {version('jax')}, jaxlib {version('jaxlib')}. Each run is `KERAS_BACKEND=<backend> python -m kerasspec run "
+            f"specs/<job>.yaml --out <tmp> --verbose 0{' --set fit.epochs=3' if quick else ''}` in its own process, "
+            f"{runs} repeat{'s' if runs > 1 else ''}, the two backends of one job back to back and each first in turn, after one untimed warm-up "
+            "each. Whole job: the process, timed from outside (interpreter and imports included). Before fit: process "
+            "start to transforms.json (imports, data, build, compile). Fit + evaluate: transforms.json to model.keras (the "
+            "test evaluation and the model save included; run.json's started/finished are whole seconds). Per epoch: that "
+            "time over the epochs run, the first epoch's tracing and compiling included; both jobs may stop early "
+            "(EarlyStopping), and the same seed draws other initial weights and shuffles on each backend, so the "
+            "epochs and the metrics differ by backend. Test "
+            "metrics: metrics.json, medians."]
+
+
 def export_section(quick: bool) -> list[str]:
     """bench/export_applications.py's table: all 40 keras.applications models."""
     command = [sys.executable, str(ROOT / "bench" / "export_applications.py")] + (["--only", "ResNet50,MobileNetV2"] if quick else [])
@@ -288,12 +373,32 @@ def export_section(quick: bool) -> list[str]:
     return lines or [f"export_applications.py failed: {done.stderr[-1000:]}"]
 
 
+def merged(text: str, path: Path) -> str:
+    """``text``'s sections in place of the same sections of ``path`` (by their `## ` heading), the others kept:
+    `--sections backends` adds its table without dropping the rest. The header is ``text``'s when it ran every
+    default section, else the file's (whose date and run count its other tables were made with)."""
+    if not path.exists():
+        return text
+
+    def split(document: str) -> tuple[str, dict[str, str]]:
+        head, *parts = document.split("\n## ")
+        return head, {part.split("\n", 1)[0]: "## " + part.rstrip("\n") + "\n" for part in parts}
+
+    new_head, new = split(text)
+    old_head, old = split(path.read_text(encoding="utf-8"))
+    every = all(f"## {heading}" in text for heading in ("validate:", "validate's parts", "build:", "fit:", "export:"))
+    head = new_head if every else old_head
+    parts = {heading: new.get(heading, body) for heading, body in old.items()} | new
+    return head.rstrip("\n") + "\n\n" + "\n".join(parts.values()) + "\n"  # as main writes it: a blank line last
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, smaller corpora: a smoke test")
     parser.add_argument("--build-limit", type=int, default=1000, help="build with Keras only corpora up to this size")
     parser.add_argument("--sections", default="validate,internals,build,fit,export",
-                        help="comma-separated: validate,internals,build,fit,export")
+                        help="comma-separated: validate,internals,build,fit,export,backends (backends, over 2 minutes "
+                             "with its 3 repeats, is not run by default); sections not run keep their text in BENCHMARKS.md")
     args = parser.parse_args()
     runs = 1 if args.quick else 5
     sections = args.sections.split(",")
@@ -315,7 +420,9 @@ def main() -> None:
         lines += ["## export: keras.applications (weights=None) -> spec -> model", "",
                   "Spec bytes against `model.to_json()` bytes; identical = same config and same predictions with the same weights.",
                   "", *export_section(args.quick), ""]
-    text = "\n".join(lines) + "\n"
+    if "backends" in sections:
+        lines += ["## backends: the same jobs on TensorFlow and on JAX", "", *backends_section(min(runs, 3), args.quick), ""]
+    text = merged("\n".join(lines) + "\n", ROOT / "BENCHMARKS.md")
     print(text)
     (ROOT / "BENCHMARKS.md").write_text(text, encoding="utf-8")
     print(json.dumps({"written": str(ROOT / "BENCHMARKS.md")}))

@@ -102,16 +102,21 @@ class Strategy:
     devices: str  # what `devices` lists: "one", "some" (default: every local GPU) or "none"
     cluster: bool  # the cluster comes from TF_CONFIG
     refused: str | None = None  # why it is not available
+    keras_class: str | None = None  # the keras.distribution class (instead of a tf.distribute one)
+    backends: tuple[str, ...] = ("tensorflow",)  # the Keras backends it runs on
 
 
+ALL_BACKENDS = ("tensorflow", "jax", "torch")
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy("default", None, "none", False),
+    Strategy("default", None, "none", False, backends=ALL_BACKENDS),
     Strategy("one_device", "OneDeviceStrategy", "one", False),
     Strategy("mirrored", "MirroredStrategy", "some", False),
     Strategy("multi_worker_mirrored", "MultiWorkerMirroredStrategy", "none", True),
     Strategy("parameter_server", None, "none", True,
              "Keras 3's Model.fit has no ParameterServerStrategy support (tf.distribute's parameter servers need "
              "Keras 2's training loop)"),
+    # keras.distribution: Keras 3.15 implements it for JAX only.
+    Strategy("data_parallel", None, "some", False, keras_class="DataParallel", backends=("jax",)),
 )
 
 

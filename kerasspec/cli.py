@@ -9,6 +9,7 @@ line naming it.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -20,7 +21,15 @@ from kerasspec import report
 from kerasspec.errors import KerasspecError
 from kerasspec.loader import DEFAULT_MAX_BYTES
 from kerasspec.paths import output_problem
-from kerasspec.quiet import NEEDS, import_keras_quietly, missing_train_package, needs_train_message, require_train
+from kerasspec.quiet import (
+    BACKENDS,
+    NEEDS,
+    choose_backend,
+    import_keras_quietly,
+    missing_train_package,
+    needs_train_message,
+    require_train,
+)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -236,6 +245,10 @@ def add_export_command(commands: Any) -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", help="the spec to write (default: stdout; required with --weights)")
     export.add_argument("--weights", action="store_true", help="also write <spec>.weights.h5 beside the spec and set `weights:`")
     export.add_argument("--force", action="store_true", help="replace existing files")
+    export.add_argument("--format", choices=("spec", "onnx", "saved_model"), default="spec",
+                        help="spec (default): a YAML spec; onnx or saved_model: a served model at -o PATH (a .onnx file, "
+                             "a SavedModel folder), checked against the Keras model on random inputs (needs "
+                             "pip install 'kerasspec[serve]' for onnx)")
     export.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", type=_module_name,
                         help="import MODULE first (repeatable; the model file's folder is searched first), for models "
                              "with classes that MODULE registers; it runs MODULE's code")
@@ -259,6 +272,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not Path(args.model).is_file():
         print(f"kerasspec export: no such model file: {args.model}", file=sys.stderr)
         return EXIT_USAGE
+    if getattr(args, "format", "spec") != "spec":
+        return _export_served(args)
     if args.output is None and args.weights:
         print("kerasspec export: --weights needs -o SPEC (the weights go beside it)", file=sys.stderr)
         return EXIT_USAGE
@@ -275,6 +290,42 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_OK
     written = export_file(Path(args.model), Path(args.output), weights=args.weights, force=args.force, imports=args.imports)
     print(f"wrote {written}" + (f" and {written.with_name(spec_stem(written) + '.weights.h5')}" if args.weights else ""))
+    return EXIT_OK
+
+
+def served_output_problem(target: Path, fmt: str, *, force: bool) -> str | None:
+    """output_problem for a served model: a .onnx file, or a SavedModel folder (replaced whole with --force)."""
+    if fmt == "onnx":
+        return output_problem(target, force=force, suffixes=(".onnx",), what="ONNX file")
+    if not target.parent.is_dir():
+        return f"{target}: no such folder {target.parent}; create it first"
+    if target.exists() and not force:
+        return f"{target} exists; pass --force to replace it"
+    if target.exists() and not target.is_dir():
+        return f"{target} is a file; a SavedModel is a folder"
+    return None
+
+
+def _export_served(args: argparse.Namespace) -> int:
+    """`kerasspec export MODEL --format onnx|saved_model -o PATH`: write, load back, compare, print the difference."""
+    from kerasspec.export import load_model_file
+    from kerasspec.serve import export_served, require_format
+
+    if args.output is None or args.weights:
+        print(f"kerasspec export: --format {args.format} needs -o PATH and takes no --weights (the artifact holds them)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    problem = served_output_problem(Path(args.output), args.format, force=args.force)
+    if problem:
+        print(f"kerasspec export: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    require_format(args.format)  # before loading the model: a missing package is one line
+    model = load_model_file(Path(args.model), imports=args.imports)
+    try:
+        check = export_served(model, Path(args.output), args.format)
+    except KerasspecError as error:
+        raise error.in_file(args.model) from None
+    print(check.line())
     return EXIT_OK
 
 
@@ -301,6 +352,7 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", help="save the model (.keras, or legacy .h5), in an existing folder")
     build.add_argument("--force", action="store_true", help="replace an existing output file")
     build.add_argument("--no-imports", action="store_true", help="refuse the spec's `imports:` (untrusted specs)")
+    add_backend_argument(build)
     build.add_argument("--plot", metavar="PNG", help="draw the model diagram: .png, .svg, .pdf, .jpg, .gif or .dot "
                                                      "(a .dot file when Graphviz is missing)")
     build.set_defaults(func=cmd_build)
@@ -321,6 +373,38 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def add_backend_argument(parser: argparse.ArgumentParser) -> None:
+    """`--backend {tensorflow,jax,torch}` (build and run): the Keras backend, set before Keras is imported."""
+    parser.add_argument("--backend", choices=tuple(BACKENDS), default=None,
+                        help="the Keras backend (default: KERAS_BACKEND, else Keras's own default, tensorflow)")
+
+
+def _choose_backend(args: argparse.Namespace, command: str) -> str | None:
+    """The backend for a command that imports Keras; a message (exit 2) when it cannot be had."""
+    if not _train_modules(args):
+        return None
+    try:
+        choose_backend(getattr(args, "backend", None) or _resumed_backend(args), command)
+    except (ValueError, ModuleNotFoundError) as error:
+        return str(error)
+    return None
+
+
+def _resumed_backend(args: argparse.Namespace) -> str | None:
+    """`run --resume RUN_DIR` without --backend or KERAS_BACKEND: the backend the run started on (its run.json)."""
+    resume = getattr(args, "resume", None)
+    if resume is None or os.environ.get("KERAS_BACKEND"):
+        return None
+    path = Path(resume) / "run.json"
+    try:  # a plain, small file only (the run's own checks say what is wrong with another)
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1_000_000:
+            return None
+        name = (json.loads(path.read_text(encoding="utf-8")).get("backend") or {}).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if name in BACKENDS else None
+
+
 def _train_modules(args: argparse.Namespace) -> tuple[str, ...]:
     """The train extra's modules this command needs (none for validate, fmt and schema)."""
     if args.command == "validate":
@@ -333,6 +417,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = f"kerasspec {args.command}"
     try:
         require_train(command, _train_modules(args))
+        problem = _choose_backend(args, command)
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return EXIT_USAGE
         return int(args.func(args))
     except KerasspecError as error:
         print(error, file=sys.stderr)

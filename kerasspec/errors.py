@@ -122,7 +122,7 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
     Code("KS605", "imports failed", "cannot import {module!r} (looked first in {folder}): {error}",
          "install the module, or put it beside the spec", _BR),
     Code("KS606", "a package a feature needs is not installed",
-         "the {feature} needs the {package} package, which is not installed", "pip install {package}", _R),
+         "the {feature} needs the {package} package, which is not installed", "pip install {package}", (RUN, EXPORT)),
     Code("KS607", "imports refused (--no-imports)", "the spec imports Python modules, and imports are refused",
          "drop --no-imports only for specs you trust: imported modules run code", _BR),
     Code("KS608", "not built: validate --build skips a spec with imports (a warning)",
@@ -158,6 +158,12 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
          "build that part from Keras layers and keras.ops calls, or register its class", (EXPORT,)),
     Code("KS802", "the exported spec cannot be written there", "{file} exists / is a folder / has no folder",
          "choose another output file", (EXPORT,)),
+    Code("KS803", "the model cannot be served in that format", "{format} export of the model failed / does not take {what}: {why}",
+         "use the other --format (saved_model takes string inputs), or change the layer the message names", (EXPORT, RUN)),
+    Code("KS804", "the served model does not give the model's outputs",
+         "the {format} artifact does not give the model's outputs: largest difference {d}, over the tolerance {t}",
+         "use --format saved_model, or keep the model in float32 (mixed precision changes outputs in another runtime)",
+         (EXPORT, RUN)),
 )}
 
 # code -> meaning, for everything that only needs the meaning (reports, SARIF rules).

@@ -16,7 +16,8 @@ from kerasspec.errors import RunError, one_line
 
 # The run folder's own records (the runner writes them; a callback may not).
 RUN_FILES = ("spec.yaml", "run.json", "model.keras", "history.json", "history.csv", "history.png", "metrics.json",
-             "transforms.json", "model.png", "model.dot", "exported.yaml", "history.partial.json")
+             "transforms.json", "model.png", "model.dot", "exported.yaml", "history.partial.json",
+             "model.onnx", "saved_model")  # the last two: `run --serve` (kerasspec/serve.py SERVED_NAMES)
 BACKUP_DIR = "backup"  # the runner's own BackupAndRestore folder
 # Callback arguments that name files or folders, relative to the run folder; of them, those that name a file.
 CALLBACK_PATH_ARGS = ("filepath", "log_dir", "filename", "backup_dir", "directory")

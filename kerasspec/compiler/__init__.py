@@ -90,9 +90,9 @@ def prepare(validated: Validated, *, apply_seed: bool = True, allow_imports: boo
     """What comes before the model: `seed:` applied (when ``apply_seed``), then `imports:` imported, once."""
     data = validated.data
     if apply_seed and data.get("seed") is not None:
-        import keras
+        from kerasspec.quiet import set_random_seed
 
-        keras.utils.set_random_seed(data["seed"])
+        set_random_seed(data["seed"])  # keras.utils.set_random_seed, without importing TensorFlow on JAX or torch
     if data.get("imports"):
         refuse_imports_unless(allow_imports, data)
         import_modules(data["imports"], imports_folder(validated.loaded))

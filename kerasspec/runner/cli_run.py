@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kerasspec.quiet import import_keras_quietly
+from kerasspec.quiet import BACKENDS, import_keras_quietly
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130  # 130 = 128 + SIGINT; SIGTERM gives 143
 
@@ -32,6 +32,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --resume: the folder the run's spec came from, where its data, weights and "
                         "vocabulary files are read (needed when it reads files)")
     parser.add_argument("--no-imports", action="store_true", help="refuse the spec's `imports:` (untrusted specs)")
+    parser.add_argument("--serve", choices=("onnx", "saved_model"), default=None,
+                        help="also write the trained model for serving into the run folder (model.onnx, or a "
+                             "saved_model/ folder), checked against it on random inputs; onnx needs "
+                             "pip install 'kerasspec[serve]'")
+    parser.add_argument("--backend", choices=tuple(BACKENDS), default=None,
+                        help="the Keras backend (default: KERAS_BACKEND, else Keras's own default, tensorflow; "
+                             "with --resume: the run's own); recorded in run.json")
     parser.add_argument("--verbose", default="auto", choices=("auto", "0", "1", "2"),
                         help="Keras's progress output: auto (bars), 0 (silent), 1 (bars), 2 (one line per epoch)")
 
@@ -54,7 +61,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         validated = load_and_validate(spec, overrides=sets) if resume is None else None
-        run(validated, out=out, resume=resume, verbose=verbose, allow_imports=not args.no_imports, spec_folder=spec_folder)
+        run(validated, out=out, resume=resume, verbose=verbose, allow_imports=not args.no_imports, spec_folder=spec_folder,
+            serve=getattr(args, "serve", None))
     except KeyboardInterrupt as stop:  # callbacks.RunInterrupted carries the message and exit code
         print(getattr(stop, "message", "") or "kerasspec run: interrupted", file=sys.stderr)
         return getattr(stop, "exit_code", EXIT_INTERRUPTED)

@@ -75,12 +75,29 @@ def training_inputs(dataset: Dataset, input_name: str | None = None) -> Any:
     return x[input_name] if input_name is not None and isinstance(x, dict) else x
 
 
+def check_backend_takes(x: Any, path: str = "data") -> None:
+    """Refuse text columns (NumPy str arrays) on a Keras backend other than TensorFlow: JAX and PyTorch
+    have no string tensors, so string inputs and the layers that read them need TensorFlow."""
+    arrays = list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, (list, tuple)) else [x]
+    if not any(isinstance(a, np.ndarray) and a.dtype.kind in "US" for a in arrays):
+        return
+    import keras
+
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise _fail("KS702", path, f"the data has text columns (string inputs), and Keras's {backend} backend has no "
+                    "string tensors", "run with --backend tensorflow (or KERAS_BACKEND=tensorflow), or turn the text into "
+                    "numbers before the model")
+
+
 def for_keras(x: Any) -> Any:
     """x as keras.Model.fit/evaluate/predict take it: a text array (numpy str) becomes a tf.string tensor,
-    which Keras's array adapter takes (it refuses numpy str and object arrays); anything else as it is."""
+    which Keras's array adapter takes (it refuses numpy str and object arrays); anything else as it is.
+    Text on another backend than TensorFlow is refused (check_backend_takes)."""
     if isinstance(x, dict):
         return {name: for_keras(value) for name, value in x.items()}
     if isinstance(x, np.ndarray) and x.dtype.kind == "U":
+        check_backend_takes(x)
         import tensorflow as tf
 
         return tf.constant(x)
@@ -481,9 +498,24 @@ def _load_folder(source: dict, kind: Any, spec_dir: Path, validation: dict | Non
     The validation split is the loader's own (`validation_split`, `subset="both"`), drawn with
     `random_state` (else the spec's seed, else a random one); the test split is `test_path`, a
     folder of the same classes. Text comes as strings of shape [1], as a csv's text column.
+
+    The datasets are tf.data's on every backend (Keras's fit reads them as NumPy on JAX and
+    PyTorch), so a folder source needs TensorFlow installed; text needs its backend too.
     """
+    import importlib.util
+
     import keras
 
+    from kerasspec.quiet import TRAIN_INSTALL
+
+    backend = keras.backend.backend()
+    if kind.name == "text_directory" and backend != "tensorflow":
+        raise _fail("KS701", "data.source.type", f"a text_directory source gives string tensors, which Keras's {backend} "
+                    "backend has no type for", "run with --backend tensorflow (or KERAS_BACKEND=tensorflow), or use an "
+                    "image_directory, csv or npz source on this backend")
+    if importlib.util.find_spec("tensorflow") is None:
+        raise _fail("KS606", "data.source.type", f"a {kind.name} source is read with tf.data, and TensorFlow is not installed",
+                    f"install it ({TRAIN_INSTALL}), or use a csv or npz source on the {backend} backend")
     loader = getattr(keras.utils, kind.folder_loader)
     images = kind.name == "image_directory"
     folder = _folder(spec_dir, source.get("path"), "data.source.path", images=images)

@@ -1,7 +1,7 @@
-"""`distribute:` -> a tf.distribute strategy, this process's role in the cluster, and its data.
+"""`distribute:` -> a tf.distribute strategy (or a keras.distribution), this process's role in the cluster, and its data.
 
-    distribute: {strategy: default | one_device | mirrored | multi_worker_mirrored | parameter_server,
-                 devices: [...]}
+    distribute: {strategy: default | one_device | mirrored | multi_worker_mirrored | parameter_server
+                           | data_parallel, devices: [...]}
 
 - ``default``: no strategy; the run is exactly the handwritten script's.
 - ``one_device``: ``tf.distribute.OneDeviceStrategy`` on ``devices[0]`` (default: the first
@@ -13,6 +13,12 @@
   (task ``chief``, else ``worker`` 0) writes the run folder; every other worker writes to
   a temporary folder that the runner removes when it ends, also on failure.
 - ``parameter_server``: refused (KS707). Keras 3's trainer has no parameter-server path.
+- ``data_parallel`` (JAX backend): ``keras.distribution.DataParallel`` over the listed
+  devices (``cpu:0``, ``gpu:1``, as ``keras.distribution.list_devices()`` names them),
+  default every device JAX has; set with ``keras.distribution.set_distribution`` for the run.
+
+The tf.distribute strategies need Keras's TensorFlow backend, and data_parallel JAX's; on
+another backend they are refused (KS707) with the strategy to use there instead.
 
 ``fit.batch_size`` is the global batch: each step takes ``batch_size`` examples in all and
 every replica gets ``batch_size / replicas`` of them, so the same spec trains the same way
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -130,16 +137,19 @@ def make_strategy(settings: Any) -> Any:
     settings = check_settings(settings)
     name, devices = settings["strategy"], settings.get("devices")
     row = catalog.strategy(name)
-    if row is None or row.tf_class is None and row.refused is None:
+    if row is None or row.tf_class is None and row.keras_class is None and row.refused is None:
         return None  # default: no strategy
     if row.refused is not None:  # validate refuses it first; a caller that skipped validation is refused here
         raise _error(f"distribute.strategy {name} is not available: {row.refused}",
                      hint="use multi_worker_mirrored for several machines, or mirrored for the GPUs of one")
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        raise _error(f"distribute.strategy {name} needs Keras's TensorFlow backend, and KERAS_BACKEND is {keras.backend.backend()}",
-                     hint="set KERAS_BACKEND=tensorflow, or remove `distribute:`")
+    backend = keras.backend.backend()
+    if backend not in row.backends:
+        raise _error(f"distribute.strategy {name} needs Keras's {' or '.join(row.backends)} backend, and this run's is {backend}",
+                     hint=_other_backend_hint(row, backend))
+    if row.keras_class is not None:
+        return _keras_distribution(row, devices)
     import tensorflow as tf
 
     strategy_class = getattr(tf.distribute, row.tf_class)  # type: ignore[arg-type]
@@ -159,6 +169,34 @@ def make_strategy(settings: Any) -> Any:
         warn(f"distribute.strategy {name} found no GPU, so it mirrors onto the CPU alone; "
              "list devices (distribute.devices) to choose them")
     return strategy_class(devices=[_known_device(d, local) for d in devices] if devices else None)
+
+
+def _other_backend_hint(row: catalog.Strategy, backend: str) -> str:
+    """What to use instead of a strategy on a backend it does not run on."""
+    use = " or ".join(f"--backend {b}" for b in row.backends)
+    instead = [s.name for s in catalog.STRATEGIES if s.name != "default" and backend in s.backends and s.refused is None]
+    if instead:
+        return f"run with {use} (or KERAS_BACKEND), or on {backend} use strategy: {' or '.join(instead)}"
+    return f"run with {use} (or KERAS_BACKEND), or remove `distribute:` to train on one device with {backend}"
+
+
+def _keras_distribution(row: catalog.Strategy, devices: list[str] | None) -> Any:
+    """keras.distribution's ``row.keras_class`` (DataParallel) over ``devices`` (default: every device)."""
+    from keras import distribution as kd
+
+    available = list(kd.list_devices())
+    known = {d.lower(): d for d in available}
+    if devices:
+        chosen = []
+        for device in devices:
+            key = device.lower().lstrip("/").replace("device:", "")
+            if key not in known:
+                raise _error(f"this machine has no device {device!r}", path="distribute.devices",
+                             hint=f"its devices (keras.distribution.list_devices()): {', '.join(available)}")
+            chosen.append(known[key])
+    else:
+        chosen = available
+    return getattr(kd, row.keras_class)(devices=chosen)  # type: ignore[arg-type]
 
 
 def _local_devices(tf: Any) -> dict[tuple[str, int], str]:
@@ -201,8 +239,57 @@ class Distribution:
         row = catalog.strategy(self.name)
         return row is not None and row.cluster and row.refused is None
 
+    @property
+    def replicas(self) -> int:
+        """The model's copies that each step's batch is split across."""
+        if self.strategy is None:
+            return 1
+        if hasattr(self.strategy, "num_replicas_in_sync"):  # tf.distribute
+            return int(self.strategy.num_replicas_in_sync)
+        return int(self.strategy.device_mesh.devices.size)  # keras.distribution.DataParallel
+
+    @property
+    def keras_distribution(self) -> bool:
+        """A keras.distribution (data_parallel) rather than a tf.distribute strategy."""
+        return self.strategy is not None and not hasattr(self.strategy, "num_replicas_in_sync")
+
+    def even_batches(self, x: Any, y: Any, kwargs: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+        """fit's arrays for keras.distribution: JAX splits every batch evenly across the devices and refuses a last
+        batch that does not split, so the fewest last rows (fewer than the devices) that make it split are left
+        out, with a warning. fit's validation_split is done here as Keras does it (the last rows are held out), so
+        that both parts are trimmed. Anything else: as it is."""
+        if not self.keras_distribution:
+            return x, y, kwargs
+        kwargs = dict(kwargs)
+        batch_size = kwargs.get("batch_size") or DEFAULT_BATCH_SIZE
+        split = kwargs.pop("validation_split", None)
+        if split:
+            keep = int(math.ceil(_rows(x) * (1.0 - float(split))))
+            kwargs["validation_data"] = (_take(x, slice(keep, None)), _take(y, slice(keep, None)))
+            x, y = _take(x, slice(None, keep)), _take(y, slice(None, keep))
+        x, y = self.even_rows(x, y, batch_size, "training")
+        if kwargs.get("validation_data") is not None:
+            vx, vy = kwargs["validation_data"][:2]
+            kwargs["validation_data"] = self.even_rows(vx, vy, kwargs.get("validation_batch_size") or batch_size, "validation")
+        return x, y, kwargs
+
+    def even_rows(self, x: Any, y: Any, batch_size: int | None, split: str) -> tuple[Any, Any]:
+        """``x, y`` without the last rows that would leave the last batch uneven across the devices (see even_batches)."""
+        if not self.keras_distribution:
+            return x, y
+        rows = _rows(x)
+        drop = rows % int(batch_size or DEFAULT_BATCH_SIZE) % self.replicas
+        if not drop:
+            return x, y
+        from kerasspec.runner.artifacts import warn
+
+        warn(f"data_parallel splits each batch across {self.replicas} devices: the last {drop} of the {rows} {split} rows "
+             f"are left out so that the last batch splits evenly (choose a batch size and row count divisible by {self.replicas} to keep them)")
+        return _take(x, slice(None, rows - drop)), _take(y, slice(None, rows - drop))
+
     def scope(self) -> contextlib.AbstractContextManager:
-        """Build and compile happen in here, so the variables belong to the strategy."""
+        """Build and compile happen in here, so the variables belong to the strategy (keras.distribution's:
+        the distribution is Keras's global one inside it, through fit, evaluate and export)."""
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
     def prepare_model(self, model: Any, x: Any, y: Any) -> None:
@@ -238,6 +325,22 @@ class Distribution:
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _rows(x: Any) -> int:
+    """The rows of fit's x: an array, a list of arrays (one per input) or input name -> array."""
+    first = next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(x, (list, tuple)) else x
+    return len(first)
+
+
+def _take(a: Any, rows: slice) -> Any:
+    if a is None:
+        return None
+    if isinstance(a, dict):
+        return {name: _take(value, rows) for name, value in a.items()}
+    if isinstance(a, (list, tuple)):
+        return type(a)(_take(value, rows) for value in a)
+    return a[rows]
 
 
 def setup(settings: Any) -> Distribution:

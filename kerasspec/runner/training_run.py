@@ -89,6 +89,7 @@ def run(
     callbacks: Sequence[Any] = (),
     allow_imports: bool = True,
     spec_folder: str | Path | None = None,
+    serve: str | None = None,
 ) -> RunResult:
     """Train, evaluate and record a validated spec.
 
@@ -101,6 +102,8 @@ def run(
     callbacks, after the spec's; ``allow_imports=False`` refuses a spec's `imports:`.
     ``spec_folder`` (with ``resume`` only) is the folder the run's spec came from: a resumed spec
     that reads files from its folder needs it, as the run folder cannot vouch for where it reads.
+    ``serve`` ("onnx" or "saved_model", `--serve`) also writes the trained model in that serving format
+    into the run folder (model.onnx, saved_model/), checked against the Keras model (kerasspec/serve.py).
 
     SIGINT and SIGTERM raise ``RunInterrupted`` (a KeyboardInterrupt whose message gives the
     ``--resume`` command) once the run can stop without losing its last whole epoch. Under
@@ -124,6 +127,10 @@ def run(
         info = {}
         run_dir = Path(out) if out is not None else artifacts.default_run_dir(validated.data["name"])
     default_dir = resume is None and out is None
+    if serve is not None:  # a missing converter package is refused before anything trains
+        from kerasspec.serve import require_format
+
+        require_format(serve)
     with _positions(validated):
         refuse_imports_unless(allow_imports, validated.data)  # before anything runs
         fit = _check_settings(validated)
@@ -133,12 +140,12 @@ def run(
             with distribute.worker_folder(validated.data["name"], role) as work_dir:
                 chief_run = run_dir if resume is not None or out is not None else None  # (else its timestamp is the chief's)
                 job = _Job(validated, fit, settings, role, work_dir, info, overrides, resume is not None,
-                           verbose, list(callbacks), chief_run=chief_run)
+                           verbose, list(callbacks), chief_run=chief_run, serve=serve)
                 return job.run()
         if out is not None and resume is None:
             artifacts.check_new_run_dir(run_dir)
         job = _Job(validated, fit, settings, role, run_dir, info, overrides, resume is not None, verbose, list(callbacks),
-                   default_dir=default_dir)
+                   default_dir=default_dir, serve=serve)
         return job.run()
 
 
@@ -160,6 +167,7 @@ class _Job:
     default_dir: bool = False  # run_dir is runs/<name>/<timestamp>: another run may take it first (then -2, -3)
     made: bool = False  # the run folder exists (so --resume can continue it)
     backup: Any = None
+    serve: str | None = None  # --serve: a serving format to write into the run folder (kerasspec/serve.py)
 
     def run(self) -> RunResult:
         self.made = self.resuming or not self.role.is_chief
@@ -333,6 +341,7 @@ class _Job:
             x, y = for_keras(train.x), train.y  # (text columns as tf.string tensors)
             if dataset.validation is not None:
                 kwargs["validation_data"] = (for_keras(dataset.validation.x), dataset.validation.y)
+            x, y, kwargs = distribution.even_batches(x, y, kwargs)  # data_parallel: batches that split evenly
         return x, y, kwargs
 
     def _finish(self, model: Any, history: Any, metrics: dict[str, Any], info: dict[str, Any], backup: Any, *,
@@ -351,6 +360,7 @@ class _Job:
         except ImportError as exc:  # pydot itself missing: the run's results still stand
             artifacts.warn(f"no model diagram: {exc} (pip install pydot, and Graphviz for PNGs)")
         self._write_exported_spec(model, run_dir, spec["name"], info)
+        served_error = self._write_served(model, run_dir, info, verbose)
         info.update(status="complete", finished=_now(), epochs_run=epochs_run)
         write_json(run_dir / RUN_INFO, info)
         (run_dir / cb.HISTORY_PARTIAL).unlink(missing_ok=True)
@@ -359,7 +369,31 @@ class _Job:
 
         if verbose != 0:
             print(f"run folder: {run_dir}; {summary(metrics, history, epochs_run)}")
+        if served_error is not None:  # the run's records stand; the served model the user asked for does not
+            raise served_error
         return RunResult(run_dir, model, history, metrics)
+
+    def _write_served(self, model: Any, run_dir: Path, info: dict[str, Any], verbose: Any) -> KerasspecError | None:
+        """`--serve FORMAT`: the trained model in a serving format in the run folder, checked against it.
+
+        Training is done by now: a refusal is recorded in run.json and returned, raised once the run's
+        other records are written (the run then exits 1 with it).
+        """
+        if self.serve is None:
+            return None
+        from kerasspec.serve import SERVED_NAMES, export_served
+
+        name = SERVED_NAMES[self.serve]
+        try:
+            check = export_served(model, run_dir / name, self.serve)
+        except KerasspecError as error:
+            info["served"] = {"format": self.serve, "error": error.message}
+            return error.in_file(run_dir / "model.keras")
+        info["served"] = {"format": self.serve, "path": name, "max_difference": check.max_difference,
+                          "tolerance": check.tolerance, "inputs": check.inputs}
+        if verbose != 0:
+            print(f"served model: {check.line()}")
+        return None
 
     def _write_exported_spec(self, model: Any, run_dir: Path, name: str, info: dict[str, Any]) -> None:
         """The trained model back as a spec (docs/spec-format.md#export): exported.yaml, validated and rebuildable.
@@ -555,6 +589,8 @@ def _evaluate(model: Any, test: Any, distribution: distribute.Distribution, batc
     """The test split's metrics (a tf.data dataset for several workers)."""
     data = ((distribution.dataset(test.x, test.y, batch_size), None) if distribution.multi_worker else (for_keras(test.x), test.y))
     batched = distribution.multi_worker or streamed(test)  # a folder source's test split is batched already
+    if not batched:
+        data = distribution.even_rows(*data, batch_size, "test")  # data_parallel: batches that split evenly
     result = model.evaluate(*data, batch_size=None if batched else batch_size, verbose=verbose, return_dict=True)
     return {k: float(v) for k, v in result.items()}
 
@@ -604,6 +640,7 @@ def _start_info(validated: Validated, overrides: list[str], distribution: distri
     import keras
 
     from kerasspec import __version__
+    from kerasspec.quiet import backend_info
 
     path = validated.loaded.path
     info = {
@@ -614,9 +651,10 @@ def _start_info(validated: Validated, overrides: list[str], distribution: distri
         "started": _now(),
         "kerasspec": __version__,
         "keras": keras.__version__,
+        "backend": backend_info(),  # {name, version}: the Keras backend that trained the model
     }
     if distribution.strategy is not None:
-        info["distribute"] = {"strategy": distribution.name, "replicas": distribution.strategy.num_replicas_in_sync,
+        info["distribute"] = {"strategy": distribution.name, "replicas": distribution.replicas,
                               "workers": distribution.role.num_workers}
     return info
 

@@ -275,8 +275,8 @@ def validate____defs_distributespec(data, custom_formats={}, name_prefix=None):
             data__strategy = data["strategy"]
             if not isinstance(data__strategy, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".strategy must be string")
-            if not (isinstance(data__strategy, str) and data__strategy == 'default' or isinstance(data__strategy, str) and data__strategy == 'one_device' or isinstance(data__strategy, str) and data__strategy == 'mirrored' or isinstance(data__strategy, str) and data__strategy == 'multi_worker_mirrored' or isinstance(data__strategy, str) and data__strategy == 'parameter_server'):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".strategy must be one of ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server']")
+            if not (isinstance(data__strategy, str) and data__strategy == 'default' or isinstance(data__strategy, str) and data__strategy == 'one_device' or isinstance(data__strategy, str) and data__strategy == 'mirrored' or isinstance(data__strategy, str) and data__strategy == 'multi_worker_mirrored' or isinstance(data__strategy, str) and data__strategy == 'parameter_server' or isinstance(data__strategy, str) and data__strategy == 'data_parallel'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".strategy must be one of ['default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'parameter_server', 'data_parallel']")
         if "devices" in data_keys:
             data_keys.remove("devices")
             data__devices = data["devices"]

@@ -198,6 +198,10 @@ def _folder_source(spec: dict[str, Any], data: dict[str, Any], fit: dict[str, An
     if distribute.get("strategy") == "multi_worker_mirrored":
         checker.error("KS707", f"multi_worker_mirrored shards arrays in memory, and a {kind} source is streamed",
                       "distribute.strategy", "use strategy: mirrored for the GPUs of one machine")
+    if distribute.get("strategy") == "data_parallel":
+        checker.error("KS707", f"data_parallel splits batches of arrays in memory evenly across devices, and a {kind} "
+                      "source is streamed", "distribute.strategy",
+                      "use strategy: mirrored with the TensorFlow backend (--backend tensorflow)")
     _labels_fit_loss(source, spec, checker)
     train, test = source.get("path"), source.get("test_path")
     if isinstance(train, str) and isinstance(test, str) and not has_expression(train) and not has_expression(test):
@@ -331,7 +335,7 @@ def _distribute(settings: dict[str, Any], fit: dict[str, Any], checker: Argument
         elif strategy == "one_device" and len(devices) != 1:
             checker.error("KS707", f"one_device trains on one device, but distribute.devices lists {len(devices)}",
                           "distribute.devices", "list one device, e.g. devices: [/cpu:0], or use strategy: mirrored for several")
-        elif strategy == "mirrored" and not devices:
+        elif strategy in ("mirrored", "data_parallel") and not devices:
             checker.error("KS707", "distribute.devices is empty", "distribute.devices",
                           "list devices, or leave devices out for every local GPU")
     if strategy == "multi_worker_mirrored" and fit.get("validation_split"):
