@@ -293,16 +293,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def served_output_problem(target: Path, fmt: str, *, force: bool) -> str | None:
-    """output_problem for a served model: a .onnx file, or a SavedModel folder (replaced whole with --force)."""
+def served_output_problem(target: Path, fmt: str, *, force: bool, model: Path | None = None) -> str | None:
+    """output_problem for a served model: a .onnx file, or a SavedModel folder. --force replaces only a folder that
+    is a SavedModel already (never `.`, `..`, a folder of other files, or one holding the model file)."""
     if fmt == "onnx":
         return output_problem(target, force=force, suffixes=(".onnx",), what="ONNX file")
+    resolved = target.resolve()
+    if target.name in ("", ".", "..") or resolved.parent == resolved:
+        return f"{target}: name a new folder for the SavedModel, e.g. {target / 'saved_model'}"
     if not target.parent.is_dir():
         return f"{target}: no such folder {target.parent}; create it first"
-    if target.exists() and not force:
-        return f"{target} exists; pass --force to replace it"
-    if target.exists() and not target.is_dir():
+    if not target.exists():
+        return None
+    if not target.is_dir():
         return f"{target} is a file; a SavedModel is a folder"
+    if not force:
+        return f"{target} exists; pass --force to replace it"
+    if not (target / "saved_model.pb").is_file():
+        return f"{target} is a folder that is not a SavedModel; --force replaces only a SavedModel, so name a new folder"
+    if model is not None and model.resolve().is_relative_to(resolved):
+        return f"{target} holds the model file {model}; name another folder"
     return None
 
 
@@ -315,7 +325,7 @@ def _export_served(args: argparse.Namespace) -> int:
         print(f"kerasspec export: --format {args.format} needs -o PATH and takes no --weights (the artifact holds them)",
               file=sys.stderr)
         return EXIT_USAGE
-    problem = served_output_problem(Path(args.output), args.format, force=args.force)
+    problem = served_output_problem(Path(args.output), args.format, force=args.force, model=Path(args.model))
     if problem:
         print(f"kerasspec export: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -383,17 +393,21 @@ def _choose_backend(args: argparse.Namespace, command: str) -> str | None:
     """The backend for a command that imports Keras; a message (exit 2) when it cannot be had."""
     if not _train_modules(args):
         return None
+    recorded, asked = _resumed_backend(args), getattr(args, "backend", None) or os.environ.get("KERAS_BACKEND")
+    if recorded is not None and asked and asked != recorded:  # its backup's state was made on that backend
+        return (f"{command}: the run in {args.resume} trained on {recorded}, and this resume asks for {asked}; "
+                f"resume it with --backend {recorded}")
     try:
-        choose_backend(getattr(args, "backend", None) or _resumed_backend(args), command)
+        choose_backend(getattr(args, "backend", None) or recorded, command)
     except (ValueError, ModuleNotFoundError) as error:
         return str(error)
     return None
 
 
 def _resumed_backend(args: argparse.Namespace) -> str | None:
-    """`run --resume RUN_DIR` without --backend or KERAS_BACKEND: the backend the run started on (its run.json)."""
+    """`run --resume RUN_DIR`: the backend the run started on (its run.json), or None."""
     resume = getattr(args, "resume", None)
-    if resume is None or os.environ.get("KERAS_BACKEND"):
+    if resume is None:
         return None
     path = Path(resume) / "run.json"
     try:  # a plain, small file only (the run's own checks say what is wrong with another)

@@ -95,7 +95,7 @@ def keep_tensorflow_unimported() -> None:
     """On a backend other than TensorFlow, stop Keras importing TensorFlow just to ask whether it is installed.
 
     Keras 3.15 guards some TensorFlow type checks (``isinstance(obj, tf.TensorShape)`` when it saves
-    a model, ``tf.data.Dataset`` in keras.distribution, seeding in ``set_random_seed``) with
+    a model, seeding in ``set_random_seed``) with
     ``module_utils.tensorflow.available``, which imports TensorFlow (seconds, and its log) when it is
     installed. Until something imports TensorFlow nothing can be a TensorFlow object, so in those
     modules alone ``tf.available`` answers False until then, and Keras's own answer once a part that
@@ -121,8 +121,7 @@ def keep_tensorflow_unimported() -> None:
                 return False
             return super().available
 
-    for name in ("keras.src.saving.serialization_lib", "keras.src.legacy.saving.json_utils",
-                 "keras.src.distribution.distribution_lib", "keras.src.utils.rng_utils"):
+    for name in ("keras.src.saving.serialization_lib", "keras.src.utils.rng_utils"):
         try:
             module = importlib.import_module(name)
         except ImportError:

@@ -11,7 +11,7 @@ and compares its outputs with the Keras model's: the largest absolute difference
 
 Refused with one line: a format whose packages are missing (KS606, naming the ``serve`` extra),
 a model the format cannot carry (KS803: string inputs in ONNX, whose converter cannot turn
-Keras's string lookup tables into ops onnxruntime runs; a SavedModel without TensorFlow).
+Keras's string lookup tables into ops onnxruntime runs). A SavedModel needs TensorFlow (KS606).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ SERVED_NAMES = {"onnx": "model.onnx", "saved_model": "saved_model"}
 SUFFIXES = {"onnx": (".onnx",), "saved_model": ()}
 # The packages each format needs beyond the train extra (module -> package to install).
 NEEDS = {"onnx": {"tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"}, "saved_model": {"tensorflow": "tensorflow"}}
+# Keras's ONNX converter on each backend (keras/src/export/onnx.py): tf2onnx on TensorFlow only.
+ONNX_CONVERTERS = {"tensorflow": "tf2onnx", "jax": "jax2onnx", "torch": "torch"}
 # |served - keras| <= RTOL * max(1, max |keras|): float32 arithmetic in another order, with room for big outputs.
 RTOL = 1e-4
 BATCH = 3  # rows of each checking input
@@ -61,10 +63,14 @@ class ServeError(KerasspecError):
     subject = "<model>"
 
 
-def missing_packages(fmt: str) -> list[str]:
-    """The packages ``fmt`` needs that are not installed (found without importing them)."""
+def missing_packages(fmt: str, backend: str = "tensorflow") -> list[str]:
+    """The packages ``fmt`` needs on ``backend`` that are not installed (found without importing them)."""
     missing = []
-    for module, package in NEEDS[fmt].items():
+    needs = dict(NEEDS[fmt])
+    if fmt == "onnx" and backend != "tensorflow":
+        needs.pop("tf2onnx")
+        needs[ONNX_CONVERTERS.get(backend, backend)] = ONNX_CONVERTERS.get(backend, backend)
+    for module, package in needs.items():
         try:
             found = importlib.util.find_spec(module) is not None
         except (ImportError, ValueError):
@@ -78,16 +84,16 @@ def require_format(fmt: str) -> None:
     """KS606 unless ``fmt``'s packages are installed; KS803 for a format this backend cannot write."""
     if fmt not in FORMATS:
         raise ValueError(f"{fmt!r} is not a serving format: choose one of {', '.join(FORMATS)}")
-    missing = missing_packages(fmt)
-    if missing:
-        extra = SERVE_INSTALL if fmt == "onnx" else "pip install 'kerasspec[train]'"
-        raise ServeError(f"{_title(fmt)} export needs the {' and '.join(missing)} package{'s' if len(missing) > 1 else ''}, "
-                         "which is not installed", code="KS606", hint=f"install it with: {extra}")
     import keras
 
     backend = keras.backend.backend()
-    if fmt == "onnx" and backend not in ("tensorflow", "jax", "torch"):
-        raise ServeError(f"ONNX export is not available on the {backend} backend", hint="use KERAS_BACKEND=tensorflow")
+    missing = missing_packages(fmt, backend)
+    if missing:
+        extra = (SERVE_INSTALL if backend == "tensorflow" else f"pip install {' '.join(missing)}, or run with --backend "
+                 "tensorflow") if fmt == "onnx" else "pip install 'kerasspec[train]'"
+        raise ServeError(f"{_title(fmt)} export on the {backend} backend needs the {' and '.join(missing)} "
+                         f"package{'s' if len(missing) > 1 else ''}, which is not installed", code="KS606",
+                         hint=f"install it with: {extra}")
 
 
 def _title(fmt: str) -> str:
@@ -101,7 +107,7 @@ def export_served(model: Any, path: str | Path, fmt: str, *, seed: int = 0) -> S
     moved into place once it gives the model's outputs (an existing file or folder is replaced only then).
     """
     require_format(fmt)
-    path = Path(path)
+    path = Path(path).resolve()  # a name of its own to put the temporary beside
     specs = _input_specs(model, fmt)
     feeds = _sample_inputs(specs, seed)
     reference = _flat(model(_model_arguments(model, specs, feeds), training=False))
@@ -119,10 +125,15 @@ def export_served(model: Any, path: str | Path, fmt: str, *, seed: int = 0) -> S
             raise ServeError(f"{_title(fmt)} export failed: {one_line(exc, 400)}",
                              hint="the message names the layer or op the converter cannot write; "
                                   + ("try --format saved_model" if fmt == "onnx" else "check the model's layers")) from exc
-        served, names = (_run_onnx if fmt == "onnx" else _run_saved_model)(temporary, specs, feeds)
-        difference, scale = _difference(reference, served)
-        tolerance = RTOL * max(1.0, scale)
-        if not difference <= tolerance:  # (NaN too)
+        try:
+            served, names = (_run_onnx if fmt == "onnx" else _run_saved_model)(temporary, specs, feeds)
+        except KerasspecError:
+            raise
+        except Exception as exc:  # the artifact loads but will not run on the model's inputs
+            raise ServeError(f"the {_title(fmt)} artifact does not run on the model's inputs: {one_line(exc, 400)}",
+                             hint="try the other format" if fmt == "onnx" else "check the model's input dtypes") from exc
+        difference, tolerance = _difference(reference, served)
+        if not difference <= tolerance:  # NaN is over any tolerance
             raise ServeError(f"the {_title(fmt)} artifact does not give the model's outputs: largest difference "
                              f"{difference:.3g} on {BATCH} random rows, over the tolerance {tolerance:.3g}",
                              code="KS804")
@@ -173,8 +184,17 @@ def _sample_inputs(specs: list[_Input], seed: int) -> list[Any]:
         elif "int" in spec.dtype:  # indices: 0 and 1 are valid for any Embedding or lookup
             feeds.append(rng.integers(0, 2, size=spec.shape).astype(spec.dtype))
         else:
-            feeds.append(rng.standard_normal(size=spec.shape).astype(spec.dtype if spec.dtype != "bfloat16" else "float32"))
+            feeds.append(_floats(rng.standard_normal(size=spec.shape), spec.dtype))
     return feeds
+
+
+def _floats(values: Any, dtype: str) -> Any:
+    """Random floats in the input's own dtype (bfloat16 through ml_dtypes, which NumPy lacks)."""
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return values.astype(ml_dtypes.bfloat16)
+    return values.astype(dtype)
 
 
 def _model_arguments(model: Any, specs: list[_Input], feeds: list[Any]) -> Any:
@@ -229,25 +249,31 @@ def _by_name(names: list[str], specs: list[_Input], feeds: list[Any]) -> dict[st
     if sorted(names) == sorted(mine):
         return {name: mine[name] for name in names}
     if len(names) != len(feeds):
-        raise ServeError(f"the artifact takes {len(names)} inputs ({', '.join(names)}), the model {len(feeds)}", code="KS804")
+        raise ServeError(f"the artifact takes {len(names)} inputs ({', '.join(names)}), the model {len(feeds)}", code="KS803",
+                         hint="the converter changed the model's inputs; try the other format")
     return dict(zip(names, feeds, strict=True))
 
 
 def _difference(reference: list[Any], served: list[Any]) -> tuple[float, float]:
-    """(largest absolute difference, largest absolute reference value) over every output."""
+    """(largest absolute difference, its tolerance), each output held to its own scale: an output off by more
+    than RTOL * max(1, its largest absolute value) gives a difference over its tolerance; NaN anywhere gives NaN."""
     import numpy as np
 
     if len(reference) != len(served):
         raise ServeError(f"the artifact gives {len(served)} outputs, the model {len(reference)}", code="KS804")
-    difference, scale = 0.0, 0.0
+    worst, worst_tolerance, worst_ratio = 0.0, RTOL, 0.0
     for want, got in zip(reference, served, strict=True):
         want, got = np.asarray(want, dtype="float64"), np.asarray(got, dtype="float64")
         if want.shape != got.shape:
             raise ServeError(f"the artifact gives an output of shape {got.shape}, the model {want.shape}", code="KS804")
-        if want.size:
-            difference = max(difference, float(np.max(np.abs(want - got))))
-            scale = max(scale, float(np.max(np.abs(want))))
-    return difference, scale
+        if not want.size:
+            continue
+        difference = float(np.max(np.abs(want - got)))
+        tolerance = RTOL * max(1.0, float(np.max(np.abs(want))))
+        if np.isnan(difference) or difference / tolerance > worst_ratio:
+            worst, worst_tolerance = difference, tolerance
+            worst_ratio = float("inf") if np.isnan(difference) else difference / tolerance
+    return worst, worst_tolerance
 
 
 def _remove(path: Path) -> None:

@@ -105,3 +105,15 @@ def test_a_missing_train_module_is_one_line_naming_the_extra(monkeypatch, capsys
     monkeypatch.setattr(cli, "cmd_build", user_module)
     with pytest.raises(ModuleNotFoundError, match="my_layers"):
         main(["build", str(SPECS / "quickstart.yaml")])
+
+
+def test_a_resume_on_another_backend_than_the_runs_is_refused(tmp_path, capsys, monkeypatch) -> None:
+    import json
+
+    from kerasspec.cli import main
+
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    (tmp_path / "run.json").write_text(json.dumps({"backend": {"name": "jax", "version": "0.10.2"}}), encoding="utf-8")
+    assert main(["run", "--resume", str(tmp_path), "--backend", "tensorflow"]) == 2
+    said = capsys.readouterr().err
+    assert "trained on jax" in said and "resume it with --backend jax" in said

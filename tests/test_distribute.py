@@ -331,3 +331,17 @@ def test_two_workers_stopped_mid_epoch_resume_together(tmp_path: Path, keras_mod
     single = run(load_and_validate(spec, overrides=["distribute="]), out=tmp_path / "single", verbose=0)  # (the markers exist: no pause)
     assert_close(kerasspec.load_model(out / "model.keras"), single.model)
     np.testing.assert_allclose(json.loads((out / "history.json").read_text())["loss"], single.history["loss"], rtol=1e-5)
+
+
+def test_data_parallel_devices_and_batch_sizes_are_checked_by_validate() -> None:
+    from kerasspec.loader import load_text
+    from kerasspec.validate import validate_loaded
+
+    def found(distribute: str, fit: str) -> list[tuple[str, str]]:
+        text = (f"kerasspec: 1\nname: dp\nmodel:\n  input: [3]\n  layers: [{{type: Dense, units: 1}}]\n"
+                f"distribute: {distribute}\nfit: {fit}\n")
+        return [(d.code, d.path) for d in validate_loaded(*load_text(text)).diagnostics]
+
+    assert found("{strategy: data_parallel, devices: [cpu:0, /cpu:0]}", "{batch_size: 4}") == [("KS707", "distribute.devices")]
+    assert found("{strategy: data_parallel, devices: [cpu:0, cpu:1]}", "{batch_size: 33}") == [("KS707", "fit.batch_size")]
+    assert found("{strategy: data_parallel, devices: [cpu:0, cpu:1]}", "{batch_size: 32}") == []

@@ -89,7 +89,7 @@ def test_string_inputs_are_refused_for_onnx_and_served_by_saved_model(models, tm
 
 
 def test_missing_converter_packages_name_the_serve_extra(models, tmp_path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(serve, "missing_packages", lambda fmt: ["tf2onnx", "onnxruntime"])
+    monkeypatch.setattr(serve, "missing_packages", lambda fmt, backend="tensorflow": ["tf2onnx", "onnxruntime"])
     assert main(["export", str(models["dense"]), "--format", "onnx", "-o", str(tmp_path / "m.onnx")]) == 1
     err = capsys.readouterr().err
     assert "error[KS606]" in err and "tf2onnx and onnxruntime" in err and "pip install 'kerasspec[serve]'" in err
@@ -146,3 +146,34 @@ def test_a_refused_served_model_fails_the_run_after_its_records_are_written(tmp_
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "complete" and "does not give" in record["served"]["error"]
     assert (run / "model.keras").is_file() and not (run / "model.onnx").exists()
+
+
+def test_each_output_is_held_to_its_own_scale_and_nan_is_never_within_it() -> None:
+    big, small = np.array([10_000.0, -20_000.0]), np.array([0.2, 0.8])
+    difference, tolerance = serve._difference([big, small], [big, small + 0.5])  # a softmax head badly off
+    assert difference == pytest.approx(0.5) and not difference <= tolerance
+    difference, tolerance = serve._difference([np.array([1.0, 2.0])], [np.array([1.0, np.nan])])
+    assert not difference <= tolerance
+
+
+def test_force_replaces_only_a_saved_model_folder(models, tmp_path, capsys) -> None:
+    other = tmp_path / "results"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me", encoding="utf-8")
+    for target in (other, tmp_path / ".", models["dense"].parent):
+        assert main(["export", str(models["dense"]), "--format", "saved_model", "-o", str(target), "--force"]) == 2
+    assert (other / "notes.txt").read_text() == "keep me" and models["dense"].is_file()
+    folder = tmp_path / "served"
+    assert main(["export", str(models["dense"]), "--format", "saved_model", "-o", str(folder)]) == 0
+    assert main(["export", str(models["dense"]), "--format", "saved_model", "-o", str(folder), "--force"]) == 0
+
+
+def test_run_serve_onnx_refuses_string_inputs_before_training(tmp_path, capsys) -> None:
+    np.savez(tmp_path / "d.npz", x=np.array([["a"], ["b"]] * 6), y=np.zeros(12))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("kerasspec: 1\nname: words\nmodel:\n  type: functional\n  inputs: {word: {shape: [1], dtype: string}}\n"
+                    "  layers:\n    - {type: StringLookup, vocabulary: [a, b], output_mode: one_hot}\n"
+                    "    - {type: Dense, units: 1}\ncompile: {optimizer: sgd, loss: mse}\n"
+                    "data: {source: {type: npz, path: d.npz}}\nfit: {epochs: 1, verbose: 0}\n", encoding="utf-8")
+    assert main(["run", str(spec), "--out", str(tmp_path / "run"), "--serve", "onnx"]) == 1
+    assert "error[KS803]" in capsys.readouterr().err and not (tmp_path / "run").exists()

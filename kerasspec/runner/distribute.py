@@ -277,6 +277,10 @@ class Distribution:
         """``x, y`` without the last rows that would leave the last batch uneven across the devices (see even_batches)."""
         if not self.keras_distribution:
             return x, y
+        if int(batch_size or DEFAULT_BATCH_SIZE) % self.replicas:  # every batch splits, not only the last one
+            raise _error(f"data_parallel splits each batch evenly across its {self.replicas} devices, and the {split} "
+                         f"batch size is {batch_size or DEFAULT_BATCH_SIZE}", path="fit.batch_size",
+                         hint=f"use a multiple of {self.replicas}")
         rows = _rows(x)
         drop = rows % int(batch_size or DEFAULT_BATCH_SIZE) % self.replicas
         if not drop:

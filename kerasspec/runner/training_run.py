@@ -134,6 +134,7 @@ def run(
     with _positions(validated):
         refuse_imports_unless(allow_imports, validated.data)  # before anything runs
         fit = _check_settings(validated)
+        _check_backend_and_serve(validated, serve)
         settings = distribute.check_settings(validated.data.get("distribute"), fit)
         role = distribute.worker_role(settings)
         if not role.is_chief:  # the chief writes the run folder; this worker, a temporary one
@@ -565,6 +566,40 @@ def _check_settings(validated: Validated) -> dict[str, Any]:
     if missing:
         raise RunError(missing[0].message, code=missing[0].code, path=missing[0].path, hint=missing[0].hint, diagnostics=missing)
     return validated.data.get("fit") or {}
+
+
+# Layers Keras runs on the TensorFlow backend only: their lookup tables are tf ops.
+TENSORFLOW_ONLY_LAYERS = ("StringLookup", "IntegerLookup", "TextVectorization")
+
+
+def _check_backend_and_serve(validated: Validated, serve: str | None) -> None:
+    """Before anything trains: layers this backend cannot run, and a serving format the model's inputs cannot take."""
+    import keras
+
+    graph = validated.graph
+    if graph is None:
+        return
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        for node in _every_node(graph):
+            if node.type in TENSORFLOW_ONLY_LAYERS:
+                raise RunError(f"{node.describe()} runs on the TensorFlow backend only (its lookup table is a TensorFlow "
+                               f"op), and this run is on {backend}", code="KS601", path=node.path,
+                               hint="run with --backend tensorflow")
+    strings = [i for i in graph.inputs if i.dtype == "string"]
+    if serve == "onnx" and strings:
+        raise RunError(f"--serve onnx does not take string inputs ({', '.join(i.name for i in strings)}): the ONNX "
+                       "converter cannot write Keras's string lookup tables as ops onnxruntime runs", code="KS803",
+                       path=strings[0].path, hint="use --serve saved_model, whose serving signature takes strings")
+
+
+def _every_node(graph: Any) -> Iterator[Any]:
+    stack = [graph]
+    while stack:
+        for node in stack.pop().nodes:
+            yield node
+            if node.model is not None:
+                stack.append(node.model)
 
 
 @contextlib.contextmanager

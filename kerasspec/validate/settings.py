@@ -338,6 +338,18 @@ def _distribute(settings: dict[str, Any], fit: dict[str, Any], checker: Argument
         elif strategy in ("mirrored", "data_parallel") and not devices:
             checker.error("KS707", "distribute.devices is empty", "distribute.devices",
                           "list devices, or leave devices out for every local GPU")
+        repeated = [d for i, d in enumerate(devices) if isinstance(d, str) and d.lower().lstrip("/") in
+                    [e.lower().lstrip("/") for e in devices[:i] if isinstance(e, str)]]
+        if repeated:
+            checker.error("KS707", f"distribute.devices lists {repeated[0]!r} twice", "distribute.devices",
+                          "list each device once")
+        if strategy == "data_parallel":
+            for key in ("batch_size", "validation_batch_size"):
+                size = fit.get(key)
+                if _is_int(size) and not isinstance(size, bool) and size % len(devices):
+                    checker.error("KS707", f"data_parallel splits each batch evenly across its {len(devices)} devices, "
+                                  f"and fit.{key} is {size}", f"fit.{key}",
+                                  f"use a multiple of {len(devices)}, e.g. {size - size % len(devices) or len(devices)}")
     if strategy == "multi_worker_mirrored" and fit.get("validation_split"):
         checker.error("KS707", "fit.validation_split is not available with multi_worker_mirrored (each worker's data is a "
                       "tf.data dataset, which Keras cannot split)", "fit.validation_split",
