@@ -1,4 +1,4 @@
-"""The command line: `kerasspec validate | build | run | export | fmt | schema`. Parsing and printing only.
+"""The command line: `kerasspec validate | build | run | tune | export | fmt | schema`. Parsing and printing only.
 
 Importing this module and building the parser load no TensorFlow, NumPy or scikit-learn:
 validate, fmt and schema run on the light install. build, run and export (and
@@ -371,6 +371,12 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="train, evaluate and record a spec in a run folder")
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)
+    from kerasspec.tune import add_tune_arguments, cmd_tune
+
+    tune = commands.add_parser("tune", help="search a spec's `search:` space with Optuna: a run folder per trial")
+    add_tune_arguments(tune)
+    add_backend_argument(tune)
+    tune.set_defaults(func=cmd_tune)
     add_export_command(commands)
     fmt = commands.add_parser("fmt", help="rewrite specs in the canonical layout, keeping comments")
     fmt.add_argument("paths", nargs="+", help="spec files and folders of specs")

@@ -48,7 +48,7 @@ WIDTH = 100
 ITEM_WIDTH = 120
 INDENT = "  "
 TOP_LEVEL_ORDER = ("kerasspec", "name", "description", "seed", "vars", "imports", "blocks", "model", "compile", "data",
-                   "fit", "evaluate", "distribute", "weights")
+                   "fit", "evaluate", "distribute", "weights", "search")
 HEADER = frozenset(TOP_LEVEL_ORDER[:6])
 ROW_LISTS = ("layers", "callbacks")  # block lists, one flow mapping a line
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")

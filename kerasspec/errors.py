@@ -71,6 +71,11 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
     Code("KS105", "unsupported format version", "format version {n} is not supported",
          "this kerasspec reads `kerasspec: 1`", _V),
     Code("KS106", "invalid name", "{name!r} is not a valid name", f"{NAME_RULE} and `i` is reserved", _V),
+    Code("KS107", "search path names nothing in the spec", "search.space: {path!r} names nothing in the spec ({why})",
+         "write a spec path as --set takes it, naming a value the spec has (model.layers[0].units) or a declared var (vars.NAME)", _V),
+    Code("KS108", "search direction against the objective's (a warning)",
+         "direction {direction} contradicts {objective!r}, which should go {up or down} (a warning)",
+         "use direction: maximize for accuracy-like quantities, minimize for losses", _V),
     # names and arguments (KS2xx)
     Code("KS201", "unknown type", "unknown {kind} type {name!r}", "fix the name (a did-you-mean is given when one is close)",
          _VBR),

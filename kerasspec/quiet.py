@@ -33,13 +33,15 @@ TRAIN_PACKAGES = {
     "tensorflow": "TensorFlow", "keras": "TensorFlow", "tf_keras": "TensorFlow", "numpy": "NumPy", "h5py": "h5py",
     "ml_dtypes": "TensorFlow", "sklearn": "scikit-learn", "scipy": "scikit-learn", "matplotlib": "matplotlib",
     "pydot": "pydot", "tensorboard": "TensorBoard",
+    "optuna": "Optuna",  # the tune extra: kerasspec/tune.py's require_optuna names it
 }
 # Keras 3's backends -> the module each one imports (and that --backend needs installed).
 BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 BACKEND_INSTALL = {"tensorflow": TRAIN_INSTALL, "jax": "pip install jax", "torch": "pip install torch"}
 BACKEND_PACKAGES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 # What each command imports on its way (run also loads datasets and plots its history).
-NEEDS = {"build": ("keras",), "export": ("keras",), "run": ("keras", "sklearn", "matplotlib")}
+NEEDS = {"build": ("keras",), "export": ("keras",), "run": ("keras", "sklearn", "matplotlib"),
+         "tune": ("keras", "sklearn", "matplotlib")}  # tune also needs Optuna: the tune extra (kerasspec/tune.py)
 
 
 def needs_train_message(what: str, package: str) -> str:

@@ -290,6 +290,37 @@ class DistributeSpec(_Strict):
     devices: list[Annotated[str, Field(min_length=1)]] | None = None
 
 
+class IntRange(_Strict):
+    """Whole numbers from lo to hi, both included (docs/spec-format.md#search)."""
+
+    int_: Annotated[list[int], Field(min_length=2, max_length=2)] = Field(alias="int", description="[lo, hi], lo < hi.")
+    log: bool | None = Field(default=None, description="Sample on a log scale (needs lo > 0).")
+    step: PositiveInt | None = Field(default=None, description="Only lo, lo + step, lo + 2 step, ... up to hi.")
+
+
+class FloatRange(_Strict):
+    """Numbers from lo to hi (docs/spec-format.md#search)."""
+
+    float_: Annotated[list[float], Field(min_length=2, max_length=2)] = Field(alias="float", description="[lo, hi], lo < hi.")
+    log: bool | None = Field(default=None, description="Sample on a log scale (needs lo > 0).")
+
+
+class ChoiceRange(_Strict):
+    """One of the values listed (docs/spec-format.md#search)."""
+
+    choice: Annotated[list[Any], Field(min_length=1)] = Field(description="The values to try.")
+
+
+class SearchSpec(_Strict):
+    """What `kerasspec tune` searches; `run` ignores it (docs/spec-format.md#search)."""
+
+    objective: str = Field(description="A quantity the run logs, e.g. val_loss (checked like a callback's monitor).")
+    direction: Literal["minimize", "maximize"] = Field(default="minimize", description="Whether less or more of the objective is better.")
+    trials: PositiveInt | None = Field(default=None, description="How many trials (the default for --trials).")
+    space: dict[str, IntRange | FloatRange | ChoiceRange] = Field(
+        description="Spec path as --set takes it (model.layers[0].units, vars.depth) -> {int: [lo, hi]}, {float: [lo, hi]} or {choice: [...]}.")
+
+
 class Spec(_Strict):
     """A whole kerasspec file."""
 
@@ -307,6 +338,7 @@ class Spec(_Strict):
     evaluate: bool | None = None
     distribute: DistributeSpec | None = None
     weights: str | None = Field(default=None, description="A weights file, relative to the spec's folder, loaded after the build.")
+    search: SearchSpec | None = Field(default=None, description="The search space of `kerasspec tune` (docs/spec-format.md#search).")
 
 
 LayerEntry.model_rebuild()

@@ -175,6 +175,8 @@ class _Job:
         if not self.role.is_chief and self.fit.get("verbose", self.verbose) != 0:
             print(f"kerasspec run: {self.role.name} of {self.role.num_workers} workers; the chief writes the run folder, "
                   f"this worker's files go to {self.run_dir} (removed when it ends)", flush=True)
+        if self.role.is_chief and "search" in self.validated.data and self.fit.get("verbose", self.verbose) != 0:
+            print("note: the spec's search: section is for kerasspec tune; run trains the spec as written", flush=True)
         # First, before TensorFlow runs anything: TF_CONFIG strategies set up the cluster.
         distribution = distribute.setup(self.settings)
 

@@ -21,14 +21,15 @@ from kerasspec.substitute import substitute
 from kerasspec.validate.adapt import check_adapt
 from kerasspec.validate.arguments import ArgumentChecker, check_callbacks, check_compile
 from kerasspec.validate.blocks import check_blocks
+from kerasspec.validate.search import check_search
 from kerasspec.validate.settings import check_settings
 from kerasspec.validate.shapes import check_shapes
 from kerasspec.validate.structure import check_structure
 
 # Findings about a key point at the key; the rest point at the value.
-KEY_CODES = frozenset({"KS101", "KS003", "KS202", "KS402", "KS106"})
+KEY_CODES = frozenset({"KS101", "KS003", "KS202", "KS402", "KS106", "KS107"})
 SPEC_SUFFIXES = (".yaml", ".yml")
-_LITERAL_SECTIONS = ("kerasspec", "vars", "blocks", "model")
+_LITERAL_SECTIONS = ("kerasspec", "vars", "blocks", "model", "search")  # search: checked by search.py
 
 
 @dataclass
@@ -83,6 +84,9 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
     check_compile(checker, result.data.get("compile"))
     check_callbacks(checker, result.data.get("fit"))
     check_settings(result.data, result.graph, checker)
+    if "search" in data:  # each candidate value validates a copy of the spec without `search:`
+        check_search(data, result.data, result.graph, checker, list(found),
+                     lambda changed: validate_loaded(LoadedSpec(changed, loaded.source_map, loaded.path)).diagnostics)
     result.diagnostics = _tidy(found, loaded)
     return result
 

@@ -260,6 +260,234 @@ def validate(data, custom_formats={}, name_prefix=None):
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__weights_any_of_count11:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".weights cannot be validated by any definition")
+        if "search" in data_keys:
+            data_keys.remove("search")
+            data__search = data["search"]
+            data__search_any_of_count12 = 0
+            if not data__search_any_of_count12:
+                try:
+                    validate____defs_searchspec(data__search, custom_formats, (name_prefix or "data") + ".search")
+                    data__search_any_of_count12 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__search_any_of_count12:
+                try:
+                    if not isinstance(data__search, (NoneType)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".search must be null")
+                    data__search_any_of_count12 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__search_any_of_count12:
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".search cannot be validated by any definition")
+        if data_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
+
+def validate____defs_searchspec(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['objective', 'space']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "objective" in data_keys:
+            data_keys.remove("objective")
+            data__objective = data["objective"]
+            if not isinstance(data__objective, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".objective must be string")
+        if "direction" in data_keys:
+            data_keys.remove("direction")
+            data__direction = data["direction"]
+            if not isinstance(data__direction, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".direction must be string")
+            if not (isinstance(data__direction, str) and data__direction == 'minimize' or isinstance(data__direction, str) and data__direction == 'maximize'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".direction must be one of ['minimize', 'maximize']")
+        if "trials" in data_keys:
+            data_keys.remove("trials")
+            data__trials = data["trials"]
+            data__trials_any_of_count13 = 0
+            if not data__trials_any_of_count13:
+                try:
+                    if not isinstance(data__trials, (int)) and not (isinstance(data__trials, float) and data__trials.is_integer()) or isinstance(data__trials, bool):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".trials must be integer")
+                    if isinstance(data__trials, (int, float, Decimal)) and not isinstance(data__trials, bool):
+                        if data__trials < 1:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".trials must be bigger than or equal to 1")
+                    data__trials_any_of_count13 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__trials_any_of_count13:
+                try:
+                    if not isinstance(data__trials, (NoneType)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".trials must be null")
+                    data__trials_any_of_count13 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__trials_any_of_count13:
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".trials cannot be validated by any definition")
+        if "space" in data_keys:
+            data_keys.remove("space")
+            data__space = data["space"]
+            if not isinstance(data__space, (dict)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".space must be object")
+            data__space_is_dict = isinstance(data__space, dict)
+            if data__space_is_dict:
+                data__space_keys = set(data__space.keys())
+                for data__space_key in data__space_keys:
+                    if data__space_key not in []:
+                        data__space_value = data__space.get(data__space_key)
+                        data__space_value_any_of_count14 = 0
+                        if not data__space_value_any_of_count14:
+                            try:
+                                validate____defs_intrange(data__space_value, custom_formats, (name_prefix or "data") + ".space.{data__space_key}".format(**locals()))
+                                data__space_value_any_of_count14 += 1
+                            except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                        if not data__space_value_any_of_count14:
+                            try:
+                                validate____defs_floatrange(data__space_value, custom_formats, (name_prefix or "data") + ".space.{data__space_key}".format(**locals()))
+                                data__space_value_any_of_count14 += 1
+                            except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                        if not data__space_value_any_of_count14:
+                            try:
+                                validate____defs_choicerange(data__space_value, custom_formats, (name_prefix or "data") + ".space.{data__space_key}".format(**locals()))
+                                data__space_value_any_of_count14 += 1
+                            except (JsonSchemaValueException, JsonSchemaValuesException): pass
+                        if not data__space_value_any_of_count14:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".space.{data__space_key}".format(**locals()) + " cannot be validated by any definition")
+        if data_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
+
+def validate____defs_choicerange(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['choice']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "choice" in data_keys:
+            data_keys.remove("choice")
+            data__choice = data["choice"]
+            if not isinstance(data__choice, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".choice must be array")
+            data__choice_is_list = isinstance(data__choice, (list, tuple))
+            if data__choice_is_list:
+                data__choice_len = len(data__choice)
+                if data__choice_len < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".choice must contain at least 1 items")
+        if data_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
+
+def validate____defs_floatrange(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['float']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "float" in data_keys:
+            data_keys.remove("float")
+            data__float = data["float"]
+            if not isinstance(data__float, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".float must be array")
+            data__float_is_list = isinstance(data__float, (list, tuple))
+            if data__float_is_list:
+                data__float_len = len(data__float)
+                if data__float_len < 2:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".float must contain at least 2 items")
+                if data__float_len > 2:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".float must contain less than or equal to 2 items")
+                for data__float_x, data__float_item in enumerate(data__float):
+                    if not isinstance(data__float_item, (int, float, Decimal)) or isinstance(data__float_item, bool):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".float[{data__float_x}]".format(**locals()) + " must be number")
+        if "log" in data_keys:
+            data_keys.remove("log")
+            data__log = data["log"]
+            data__log_any_of_count15 = 0
+            if not data__log_any_of_count15:
+                try:
+                    if not isinstance(data__log, (bool)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".log must be boolean")
+                    data__log_any_of_count15 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__log_any_of_count15:
+                try:
+                    if not isinstance(data__log, (NoneType)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".log must be null")
+                    data__log_any_of_count15 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__log_any_of_count15:
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".log cannot be validated by any definition")
+        if data_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
+
+def validate____defs_intrange(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['int']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "int" in data_keys:
+            data_keys.remove("int")
+            data__int = data["int"]
+            if not isinstance(data__int, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".int must be array")
+            data__int_is_list = isinstance(data__int, (list, tuple))
+            if data__int_is_list:
+                data__int_len = len(data__int)
+                if data__int_len < 2:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".int must contain at least 2 items")
+                if data__int_len > 2:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".int must contain less than or equal to 2 items")
+                for data__int_x, data__int_item in enumerate(data__int):
+                    if not isinstance(data__int_item, (int)) and not (isinstance(data__int_item, float) and data__int_item.is_integer()) or isinstance(data__int_item, bool):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".int[{data__int_x}]".format(**locals()) + " must be integer")
+        if "log" in data_keys:
+            data_keys.remove("log")
+            data__log = data["log"]
+            data__log_any_of_count16 = 0
+            if not data__log_any_of_count16:
+                try:
+                    if not isinstance(data__log, (bool)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".log must be boolean")
+                    data__log_any_of_count16 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__log_any_of_count16:
+                try:
+                    if not isinstance(data__log, (NoneType)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".log must be null")
+                    data__log_any_of_count16 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__log_any_of_count16:
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".log cannot be validated by any definition")
+        if "step" in data_keys:
+            data_keys.remove("step")
+            data__step = data["step"]
+            data__step_any_of_count17 = 0
+            if not data__step_any_of_count17:
+                try:
+                    if not isinstance(data__step, (int)) and not (isinstance(data__step, float) and data__step.is_integer()) or isinstance(data__step, bool):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".step must be integer")
+                    if isinstance(data__step, (int, float, Decimal)) and not isinstance(data__step, bool):
+                        if data__step < 1:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".step must be bigger than or equal to 1")
+                    data__step_any_of_count17 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__step_any_of_count17:
+                try:
+                    if not isinstance(data__step, (NoneType)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".step must be null")
+                    data__step_any_of_count17 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__step_any_of_count17:
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".step cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
@@ -280,8 +508,8 @@ def validate____defs_distributespec(data, custom_formats={}, name_prefix=None):
         if "devices" in data_keys:
             data_keys.remove("devices")
             data__devices = data["devices"]
-            data__devices_any_of_count12 = 0
-            if not data__devices_any_of_count12:
+            data__devices_any_of_count18 = 0
+            if not data__devices_any_of_count18:
                 try:
                     if not isinstance(data__devices, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices must be array")
@@ -295,15 +523,15 @@ def validate____defs_distributespec(data, custom_formats={}, name_prefix=None):
                                 data__devices_item_len = len(data__devices_item)
                                 if data__devices_item_len < 1:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices[{data__devices_x}]".format(**locals()) + " must be longer than or equal to 1 characters")
-                    data__devices_any_of_count12 += 1
+                    data__devices_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__devices_any_of_count12:
+            if not data__devices_any_of_count18:
                 try:
                     if not isinstance(data__devices, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices must be null")
-                    data__devices_any_of_count12 += 1
+                    data__devices_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__devices_any_of_count12:
+            if not data__devices_any_of_count18:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".devices cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -318,95 +546,95 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
         if "epochs" in data_keys:
             data_keys.remove("epochs")
             data__epochs = data["epochs"]
-            data__epochs_any_of_count13 = 0
-            if not data__epochs_any_of_count13:
+            data__epochs_any_of_count19 = 0
+            if not data__epochs_any_of_count19:
                 try:
                     if not isinstance(data__epochs, (int)) and not (isinstance(data__epochs, float) and data__epochs.is_integer()) or isinstance(data__epochs, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be integer")
                     if isinstance(data__epochs, (int, float, Decimal)) and not isinstance(data__epochs, bool):
                         if data__epochs < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be bigger than or equal to 1")
-                    data__epochs_any_of_count13 += 1
+                    data__epochs_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__epochs_any_of_count13:
+            if not data__epochs_any_of_count19:
                 try:
                     if not isinstance(data__epochs, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be string")
                     if isinstance(data__epochs, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__epochs):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must match pattern \\$\\{")
-                    data__epochs_any_of_count13 += 1
+                    data__epochs_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__epochs_any_of_count13:
+            if not data__epochs_any_of_count19:
                 try:
                     if not isinstance(data__epochs, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs must be null")
-                    data__epochs_any_of_count13 += 1
+                    data__epochs_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__epochs_any_of_count13:
+            if not data__epochs_any_of_count19:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".epochs cannot be validated by any definition")
         if "batch_size" in data_keys:
             data_keys.remove("batch_size")
             data__batchsize = data["batch_size"]
-            data__batchsize_any_of_count14 = 0
-            if not data__batchsize_any_of_count14:
+            data__batchsize_any_of_count20 = 0
+            if not data__batchsize_any_of_count20:
                 try:
                     if not isinstance(data__batchsize, (int)) and not (isinstance(data__batchsize, float) and data__batchsize.is_integer()) or isinstance(data__batchsize, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be integer")
                     if isinstance(data__batchsize, (int, float, Decimal)) and not isinstance(data__batchsize, bool):
                         if data__batchsize < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be bigger than or equal to 1")
-                    data__batchsize_any_of_count14 += 1
+                    data__batchsize_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__batchsize_any_of_count14:
+            if not data__batchsize_any_of_count20:
                 try:
                     if not isinstance(data__batchsize, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be string")
                     if isinstance(data__batchsize, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__batchsize):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must match pattern \\$\\{")
-                    data__batchsize_any_of_count14 += 1
+                    data__batchsize_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__batchsize_any_of_count14:
+            if not data__batchsize_any_of_count20:
                 try:
                     if not isinstance(data__batchsize, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be null")
-                    data__batchsize_any_of_count14 += 1
+                    data__batchsize_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__batchsize_any_of_count14:
+            if not data__batchsize_any_of_count20:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size cannot be validated by any definition")
         if "verbose" in data_keys:
             data_keys.remove("verbose")
             data__verbose = data["verbose"]
-            data__verbose_any_of_count15 = 0
-            if not data__verbose_any_of_count15:
+            data__verbose_any_of_count21 = 0
+            if not data__verbose_any_of_count21:
                 try:
                     if not (isinstance(data__verbose, str) and data__verbose == 'auto' or isinstance(data__verbose, (int, float)) and not isinstance(data__verbose, bool) and data__verbose == 0 or isinstance(data__verbose, (int, float)) and not isinstance(data__verbose, bool) and data__verbose == 1 or isinstance(data__verbose, (int, float)) and not isinstance(data__verbose, bool) and data__verbose == 2):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must be one of ['auto', 0, 1, 2]")
-                    data__verbose_any_of_count15 += 1
+                    data__verbose_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__verbose_any_of_count15:
+            if not data__verbose_any_of_count21:
                 try:
                     if not isinstance(data__verbose, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must be string")
                     if isinstance(data__verbose, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__verbose):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must match pattern \\$\\{")
-                    data__verbose_any_of_count15 += 1
+                    data__verbose_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__verbose_any_of_count15:
+            if not data__verbose_any_of_count21:
                 try:
                     if not isinstance(data__verbose, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose must be null")
-                    data__verbose_any_of_count15 += 1
+                    data__verbose_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__verbose_any_of_count15:
+            if not data__verbose_any_of_count21:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".verbose cannot be validated by any definition")
         if "callbacks" in data_keys:
             data_keys.remove("callbacks")
             data__callbacks = data["callbacks"]
-            data__callbacks_any_of_count16 = 0
-            if not data__callbacks_any_of_count16:
+            data__callbacks_any_of_count22 = 0
+            if not data__callbacks_any_of_count22:
                 try:
                     if not isinstance(data__callbacks, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks must be array")
@@ -414,35 +642,35 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
                     if data__callbacks_is_list:
                         data__callbacks_len = len(data__callbacks)
                         for data__callbacks_x, data__callbacks_item in enumerate(data__callbacks):
-                            data__callbacks_item_any_of_count17 = 0
-                            if not data__callbacks_item_any_of_count17:
+                            data__callbacks_item_any_of_count23 = 0
+                            if not data__callbacks_item_any_of_count23:
                                 try:
                                     if not isinstance(data__callbacks_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks[{data__callbacks_x}]".format(**locals()) + " must be string")
-                                    data__callbacks_item_any_of_count17 += 1
+                                    data__callbacks_item_any_of_count23 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__callbacks_item_any_of_count17:
+                            if not data__callbacks_item_any_of_count23:
                                 try:
                                     validate____defs_typedobject(data__callbacks_item, custom_formats, (name_prefix or "data") + ".callbacks[{data__callbacks_x}]".format(**locals()))
-                                    data__callbacks_item_any_of_count17 += 1
+                                    data__callbacks_item_any_of_count23 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__callbacks_item_any_of_count17:
+                            if not data__callbacks_item_any_of_count23:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks[{data__callbacks_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__callbacks_any_of_count16 += 1
+                    data__callbacks_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__callbacks_any_of_count16:
+            if not data__callbacks_any_of_count22:
                 try:
                     if not isinstance(data__callbacks, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks must be null")
-                    data__callbacks_any_of_count16 += 1
+                    data__callbacks_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__callbacks_any_of_count16:
+            if not data__callbacks_any_of_count22:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".callbacks cannot be validated by any definition")
         if "validation_split" in data_keys:
             data_keys.remove("validation_split")
             data__validationsplit = data["validation_split"]
-            data__validationsplit_any_of_count18 = 0
-            if not data__validationsplit_any_of_count18:
+            data__validationsplit_any_of_count24 = 0
+            if not data__validationsplit_any_of_count24:
                 try:
                     if not isinstance(data__validationsplit, (int, float, Decimal)) or isinstance(data__validationsplit, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be number")
@@ -451,65 +679,65 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be bigger than or equal to 0")
                         if data__validationsplit >= 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be smaller than 1")
-                    data__validationsplit_any_of_count18 += 1
+                    data__validationsplit_any_of_count24 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationsplit_any_of_count18:
+            if not data__validationsplit_any_of_count24:
                 try:
                     if not isinstance(data__validationsplit, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be string")
                     if isinstance(data__validationsplit, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__validationsplit):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must match pattern \\$\\{")
-                    data__validationsplit_any_of_count18 += 1
+                    data__validationsplit_any_of_count24 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationsplit_any_of_count18:
+            if not data__validationsplit_any_of_count24:
                 try:
                     if not isinstance(data__validationsplit, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split must be null")
-                    data__validationsplit_any_of_count18 += 1
+                    data__validationsplit_any_of_count24 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationsplit_any_of_count18:
+            if not data__validationsplit_any_of_count24:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_split cannot be validated by any definition")
         if "shuffle" in data_keys:
             data_keys.remove("shuffle")
             data__shuffle = data["shuffle"]
-            data__shuffle_any_of_count19 = 0
-            if not data__shuffle_any_of_count19:
+            data__shuffle_any_of_count25 = 0
+            if not data__shuffle_any_of_count25:
                 try:
                     if not isinstance(data__shuffle, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be boolean")
-                    data__shuffle_any_of_count19 += 1
+                    data__shuffle_any_of_count25 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__shuffle_any_of_count19:
+            if not data__shuffle_any_of_count25:
                 try:
                     if not isinstance(data__shuffle, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be string")
                     if not (isinstance(data__shuffle, str) and data__shuffle == 'batch'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be one of ['batch']")
-                    data__shuffle_any_of_count19 += 1
+                    data__shuffle_any_of_count25 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__shuffle_any_of_count19:
+            if not data__shuffle_any_of_count25:
                 try:
                     if not isinstance(data__shuffle, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be string")
                     if isinstance(data__shuffle, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__shuffle):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must match pattern \\$\\{")
-                    data__shuffle_any_of_count19 += 1
+                    data__shuffle_any_of_count25 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__shuffle_any_of_count19:
+            if not data__shuffle_any_of_count25:
                 try:
                     if not isinstance(data__shuffle, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be null")
-                    data__shuffle_any_of_count19 += 1
+                    data__shuffle_any_of_count25 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__shuffle_any_of_count19:
+            if not data__shuffle_any_of_count25:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle cannot be validated by any definition")
         if "class_weight" in data_keys:
             data_keys.remove("class_weight")
             data__classweight = data["class_weight"]
-            data__classweight_any_of_count20 = 0
-            if not data__classweight_any_of_count20:
+            data__classweight_any_of_count26 = 0
+            if not data__classweight_any_of_count26:
                 try:
                     if not isinstance(data__classweight, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight must be object")
@@ -519,183 +747,183 @@ def validate____defs_fitspec(data, custom_formats={}, name_prefix=None):
                         for data__classweight_key in data__classweight_keys:
                             if data__classweight_key not in []:
                                 data__classweight_value = data__classweight.get(data__classweight_key)
-                                data__classweight_value_any_of_count21 = 0
-                                if not data__classweight_value_any_of_count21:
+                                data__classweight_value_any_of_count27 = 0
+                                if not data__classweight_value_any_of_count27:
                                     try:
                                         if not isinstance(data__classweight_value, (int, float, Decimal)) or isinstance(data__classweight_value, bool):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " must be number")
-                                        data__classweight_value_any_of_count21 += 1
+                                        data__classweight_value_any_of_count27 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__classweight_value_any_of_count21:
+                                if not data__classweight_value_any_of_count27:
                                     try:
                                         if not isinstance(data__classweight_value, (str)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " must be string")
                                         if isinstance(data__classweight_value, str):
                                             if not REGEX_PATTERNS['\\$\\{'].search(data__classweight_value):
                                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " must match pattern \\$\\{")
-                                        data__classweight_value_any_of_count21 += 1
+                                        data__classweight_value_any_of_count27 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__classweight_value_any_of_count21:
+                                if not data__classweight_value_any_of_count27:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight.{data__classweight_key}".format(**locals()) + " cannot be validated by any definition")
-                    data__classweight_any_of_count20 += 1
+                    data__classweight_any_of_count26 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__classweight_any_of_count20:
+            if not data__classweight_any_of_count26:
                 try:
                     if not isinstance(data__classweight, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight must be null")
-                    data__classweight_any_of_count20 += 1
+                    data__classweight_any_of_count26 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__classweight_any_of_count20:
+            if not data__classweight_any_of_count26:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".class_weight cannot be validated by any definition")
         if "initial_epoch" in data_keys:
             data_keys.remove("initial_epoch")
             data__initialepoch = data["initial_epoch"]
-            data__initialepoch_any_of_count22 = 0
-            if not data__initialepoch_any_of_count22:
+            data__initialepoch_any_of_count28 = 0
+            if not data__initialepoch_any_of_count28:
                 try:
                     if not isinstance(data__initialepoch, (int)) and not (isinstance(data__initialepoch, float) and data__initialepoch.is_integer()) or isinstance(data__initialepoch, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be integer")
                     if isinstance(data__initialepoch, (int, float, Decimal)) and not isinstance(data__initialepoch, bool):
                         if data__initialepoch < 0:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be bigger than or equal to 0")
-                    data__initialepoch_any_of_count22 += 1
+                    data__initialepoch_any_of_count28 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__initialepoch_any_of_count22:
+            if not data__initialepoch_any_of_count28:
                 try:
                     if not isinstance(data__initialepoch, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be string")
                     if isinstance(data__initialepoch, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__initialepoch):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must match pattern \\$\\{")
-                    data__initialepoch_any_of_count22 += 1
+                    data__initialepoch_any_of_count28 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__initialepoch_any_of_count22:
+            if not data__initialepoch_any_of_count28:
                 try:
                     if not isinstance(data__initialepoch, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch must be null")
-                    data__initialepoch_any_of_count22 += 1
+                    data__initialepoch_any_of_count28 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__initialepoch_any_of_count22:
+            if not data__initialepoch_any_of_count28:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".initial_epoch cannot be validated by any definition")
         if "steps_per_epoch" in data_keys:
             data_keys.remove("steps_per_epoch")
             data__stepsperepoch = data["steps_per_epoch"]
-            data__stepsperepoch_any_of_count23 = 0
-            if not data__stepsperepoch_any_of_count23:
+            data__stepsperepoch_any_of_count29 = 0
+            if not data__stepsperepoch_any_of_count29:
                 try:
                     if not isinstance(data__stepsperepoch, (int)) and not (isinstance(data__stepsperepoch, float) and data__stepsperepoch.is_integer()) or isinstance(data__stepsperepoch, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be integer")
                     if isinstance(data__stepsperepoch, (int, float, Decimal)) and not isinstance(data__stepsperepoch, bool):
                         if data__stepsperepoch < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be bigger than or equal to 1")
-                    data__stepsperepoch_any_of_count23 += 1
+                    data__stepsperepoch_any_of_count29 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__stepsperepoch_any_of_count23:
+            if not data__stepsperepoch_any_of_count29:
                 try:
                     if not isinstance(data__stepsperepoch, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be string")
                     if isinstance(data__stepsperepoch, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__stepsperepoch):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must match pattern \\$\\{")
-                    data__stepsperepoch_any_of_count23 += 1
+                    data__stepsperepoch_any_of_count29 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__stepsperepoch_any_of_count23:
+            if not data__stepsperepoch_any_of_count29:
                 try:
                     if not isinstance(data__stepsperepoch, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch must be null")
-                    data__stepsperepoch_any_of_count23 += 1
+                    data__stepsperepoch_any_of_count29 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__stepsperepoch_any_of_count23:
+            if not data__stepsperepoch_any_of_count29:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_epoch cannot be validated by any definition")
         if "validation_steps" in data_keys:
             data_keys.remove("validation_steps")
             data__validationsteps = data["validation_steps"]
-            data__validationsteps_any_of_count24 = 0
-            if not data__validationsteps_any_of_count24:
+            data__validationsteps_any_of_count30 = 0
+            if not data__validationsteps_any_of_count30:
                 try:
                     if not isinstance(data__validationsteps, (int)) and not (isinstance(data__validationsteps, float) and data__validationsteps.is_integer()) or isinstance(data__validationsteps, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be integer")
                     if isinstance(data__validationsteps, (int, float, Decimal)) and not isinstance(data__validationsteps, bool):
                         if data__validationsteps < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be bigger than or equal to 1")
-                    data__validationsteps_any_of_count24 += 1
+                    data__validationsteps_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationsteps_any_of_count24:
+            if not data__validationsteps_any_of_count30:
                 try:
                     if not isinstance(data__validationsteps, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be string")
                     if isinstance(data__validationsteps, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__validationsteps):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must match pattern \\$\\{")
-                    data__validationsteps_any_of_count24 += 1
+                    data__validationsteps_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationsteps_any_of_count24:
+            if not data__validationsteps_any_of_count30:
                 try:
                     if not isinstance(data__validationsteps, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps must be null")
-                    data__validationsteps_any_of_count24 += 1
+                    data__validationsteps_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationsteps_any_of_count24:
+            if not data__validationsteps_any_of_count30:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_steps cannot be validated by any definition")
         if "validation_batch_size" in data_keys:
             data_keys.remove("validation_batch_size")
             data__validationbatchsize = data["validation_batch_size"]
-            data__validationbatchsize_any_of_count25 = 0
-            if not data__validationbatchsize_any_of_count25:
+            data__validationbatchsize_any_of_count31 = 0
+            if not data__validationbatchsize_any_of_count31:
                 try:
                     if not isinstance(data__validationbatchsize, (int)) and not (isinstance(data__validationbatchsize, float) and data__validationbatchsize.is_integer()) or isinstance(data__validationbatchsize, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be integer")
                     if isinstance(data__validationbatchsize, (int, float, Decimal)) and not isinstance(data__validationbatchsize, bool):
                         if data__validationbatchsize < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be bigger than or equal to 1")
-                    data__validationbatchsize_any_of_count25 += 1
+                    data__validationbatchsize_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationbatchsize_any_of_count25:
+            if not data__validationbatchsize_any_of_count31:
                 try:
                     if not isinstance(data__validationbatchsize, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be string")
                     if isinstance(data__validationbatchsize, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__validationbatchsize):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must match pattern \\$\\{")
-                    data__validationbatchsize_any_of_count25 += 1
+                    data__validationbatchsize_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationbatchsize_any_of_count25:
+            if not data__validationbatchsize_any_of_count31:
                 try:
                     if not isinstance(data__validationbatchsize, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size must be null")
-                    data__validationbatchsize_any_of_count25 += 1
+                    data__validationbatchsize_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationbatchsize_any_of_count25:
+            if not data__validationbatchsize_any_of_count31:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_batch_size cannot be validated by any definition")
         if "validation_freq" in data_keys:
             data_keys.remove("validation_freq")
             data__validationfreq = data["validation_freq"]
-            data__validationfreq_any_of_count26 = 0
-            if not data__validationfreq_any_of_count26:
+            data__validationfreq_any_of_count32 = 0
+            if not data__validationfreq_any_of_count32:
                 try:
                     if not isinstance(data__validationfreq, (int)) and not (isinstance(data__validationfreq, float) and data__validationfreq.is_integer()) or isinstance(data__validationfreq, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be integer")
                     if isinstance(data__validationfreq, (int, float, Decimal)) and not isinstance(data__validationfreq, bool):
                         if data__validationfreq < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be bigger than or equal to 1")
-                    data__validationfreq_any_of_count26 += 1
+                    data__validationfreq_any_of_count32 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationfreq_any_of_count26:
+            if not data__validationfreq_any_of_count32:
                 try:
                     if not isinstance(data__validationfreq, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be string")
                     if isinstance(data__validationfreq, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__validationfreq):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must match pattern \\$\\{")
-                    data__validationfreq_any_of_count26 += 1
+                    data__validationfreq_any_of_count32 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationfreq_any_of_count26:
+            if not data__validationfreq_any_of_count32:
                 try:
                     if not isinstance(data__validationfreq, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq must be null")
-                    data__validationfreq_any_of_count26 += 1
+                    data__validationfreq_any_of_count32 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validationfreq_any_of_count26:
+            if not data__validationfreq_any_of_count32:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation_freq cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -823,25 +1051,25 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
         if "split" in data_keys:
             data_keys.remove("split")
             data__split = data["split"]
-            data__split_any_of_count27 = 0
-            if not data__split_any_of_count27:
+            data__split_any_of_count33 = 0
+            if not data__split_any_of_count33:
                 try:
                     validate____defs_splitspec(data__split, custom_formats, (name_prefix or "data") + ".split")
-                    data__split_any_of_count27 += 1
+                    data__split_any_of_count33 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__split_any_of_count27:
+            if not data__split_any_of_count33:
                 try:
                     if not isinstance(data__split, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".split must be null")
-                    data__split_any_of_count27 += 1
+                    data__split_any_of_count33 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__split_any_of_count27:
+            if not data__split_any_of_count33:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".split cannot be validated by any definition")
         if "transforms" in data_keys:
             data_keys.remove("transforms")
             data__transforms = data["transforms"]
-            data__transforms_any_of_count28 = 0
-            if not data__transforms_any_of_count28:
+            data__transforms_any_of_count34 = 0
+            if not data__transforms_any_of_count34:
                 try:
                     if not isinstance(data__transforms, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms must be array")
@@ -849,16 +1077,16 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                     if data__transforms_is_list:
                         data__transforms_len = len(data__transforms)
                         for data__transforms_x, data__transforms_item in enumerate(data__transforms):
-                            data__transforms_item_any_of_count29 = 0
-                            if not data__transforms_item_any_of_count29:
+                            data__transforms_item_any_of_count35 = 0
+                            if not data__transforms_item_any_of_count35:
                                 try:
                                     if not isinstance(data__transforms_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " must be string")
                                     if not (isinstance(data__transforms_item, str) and data__transforms_item == 'standardize'):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " must be one of ['standardize']")
-                                    data__transforms_item_any_of_count29 += 1
+                                    data__transforms_item_any_of_count35 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__transforms_item_any_of_count29:
+                            if not data__transforms_item_any_of_count35:
                                 try:
                                     if not isinstance(data__transforms_item, (dict)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " must be object")
@@ -899,25 +1127,25 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                                             data__transforms_item__type = data__transforms_item["type"]
                                             if not (isinstance(data__transforms_item__type, str) and data__transforms_item__type == 'rescale' or isinstance(data__transforms_item__type, str) and data__transforms_item__type == 'standardize'):
                                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}].type".format(**locals()) + " must be one of ['rescale', 'standardize']")
-                                    data__transforms_item_any_of_count29 += 1
+                                    data__transforms_item_any_of_count35 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__transforms_item_any_of_count29:
+                            if not data__transforms_item_any_of_count35:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms[{data__transforms_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__transforms_any_of_count28 += 1
+                    data__transforms_any_of_count34 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__transforms_any_of_count28:
+            if not data__transforms_any_of_count34:
                 try:
                     if not isinstance(data__transforms, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms must be null")
-                    data__transforms_any_of_count28 += 1
+                    data__transforms_any_of_count34 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__transforms_any_of_count28:
+            if not data__transforms_any_of_count34:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".transforms cannot be validated by any definition")
         if "features" in data_keys:
             data_keys.remove("features")
             data__features = data["features"]
-            data__features_any_of_count30 = 0
-            if not data__features_any_of_count30:
+            data__features_any_of_count36 = 0
+            if not data__features_any_of_count36:
                 try:
                     if not isinstance(data__features, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be object")
@@ -935,33 +1163,33 @@ def validate____defs_dataspec(data, custom_formats={}, name_prefix=None):
                                     if data__features_value_len < 1:
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}".format(**locals()) + " must contain at least 1 items")
                                     for data__features_value_x, data__features_value_item in enumerate(data__features_value):
-                                        data__features_value_item_any_of_count31 = 0
-                                        if not data__features_value_item_any_of_count31:
+                                        data__features_value_item_any_of_count37 = 0
+                                        if not data__features_value_item_any_of_count37:
                                             try:
                                                 if not isinstance(data__features_value_item, (int)) and not (isinstance(data__features_value_item, float) and data__features_value_item.is_integer()) or isinstance(data__features_value_item, bool):
                                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}[{data__features_value_x}]".format(**locals()) + " must be integer")
                                                 if isinstance(data__features_value_item, (int, float, Decimal)) and not isinstance(data__features_value_item, bool):
                                                     if data__features_value_item < 0:
                                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}[{data__features_value_x}]".format(**locals()) + " must be bigger than or equal to 0")
-                                                data__features_value_item_any_of_count31 += 1
+                                                data__features_value_item_any_of_count37 += 1
                                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                        if not data__features_value_item_any_of_count31:
+                                        if not data__features_value_item_any_of_count37:
                                             try:
                                                 if not isinstance(data__features_value_item, (str)):
                                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}[{data__features_value_x}]".format(**locals()) + " must be string")
-                                                data__features_value_item_any_of_count31 += 1
+                                                data__features_value_item_any_of_count37 += 1
                                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                        if not data__features_value_item_any_of_count31:
+                                        if not data__features_value_item_any_of_count37:
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".features.{data__features_key}[{data__features_value_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__features_any_of_count30 += 1
+                    data__features_any_of_count36 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__features_any_of_count30:
+            if not data__features_any_of_count36:
                 try:
                     if not isinstance(data__features, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be null")
-                    data__features_any_of_count30 += 1
+                    data__features_any_of_count36 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__features_any_of_count30:
+            if not data__features_any_of_count36:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".features cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -986,56 +1214,56 @@ def validate____defs_standardize(data, custom_formats={}, name_prefix=None):
         if "with_mean" in data_keys:
             data_keys.remove("with_mean")
             data__withmean = data["with_mean"]
-            data__withmean_any_of_count32 = 0
-            if not data__withmean_any_of_count32:
+            data__withmean_any_of_count38 = 0
+            if not data__withmean_any_of_count38:
                 try:
                     if not isinstance(data__withmean, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must be boolean")
-                    data__withmean_any_of_count32 += 1
+                    data__withmean_any_of_count38 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__withmean_any_of_count32:
+            if not data__withmean_any_of_count38:
                 try:
                     if not isinstance(data__withmean, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must be string")
                     if isinstance(data__withmean, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__withmean):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must match pattern \\$\\{")
-                    data__withmean_any_of_count32 += 1
+                    data__withmean_any_of_count38 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__withmean_any_of_count32:
+            if not data__withmean_any_of_count38:
                 try:
                     if not isinstance(data__withmean, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean must be null")
-                    data__withmean_any_of_count32 += 1
+                    data__withmean_any_of_count38 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__withmean_any_of_count32:
+            if not data__withmean_any_of_count38:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_mean cannot be validated by any definition")
         if "with_std" in data_keys:
             data_keys.remove("with_std")
             data__withstd = data["with_std"]
-            data__withstd_any_of_count33 = 0
-            if not data__withstd_any_of_count33:
+            data__withstd_any_of_count39 = 0
+            if not data__withstd_any_of_count39:
                 try:
                     if not isinstance(data__withstd, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must be boolean")
-                    data__withstd_any_of_count33 += 1
+                    data__withstd_any_of_count39 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__withstd_any_of_count33:
+            if not data__withstd_any_of_count39:
                 try:
                     if not isinstance(data__withstd, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must be string")
                     if isinstance(data__withstd, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__withstd):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must match pattern \\$\\{")
-                    data__withstd_any_of_count33 += 1
+                    data__withstd_any_of_count39 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__withstd_any_of_count33:
+            if not data__withstd_any_of_count39:
                 try:
                     if not isinstance(data__withstd, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std must be null")
-                    data__withstd_any_of_count33 += 1
+                    data__withstd_any_of_count39 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__withstd_any_of_count33:
+            if not data__withstd_any_of_count39:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".with_std cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -1060,50 +1288,50 @@ def validate____defs_rescale(data, custom_formats={}, name_prefix=None):
         if "scale" in data_keys:
             data_keys.remove("scale")
             data__scale = data["scale"]
-            data__scale_any_of_count34 = 0
-            if not data__scale_any_of_count34:
+            data__scale_any_of_count40 = 0
+            if not data__scale_any_of_count40:
                 try:
                     if not isinstance(data__scale, (int, float, Decimal)) or isinstance(data__scale, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale must be number")
-                    data__scale_any_of_count34 += 1
+                    data__scale_any_of_count40 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__scale_any_of_count34:
+            if not data__scale_any_of_count40:
                 try:
                     if not isinstance(data__scale, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale must be string")
                     if isinstance(data__scale, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__scale):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale must match pattern \\$\\{")
-                    data__scale_any_of_count34 += 1
+                    data__scale_any_of_count40 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__scale_any_of_count34:
+            if not data__scale_any_of_count40:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".scale cannot be validated by any definition")
         if "offset" in data_keys:
             data_keys.remove("offset")
             data__offset = data["offset"]
-            data__offset_any_of_count35 = 0
-            if not data__offset_any_of_count35:
+            data__offset_any_of_count41 = 0
+            if not data__offset_any_of_count41:
                 try:
                     if not isinstance(data__offset, (int, float, Decimal)) or isinstance(data__offset, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must be number")
-                    data__offset_any_of_count35 += 1
+                    data__offset_any_of_count41 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__offset_any_of_count35:
+            if not data__offset_any_of_count41:
                 try:
                     if not isinstance(data__offset, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must be string")
                     if isinstance(data__offset, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__offset):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must match pattern \\$\\{")
-                    data__offset_any_of_count35 += 1
+                    data__offset_any_of_count41 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__offset_any_of_count35:
+            if not data__offset_any_of_count41:
                 try:
                     if not isinstance(data__offset, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset must be null")
-                    data__offset_any_of_count35 += 1
+                    data__offset_any_of_count41 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__offset_any_of_count35:
+            if not data__offset_any_of_count41:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".offset cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -1118,8 +1346,8 @@ def validate____defs_splitspec(data, custom_formats={}, name_prefix=None):
         if "test" in data_keys:
             data_keys.remove("test")
             data__test = data["test"]
-            data__test_any_of_count36 = 0
-            if not data__test_any_of_count36:
+            data__test_any_of_count42 = 0
+            if not data__test_any_of_count42:
                 try:
                     if not isinstance(data__test, (int, float, Decimal)) or isinstance(data__test, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be number")
@@ -1128,40 +1356,40 @@ def validate____defs_splitspec(data, custom_formats={}, name_prefix=None):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be bigger than 0")
                         if data__test >= 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be smaller than 1")
-                    data__test_any_of_count36 += 1
+                    data__test_any_of_count42 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__test_any_of_count36:
+            if not data__test_any_of_count42:
                 try:
                     if not isinstance(data__test, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be string")
                     if isinstance(data__test, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__test):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must match pattern \\$\\{")
-                    data__test_any_of_count36 += 1
+                    data__test_any_of_count42 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__test_any_of_count36:
+            if not data__test_any_of_count42:
                 try:
                     validate____defs_firstrowssplit(data__test, custom_formats, (name_prefix or "data") + ".test")
-                    data__test_any_of_count36 += 1
+                    data__test_any_of_count42 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__test_any_of_count36:
+            if not data__test_any_of_count42:
                 try:
                     validate____defs_fractionsplit(data__test, custom_formats, (name_prefix or "data") + ".test")
-                    data__test_any_of_count36 += 1
+                    data__test_any_of_count42 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__test_any_of_count36:
+            if not data__test_any_of_count42:
                 try:
                     if not isinstance(data__test, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".test must be null")
-                    data__test_any_of_count36 += 1
+                    data__test_any_of_count42 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__test_any_of_count36:
+            if not data__test_any_of_count42:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".test cannot be validated by any definition")
         if "validation" in data_keys:
             data_keys.remove("validation")
             data__validation = data["validation"]
-            data__validation_any_of_count37 = 0
-            if not data__validation_any_of_count37:
+            data__validation_any_of_count43 = 0
+            if not data__validation_any_of_count43:
                 try:
                     if not isinstance(data__validation, (int, float, Decimal)) or isinstance(data__validation, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be number")
@@ -1170,34 +1398,34 @@ def validate____defs_splitspec(data, custom_formats={}, name_prefix=None):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be bigger than 0")
                         if data__validation >= 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be smaller than 1")
-                    data__validation_any_of_count37 += 1
+                    data__validation_any_of_count43 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validation_any_of_count37:
+            if not data__validation_any_of_count43:
                 try:
                     if not isinstance(data__validation, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be string")
                     if isinstance(data__validation, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__validation):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must match pattern \\$\\{")
-                    data__validation_any_of_count37 += 1
+                    data__validation_any_of_count43 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validation_any_of_count37:
+            if not data__validation_any_of_count43:
                 try:
                     validate____defs_firstrowssplit(data__validation, custom_formats, (name_prefix or "data") + ".validation")
-                    data__validation_any_of_count37 += 1
+                    data__validation_any_of_count43 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validation_any_of_count37:
+            if not data__validation_any_of_count43:
                 try:
                     validate____defs_fractionsplit(data__validation, custom_formats, (name_prefix or "data") + ".validation")
-                    data__validation_any_of_count37 += 1
+                    data__validation_any_of_count43 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validation_any_of_count37:
+            if not data__validation_any_of_count43:
                 try:
                     if not isinstance(data__validation, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation must be null")
-                    data__validation_any_of_count37 += 1
+                    data__validation_any_of_count43 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__validation_any_of_count37:
+            if not data__validation_any_of_count43:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".validation cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -1212,8 +1440,8 @@ def validate____defs_fractionsplit(data, custom_formats={}, name_prefix=None):
         if "fraction" in data_keys:
             data_keys.remove("fraction")
             data__fraction = data["fraction"]
-            data__fraction_any_of_count38 = 0
-            if not data__fraction_any_of_count38:
+            data__fraction_any_of_count44 = 0
+            if not data__fraction_any_of_count44:
                 try:
                     if not isinstance(data__fraction, (int, float, Decimal)) or isinstance(data__fraction, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be number")
@@ -1222,30 +1450,30 @@ def validate____defs_fractionsplit(data, custom_formats={}, name_prefix=None):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be bigger than 0")
                         if data__fraction >= 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be smaller than 1")
-                    data__fraction_any_of_count38 += 1
+                    data__fraction_any_of_count44 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__fraction_any_of_count38:
+            if not data__fraction_any_of_count44:
                 try:
                     if not isinstance(data__fraction, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be string")
                     if isinstance(data__fraction, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__fraction):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must match pattern \\$\\{")
-                    data__fraction_any_of_count38 += 1
+                    data__fraction_any_of_count44 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__fraction_any_of_count38:
+            if not data__fraction_any_of_count44:
                 try:
                     if not isinstance(data__fraction, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction must be null")
-                    data__fraction_any_of_count38 += 1
+                    data__fraction_any_of_count44 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__fraction_any_of_count38:
+            if not data__fraction_any_of_count44:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".fraction cannot be validated by any definition")
         if "random_state" in data_keys:
             data_keys.remove("random_state")
             data__randomstate = data["random_state"]
-            data__randomstate_any_of_count39 = 0
-            if not data__randomstate_any_of_count39:
+            data__randomstate_any_of_count45 = 0
+            if not data__randomstate_any_of_count45:
                 try:
                     if not isinstance(data__randomstate, (int)) and not (isinstance(data__randomstate, float) and data__randomstate.is_integer()) or isinstance(data__randomstate, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be integer")
@@ -1254,51 +1482,51 @@ def validate____defs_fractionsplit(data, custom_formats={}, name_prefix=None):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be bigger than or equal to 0")
                         if data__randomstate >= 4294967296:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be smaller than 4294967296")
-                    data__randomstate_any_of_count39 += 1
+                    data__randomstate_any_of_count45 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__randomstate_any_of_count39:
+            if not data__randomstate_any_of_count45:
                 try:
                     if not isinstance(data__randomstate, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be string")
                     if isinstance(data__randomstate, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__randomstate):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must match pattern \\$\\{")
-                    data__randomstate_any_of_count39 += 1
+                    data__randomstate_any_of_count45 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__randomstate_any_of_count39:
+            if not data__randomstate_any_of_count45:
                 try:
                     if not isinstance(data__randomstate, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state must be null")
-                    data__randomstate_any_of_count39 += 1
+                    data__randomstate_any_of_count45 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__randomstate_any_of_count39:
+            if not data__randomstate_any_of_count45:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".random_state cannot be validated by any definition")
         if "shuffle" in data_keys:
             data_keys.remove("shuffle")
             data__shuffle = data["shuffle"]
-            data__shuffle_any_of_count40 = 0
-            if not data__shuffle_any_of_count40:
+            data__shuffle_any_of_count46 = 0
+            if not data__shuffle_any_of_count46:
                 try:
                     if not isinstance(data__shuffle, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be boolean")
-                    data__shuffle_any_of_count40 += 1
+                    data__shuffle_any_of_count46 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__shuffle_any_of_count40:
+            if not data__shuffle_any_of_count46:
                 try:
                     if not isinstance(data__shuffle, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be string")
                     if isinstance(data__shuffle, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__shuffle):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must match pattern \\$\\{")
-                    data__shuffle_any_of_count40 += 1
+                    data__shuffle_any_of_count46 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__shuffle_any_of_count40:
+            if not data__shuffle_any_of_count46:
                 try:
                     if not isinstance(data__shuffle, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle must be null")
-                    data__shuffle_any_of_count40 += 1
+                    data__shuffle_any_of_count46 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__shuffle_any_of_count40:
+            if not data__shuffle_any_of_count46:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".shuffle cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -1316,26 +1544,26 @@ def validate____defs_firstrowssplit(data, custom_formats={}, name_prefix=None):
         if "first" in data_keys:
             data_keys.remove("first")
             data__first = data["first"]
-            data__first_any_of_count41 = 0
-            if not data__first_any_of_count41:
+            data__first_any_of_count47 = 0
+            if not data__first_any_of_count47:
                 try:
                     if not isinstance(data__first, (int)) and not (isinstance(data__first, float) and data__first.is_integer()) or isinstance(data__first, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must be integer")
                     if isinstance(data__first, (int, float, Decimal)) and not isinstance(data__first, bool):
                         if data__first < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must be bigger than or equal to 1")
-                    data__first_any_of_count41 += 1
+                    data__first_any_of_count47 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__first_any_of_count41:
+            if not data__first_any_of_count47:
                 try:
                     if not isinstance(data__first, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must be string")
                     if isinstance(data__first, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__first):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".first must match pattern \\$\\{")
-                    data__first_any_of_count41 += 1
+                    data__first_any_of_count47 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__first_any_of_count41:
+            if not data__first_any_of_count47:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".first cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -1365,40 +1593,40 @@ def validate____defs_textdirectorysource(data, custom_formats={}, name_prefix=No
         if "test_path" in data_keys:
             data_keys.remove("test_path")
             data__testpath = data["test_path"]
-            data__testpath_any_of_count42 = 0
-            if not data__testpath_any_of_count42:
+            data__testpath_any_of_count48 = 0
+            if not data__testpath_any_of_count48:
                 try:
                     if not isinstance(data__testpath, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".test_path must be string")
-                    data__testpath_any_of_count42 += 1
+                    data__testpath_any_of_count48 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__testpath_any_of_count42:
+            if not data__testpath_any_of_count48:
                 try:
                     if not isinstance(data__testpath, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".test_path must be null")
-                    data__testpath_any_of_count42 += 1
+                    data__testpath_any_of_count48 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__testpath_any_of_count42:
+            if not data__testpath_any_of_count48:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".test_path cannot be validated by any definition")
         if "label_mode" in data_keys:
             data_keys.remove("label_mode")
             data__labelmode = data["label_mode"]
-            data__labelmode_any_of_count43 = 0
-            if not data__labelmode_any_of_count43:
+            data__labelmode_any_of_count49 = 0
+            if not data__labelmode_any_of_count49:
                 try:
                     if not isinstance(data__labelmode, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".label_mode must be string")
                     if not (isinstance(data__labelmode, str) and data__labelmode == 'int' or isinstance(data__labelmode, str) and data__labelmode == 'categorical' or isinstance(data__labelmode, str) and data__labelmode == 'binary'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".label_mode must be one of ['int', 'categorical', 'binary']")
-                    data__labelmode_any_of_count43 += 1
+                    data__labelmode_any_of_count49 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__labelmode_any_of_count43:
+            if not data__labelmode_any_of_count49:
                 try:
                     if not isinstance(data__labelmode, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".label_mode must be null")
-                    data__labelmode_any_of_count43 += 1
+                    data__labelmode_any_of_count49 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__labelmode_any_of_count43:
+            if not data__labelmode_any_of_count49:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".label_mode cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -1451,38 +1679,38 @@ def validate____defs_npzsource(data, custom_formats={}, name_prefix=None):
         if "x" in data_keys:
             data_keys.remove("x")
             data__x = data["x"]
-            data__x_any_of_count44 = 0
-            if not data__x_any_of_count44:
+            data__x_any_of_count50 = 0
+            if not data__x_any_of_count50:
                 try:
                     if not isinstance(data__x, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".x must be string")
-                    data__x_any_of_count44 += 1
+                    data__x_any_of_count50 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__x_any_of_count44:
+            if not data__x_any_of_count50:
                 try:
                     if not isinstance(data__x, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".x must be null")
-                    data__x_any_of_count44 += 1
+                    data__x_any_of_count50 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__x_any_of_count44:
+            if not data__x_any_of_count50:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".x cannot be validated by any definition")
         if "y" in data_keys:
             data_keys.remove("y")
             data__y = data["y"]
-            data__y_any_of_count45 = 0
-            if not data__y_any_of_count45:
+            data__y_any_of_count51 = 0
+            if not data__y_any_of_count51:
                 try:
                     if not isinstance(data__y, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".y must be string")
-                    data__y_any_of_count45 += 1
+                    data__y_any_of_count51 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__y_any_of_count45:
+            if not data__y_any_of_count51:
                 try:
                     if not isinstance(data__y, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".y must be null")
-                    data__y_any_of_count45 += 1
+                    data__y_any_of_count51 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__y_any_of_count45:
+            if not data__y_any_of_count51:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".y cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -1555,60 +1783,60 @@ def validate____defs_imagedirectorysource(data, custom_formats={}, name_prefix=N
         if "test_path" in data_keys:
             data_keys.remove("test_path")
             data__testpath = data["test_path"]
-            data__testpath_any_of_count46 = 0
-            if not data__testpath_any_of_count46:
+            data__testpath_any_of_count52 = 0
+            if not data__testpath_any_of_count52:
                 try:
                     if not isinstance(data__testpath, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".test_path must be string")
-                    data__testpath_any_of_count46 += 1
+                    data__testpath_any_of_count52 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__testpath_any_of_count46:
+            if not data__testpath_any_of_count52:
                 try:
                     if not isinstance(data__testpath, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".test_path must be null")
-                    data__testpath_any_of_count46 += 1
+                    data__testpath_any_of_count52 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__testpath_any_of_count46:
+            if not data__testpath_any_of_count52:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".test_path cannot be validated by any definition")
         if "color_mode" in data_keys:
             data_keys.remove("color_mode")
             data__colormode = data["color_mode"]
-            data__colormode_any_of_count47 = 0
-            if not data__colormode_any_of_count47:
+            data__colormode_any_of_count53 = 0
+            if not data__colormode_any_of_count53:
                 try:
                     if not isinstance(data__colormode, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".color_mode must be string")
                     if not (isinstance(data__colormode, str) and data__colormode == 'grayscale' or isinstance(data__colormode, str) and data__colormode == 'rgb' or isinstance(data__colormode, str) and data__colormode == 'rgba'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".color_mode must be one of ['grayscale', 'rgb', 'rgba']")
-                    data__colormode_any_of_count47 += 1
+                    data__colormode_any_of_count53 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__colormode_any_of_count47:
+            if not data__colormode_any_of_count53:
                 try:
                     if not isinstance(data__colormode, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".color_mode must be null")
-                    data__colormode_any_of_count47 += 1
+                    data__colormode_any_of_count53 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__colormode_any_of_count47:
+            if not data__colormode_any_of_count53:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".color_mode cannot be validated by any definition")
         if "label_mode" in data_keys:
             data_keys.remove("label_mode")
             data__labelmode = data["label_mode"]
-            data__labelmode_any_of_count48 = 0
-            if not data__labelmode_any_of_count48:
+            data__labelmode_any_of_count54 = 0
+            if not data__labelmode_any_of_count54:
                 try:
                     if not isinstance(data__labelmode, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".label_mode must be string")
                     if not (isinstance(data__labelmode, str) and data__labelmode == 'int' or isinstance(data__labelmode, str) and data__labelmode == 'categorical' or isinstance(data__labelmode, str) and data__labelmode == 'binary'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".label_mode must be one of ['int', 'categorical', 'binary']")
-                    data__labelmode_any_of_count48 += 1
+                    data__labelmode_any_of_count54 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__labelmode_any_of_count48:
+            if not data__labelmode_any_of_count54:
                 try:
                     if not isinstance(data__labelmode, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".label_mode must be null")
-                    data__labelmode_any_of_count48 += 1
+                    data__labelmode_any_of_count54 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__labelmode_any_of_count48:
+            if not data__labelmode_any_of_count54:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".label_mode cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -1638,23 +1866,23 @@ def validate____defs_csvsource(data, custom_formats={}, name_prefix=None):
         if "target" in data_keys:
             data_keys.remove("target")
             data__target = data["target"]
-            data__target_any_of_count49 = 0
-            if not data__target_any_of_count49:
+            data__target_any_of_count55 = 0
+            if not data__target_any_of_count55:
                 try:
                     if not isinstance(data__target, (int)) and not (isinstance(data__target, float) and data__target.is_integer()) or isinstance(data__target, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be integer")
                     if isinstance(data__target, (int, float, Decimal)) and not isinstance(data__target, bool):
                         if data__target < 0:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be bigger than or equal to 0")
-                    data__target_any_of_count49 += 1
+                    data__target_any_of_count55 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__target_any_of_count49:
+            if not data__target_any_of_count55:
                 try:
                     if not isinstance(data__target, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be string")
-                    data__target_any_of_count49 += 1
+                    data__target_any_of_count55 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__target_any_of_count49:
+            if not data__target_any_of_count55:
                 try:
                     if not isinstance(data__target, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".target must be array")
@@ -1662,33 +1890,33 @@ def validate____defs_csvsource(data, custom_formats={}, name_prefix=None):
                     if data__target_is_list:
                         data__target_len = len(data__target)
                         for data__target_x, data__target_item in enumerate(data__target):
-                            data__target_item_any_of_count50 = 0
-                            if not data__target_item_any_of_count50:
+                            data__target_item_any_of_count56 = 0
+                            if not data__target_item_any_of_count56:
                                 try:
                                     if not isinstance(data__target_item, (int)) and not (isinstance(data__target_item, float) and data__target_item.is_integer()) or isinstance(data__target_item, bool):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " must be integer")
                                     if isinstance(data__target_item, (int, float, Decimal)) and not isinstance(data__target_item, bool):
                                         if data__target_item < 0:
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " must be bigger than or equal to 0")
-                                    data__target_item_any_of_count50 += 1
+                                    data__target_item_any_of_count56 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__target_item_any_of_count50:
+                            if not data__target_item_any_of_count56:
                                 try:
                                     if not isinstance(data__target_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " must be string")
-                                    data__target_item_any_of_count50 += 1
+                                    data__target_item_any_of_count56 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__target_item_any_of_count50:
+                            if not data__target_item_any_of_count56:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".target[{data__target_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__target_any_of_count49 += 1
+                    data__target_any_of_count55 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__target_any_of_count49:
+            if not data__target_any_of_count55:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".target cannot be validated by any definition")
         if "features" in data_keys:
             data_keys.remove("features")
             data__features = data["features"]
-            data__features_any_of_count51 = 0
-            if not data__features_any_of_count51:
+            data__features_any_of_count57 = 0
+            if not data__features_any_of_count57:
                 try:
                     if not isinstance(data__features, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be array")
@@ -1696,57 +1924,57 @@ def validate____defs_csvsource(data, custom_formats={}, name_prefix=None):
                     if data__features_is_list:
                         data__features_len = len(data__features)
                         for data__features_x, data__features_item in enumerate(data__features):
-                            data__features_item_any_of_count52 = 0
-                            if not data__features_item_any_of_count52:
+                            data__features_item_any_of_count58 = 0
+                            if not data__features_item_any_of_count58:
                                 try:
                                     if not isinstance(data__features_item, (int)) and not (isinstance(data__features_item, float) and data__features_item.is_integer()) or isinstance(data__features_item, bool):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " must be integer")
                                     if isinstance(data__features_item, (int, float, Decimal)) and not isinstance(data__features_item, bool):
                                         if data__features_item < 0:
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " must be bigger than or equal to 0")
-                                    data__features_item_any_of_count52 += 1
+                                    data__features_item_any_of_count58 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__features_item_any_of_count52:
+                            if not data__features_item_any_of_count58:
                                 try:
                                     if not isinstance(data__features_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " must be string")
-                                    data__features_item_any_of_count52 += 1
+                                    data__features_item_any_of_count58 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__features_item_any_of_count52:
+                            if not data__features_item_any_of_count58:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".features[{data__features_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__features_any_of_count51 += 1
+                    data__features_any_of_count57 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__features_any_of_count51:
+            if not data__features_any_of_count57:
                 try:
                     if not isinstance(data__features, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".features must be null")
-                    data__features_any_of_count51 += 1
+                    data__features_any_of_count57 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__features_any_of_count51:
+            if not data__features_any_of_count57:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".features cannot be validated by any definition")
         if "header" in data_keys:
             data_keys.remove("header")
             data__header = data["header"]
-            data__header_any_of_count53 = 0
-            if not data__header_any_of_count53:
+            data__header_any_of_count59 = 0
+            if not data__header_any_of_count59:
                 try:
                     if not isinstance(data__header, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".header must be boolean")
-                    data__header_any_of_count53 += 1
+                    data__header_any_of_count59 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__header_any_of_count53:
+            if not data__header_any_of_count59:
                 try:
                     if not isinstance(data__header, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".header must be null")
-                    data__header_any_of_count53 += 1
+                    data__header_any_of_count59 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__header_any_of_count53:
+            if not data__header_any_of_count59:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".header cannot be validated by any definition")
         if "delimiter" in data_keys:
             data_keys.remove("delimiter")
             data__delimiter = data["delimiter"]
-            data__delimiter_any_of_count54 = 0
-            if not data__delimiter_any_of_count54:
+            data__delimiter_any_of_count60 = 0
+            if not data__delimiter_any_of_count60:
                 try:
                     if not isinstance(data__delimiter, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be string")
@@ -1756,15 +1984,15 @@ def validate____defs_csvsource(data, custom_formats={}, name_prefix=None):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be longer than or equal to 1 characters")
                         if data__delimiter_len > 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be shorter than or equal to 1 characters")
-                    data__delimiter_any_of_count54 += 1
+                    data__delimiter_any_of_count60 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__delimiter_any_of_count54:
+            if not data__delimiter_any_of_count60:
                 try:
                     if not isinstance(data__delimiter, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter must be null")
-                    data__delimiter_any_of_count54 += 1
+                    data__delimiter_any_of_count60 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__delimiter_any_of_count54:
+            if not data__delimiter_any_of_count60:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".delimiter cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -1779,42 +2007,42 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
         if "optimizer" in data_keys:
             data_keys.remove("optimizer")
             data__optimizer = data["optimizer"]
-            data__optimizer_any_of_count55 = 0
-            if not data__optimizer_any_of_count55:
+            data__optimizer_any_of_count61 = 0
+            if not data__optimizer_any_of_count61:
                 try:
                     if not isinstance(data__optimizer, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".optimizer must be string")
-                    data__optimizer_any_of_count55 += 1
+                    data__optimizer_any_of_count61 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__optimizer_any_of_count55:
+            if not data__optimizer_any_of_count61:
                 try:
                     validate____defs_typedobject(data__optimizer, custom_formats, (name_prefix or "data") + ".optimizer")
-                    data__optimizer_any_of_count55 += 1
+                    data__optimizer_any_of_count61 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__optimizer_any_of_count55:
+            if not data__optimizer_any_of_count61:
                 try:
                     if not isinstance(data__optimizer, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".optimizer must be null")
-                    data__optimizer_any_of_count55 += 1
+                    data__optimizer_any_of_count61 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__optimizer_any_of_count55:
+            if not data__optimizer_any_of_count61:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".optimizer cannot be validated by any definition")
         if "loss" in data_keys:
             data_keys.remove("loss")
             data__loss = data["loss"]
-            data__loss_any_of_count56 = 0
-            if not data__loss_any_of_count56:
+            data__loss_any_of_count62 = 0
+            if not data__loss_any_of_count62:
                 try:
                     if not isinstance(data__loss, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be string")
-                    data__loss_any_of_count56 += 1
+                    data__loss_any_of_count62 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__loss_any_of_count56:
+            if not data__loss_any_of_count62:
                 try:
                     validate____defs_typedobject(data__loss, custom_formats, (name_prefix or "data") + ".loss")
-                    data__loss_any_of_count56 += 1
+                    data__loss_any_of_count62 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__loss_any_of_count56:
+            if not data__loss_any_of_count62:
                 try:
                     if not isinstance(data__loss, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be array")
@@ -1822,23 +2050,23 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                     if data__loss_is_list:
                         data__loss_len = len(data__loss)
                         for data__loss_x, data__loss_item in enumerate(data__loss):
-                            data__loss_item_any_of_count57 = 0
-                            if not data__loss_item_any_of_count57:
+                            data__loss_item_any_of_count63 = 0
+                            if not data__loss_item_any_of_count63:
                                 try:
                                     if not isinstance(data__loss_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss[{data__loss_x}]".format(**locals()) + " must be string")
-                                    data__loss_item_any_of_count57 += 1
+                                    data__loss_item_any_of_count63 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__loss_item_any_of_count57:
+                            if not data__loss_item_any_of_count63:
                                 try:
                                     validate____defs_typedobject(data__loss_item, custom_formats, (name_prefix or "data") + ".loss[{data__loss_x}]".format(**locals()))
-                                    data__loss_item_any_of_count57 += 1
+                                    data__loss_item_any_of_count63 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__loss_item_any_of_count57:
+                            if not data__loss_item_any_of_count63:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss[{data__loss_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__loss_any_of_count56 += 1
+                    data__loss_any_of_count62 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__loss_any_of_count56:
+            if not data__loss_any_of_count62:
                 try:
                     if not isinstance(data__loss, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be object")
@@ -1848,35 +2076,35 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                         for data__loss_key in data__loss_keys:
                             if data__loss_key not in []:
                                 data__loss_value = data__loss.get(data__loss_key)
-                                data__loss_value_any_of_count58 = 0
-                                if not data__loss_value_any_of_count58:
+                                data__loss_value_any_of_count64 = 0
+                                if not data__loss_value_any_of_count64:
                                     try:
                                         if not isinstance(data__loss_value, (str)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss.{data__loss_key}".format(**locals()) + " must be string")
-                                        data__loss_value_any_of_count58 += 1
+                                        data__loss_value_any_of_count64 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__loss_value_any_of_count58:
+                                if not data__loss_value_any_of_count64:
                                     try:
                                         validate____defs_typedobject(data__loss_value, custom_formats, (name_prefix or "data") + ".loss.{data__loss_key}".format(**locals()))
-                                        data__loss_value_any_of_count58 += 1
+                                        data__loss_value_any_of_count64 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__loss_value_any_of_count58:
+                                if not data__loss_value_any_of_count64:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss.{data__loss_key}".format(**locals()) + " cannot be validated by any definition")
-                    data__loss_any_of_count56 += 1
+                    data__loss_any_of_count62 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__loss_any_of_count56:
+            if not data__loss_any_of_count62:
                 try:
                     if not isinstance(data__loss, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss must be null")
-                    data__loss_any_of_count56 += 1
+                    data__loss_any_of_count62 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__loss_any_of_count56:
+            if not data__loss_any_of_count62:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss cannot be validated by any definition")
         if "loss_weights" in data_keys:
             data_keys.remove("loss_weights")
             data__lossweights = data["loss_weights"]
-            data__lossweights_any_of_count59 = 0
-            if not data__lossweights_any_of_count59:
+            data__lossweights_any_of_count65 = 0
+            if not data__lossweights_any_of_count65:
                 try:
                     if not isinstance(data__lossweights, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be array")
@@ -1884,27 +2112,27 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                     if data__lossweights_is_list:
                         data__lossweights_len = len(data__lossweights)
                         for data__lossweights_x, data__lossweights_item in enumerate(data__lossweights):
-                            data__lossweights_item_any_of_count60 = 0
-                            if not data__lossweights_item_any_of_count60:
+                            data__lossweights_item_any_of_count66 = 0
+                            if not data__lossweights_item_any_of_count66:
                                 try:
                                     if not isinstance(data__lossweights_item, (int, float, Decimal)) or isinstance(data__lossweights_item, bool):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " must be number")
-                                    data__lossweights_item_any_of_count60 += 1
+                                    data__lossweights_item_any_of_count66 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__lossweights_item_any_of_count60:
+                            if not data__lossweights_item_any_of_count66:
                                 try:
                                     if not isinstance(data__lossweights_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " must be string")
                                     if isinstance(data__lossweights_item, str):
                                         if not REGEX_PATTERNS['\\$\\{'].search(data__lossweights_item):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " must match pattern \\$\\{")
-                                    data__lossweights_item_any_of_count60 += 1
+                                    data__lossweights_item_any_of_count66 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__lossweights_item_any_of_count60:
+                            if not data__lossweights_item_any_of_count66:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights[{data__lossweights_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__lossweights_any_of_count59 += 1
+                    data__lossweights_any_of_count65 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__lossweights_any_of_count59:
+            if not data__lossweights_any_of_count65:
                 try:
                     if not isinstance(data__lossweights, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be object")
@@ -1914,48 +2142,48 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                         for data__lossweights_key in data__lossweights_keys:
                             if data__lossweights_key not in []:
                                 data__lossweights_value = data__lossweights.get(data__lossweights_key)
-                                data__lossweights_value_any_of_count61 = 0
-                                if not data__lossweights_value_any_of_count61:
+                                data__lossweights_value_any_of_count67 = 0
+                                if not data__lossweights_value_any_of_count67:
                                     try:
                                         if not isinstance(data__lossweights_value, (int, float, Decimal)) or isinstance(data__lossweights_value, bool):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " must be number")
-                                        data__lossweights_value_any_of_count61 += 1
+                                        data__lossweights_value_any_of_count67 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__lossweights_value_any_of_count61:
+                                if not data__lossweights_value_any_of_count67:
                                     try:
                                         if not isinstance(data__lossweights_value, (str)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " must be string")
                                         if isinstance(data__lossweights_value, str):
                                             if not REGEX_PATTERNS['\\$\\{'].search(data__lossweights_value):
                                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " must match pattern \\$\\{")
-                                        data__lossweights_value_any_of_count61 += 1
+                                        data__lossweights_value_any_of_count67 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__lossweights_value_any_of_count61:
+                                if not data__lossweights_value_any_of_count67:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights.{data__lossweights_key}".format(**locals()) + " cannot be validated by any definition")
-                    data__lossweights_any_of_count59 += 1
+                    data__lossweights_any_of_count65 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__lossweights_any_of_count59:
+            if not data__lossweights_any_of_count65:
                 try:
                     if not isinstance(data__lossweights, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be string")
                     if isinstance(data__lossweights, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__lossweights):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must match pattern \\$\\{")
-                    data__lossweights_any_of_count59 += 1
+                    data__lossweights_any_of_count65 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__lossweights_any_of_count59:
+            if not data__lossweights_any_of_count65:
                 try:
                     if not isinstance(data__lossweights, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights must be null")
-                    data__lossweights_any_of_count59 += 1
+                    data__lossweights_any_of_count65 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__lossweights_any_of_count59:
+            if not data__lossweights_any_of_count65:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".loss_weights cannot be validated by any definition")
         if "metrics" in data_keys:
             data_keys.remove("metrics")
             data__metrics = data["metrics"]
-            data__metrics_any_of_count62 = 0
-            if not data__metrics_any_of_count62:
+            data__metrics_any_of_count68 = 0
+            if not data__metrics_any_of_count68:
                 try:
                     if not isinstance(data__metrics, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics must be array")
@@ -1963,19 +2191,19 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                     if data__metrics_is_list:
                         data__metrics_len = len(data__metrics)
                         for data__metrics_x, data__metrics_item in enumerate(data__metrics):
-                            data__metrics_item_any_of_count63 = 0
-                            if not data__metrics_item_any_of_count63:
+                            data__metrics_item_any_of_count69 = 0
+                            if not data__metrics_item_any_of_count69:
                                 try:
                                     if not isinstance(data__metrics_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()) + " must be string")
-                                    data__metrics_item_any_of_count63 += 1
+                                    data__metrics_item_any_of_count69 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__metrics_item_any_of_count63:
+                            if not data__metrics_item_any_of_count69:
                                 try:
                                     validate____defs_typedobject(data__metrics_item, custom_formats, (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()))
-                                    data__metrics_item_any_of_count63 += 1
+                                    data__metrics_item_any_of_count69 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__metrics_item_any_of_count63:
+                            if not data__metrics_item_any_of_count69:
                                 try:
                                     if not isinstance(data__metrics_item, (list, tuple)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()) + " must be array")
@@ -1983,27 +2211,27 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                     if data__metrics_item_is_list:
                                         data__metrics_item_len = len(data__metrics_item)
                                         for data__metrics_item_x, data__metrics_item_item in enumerate(data__metrics_item):
-                                            data__metrics_item_item_any_of_count64 = 0
-                                            if not data__metrics_item_item_any_of_count64:
+                                            data__metrics_item_item_any_of_count70 = 0
+                                            if not data__metrics_item_item_any_of_count70:
                                                 try:
                                                     if not isinstance(data__metrics_item_item, (str)):
                                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}][{data__metrics_item_x}]".format(**locals()) + " must be string")
-                                                    data__metrics_item_item_any_of_count64 += 1
+                                                    data__metrics_item_item_any_of_count70 += 1
                                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                            if not data__metrics_item_item_any_of_count64:
+                                            if not data__metrics_item_item_any_of_count70:
                                                 try:
                                                     validate____defs_typedobject(data__metrics_item_item, custom_formats, (name_prefix or "data") + ".metrics[{data__metrics_x}][{data__metrics_item_x}]".format(**locals()))
-                                                    data__metrics_item_item_any_of_count64 += 1
+                                                    data__metrics_item_item_any_of_count70 += 1
                                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                            if not data__metrics_item_item_any_of_count64:
+                                            if not data__metrics_item_item_any_of_count70:
                                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}][{data__metrics_item_x}]".format(**locals()) + " cannot be validated by any definition")
-                                    data__metrics_item_any_of_count63 += 1
+                                    data__metrics_item_any_of_count69 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__metrics_item_any_of_count63:
+                            if not data__metrics_item_any_of_count69:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics[{data__metrics_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__metrics_any_of_count62 += 1
+                    data__metrics_any_of_count68 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__metrics_any_of_count62:
+            if not data__metrics_any_of_count68:
                 try:
                     if not isinstance(data__metrics, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics must be object")
@@ -2013,19 +2241,19 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                         for data__metrics_key in data__metrics_keys:
                             if data__metrics_key not in []:
                                 data__metrics_value = data__metrics.get(data__metrics_key)
-                                data__metrics_value_any_of_count65 = 0
-                                if not data__metrics_value_any_of_count65:
+                                data__metrics_value_any_of_count71 = 0
+                                if not data__metrics_value_any_of_count71:
                                     try:
                                         if not isinstance(data__metrics_value, (str)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " must be string")
-                                        data__metrics_value_any_of_count65 += 1
+                                        data__metrics_value_any_of_count71 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__metrics_value_any_of_count65:
+                                if not data__metrics_value_any_of_count71:
                                     try:
                                         validate____defs_typedobject(data__metrics_value, custom_formats, (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()))
-                                        data__metrics_value_any_of_count65 += 1
+                                        data__metrics_value_any_of_count71 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__metrics_value_any_of_count65:
+                                if not data__metrics_value_any_of_count71:
                                     try:
                                         if not isinstance(data__metrics_value, (list, tuple)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " must be array")
@@ -2033,39 +2261,39 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                         if data__metrics_value_is_list:
                                             data__metrics_value_len = len(data__metrics_value)
                                             for data__metrics_value_x, data__metrics_value_item in enumerate(data__metrics_value):
-                                                data__metrics_value_item_any_of_count66 = 0
-                                                if not data__metrics_value_item_any_of_count66:
+                                                data__metrics_value_item_any_of_count72 = 0
+                                                if not data__metrics_value_item_any_of_count72:
                                                     try:
                                                         if not isinstance(data__metrics_value_item, (str)):
                                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()) + " must be string")
-                                                        data__metrics_value_item_any_of_count66 += 1
+                                                        data__metrics_value_item_any_of_count72 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__metrics_value_item_any_of_count66:
+                                                if not data__metrics_value_item_any_of_count72:
                                                     try:
                                                         validate____defs_typedobject(data__metrics_value_item, custom_formats, (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()))
-                                                        data__metrics_value_item_any_of_count66 += 1
+                                                        data__metrics_value_item_any_of_count72 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__metrics_value_item_any_of_count66:
+                                                if not data__metrics_value_item_any_of_count72:
                                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}[{data__metrics_value_x}]".format(**locals()) + " cannot be validated by any definition")
-                                        data__metrics_value_any_of_count65 += 1
+                                        data__metrics_value_any_of_count71 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__metrics_value_any_of_count65:
+                                if not data__metrics_value_any_of_count71:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics.{data__metrics_key}".format(**locals()) + " cannot be validated by any definition")
-                    data__metrics_any_of_count62 += 1
+                    data__metrics_any_of_count68 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__metrics_any_of_count62:
+            if not data__metrics_any_of_count68:
                 try:
                     if not isinstance(data__metrics, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics must be null")
-                    data__metrics_any_of_count62 += 1
+                    data__metrics_any_of_count68 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__metrics_any_of_count62:
+            if not data__metrics_any_of_count68:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".metrics cannot be validated by any definition")
         if "weighted_metrics" in data_keys:
             data_keys.remove("weighted_metrics")
             data__weightedmetrics = data["weighted_metrics"]
-            data__weightedmetrics_any_of_count67 = 0
-            if not data__weightedmetrics_any_of_count67:
+            data__weightedmetrics_any_of_count73 = 0
+            if not data__weightedmetrics_any_of_count73:
                 try:
                     if not isinstance(data__weightedmetrics, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be array")
@@ -2073,19 +2301,19 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                     if data__weightedmetrics_is_list:
                         data__weightedmetrics_len = len(data__weightedmetrics)
                         for data__weightedmetrics_x, data__weightedmetrics_item in enumerate(data__weightedmetrics):
-                            data__weightedmetrics_item_any_of_count68 = 0
-                            if not data__weightedmetrics_item_any_of_count68:
+                            data__weightedmetrics_item_any_of_count74 = 0
+                            if not data__weightedmetrics_item_any_of_count74:
                                 try:
                                     if not isinstance(data__weightedmetrics_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + " must be string")
-                                    data__weightedmetrics_item_any_of_count68 += 1
+                                    data__weightedmetrics_item_any_of_count74 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__weightedmetrics_item_any_of_count68:
+                            if not data__weightedmetrics_item_any_of_count74:
                                 try:
                                     validate____defs_typedobject(data__weightedmetrics_item, custom_formats, (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()))
-                                    data__weightedmetrics_item_any_of_count68 += 1
+                                    data__weightedmetrics_item_any_of_count74 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__weightedmetrics_item_any_of_count68:
+                            if not data__weightedmetrics_item_any_of_count74:
                                 try:
                                     if not isinstance(data__weightedmetrics_item, (list, tuple)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + " must be array")
@@ -2093,27 +2321,27 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                     if data__weightedmetrics_item_is_list:
                                         data__weightedmetrics_item_len = len(data__weightedmetrics_item)
                                         for data__weightedmetrics_item_x, data__weightedmetrics_item_item in enumerate(data__weightedmetrics_item):
-                                            data__weightedmetrics_item_item_any_of_count69 = 0
-                                            if not data__weightedmetrics_item_item_any_of_count69:
+                                            data__weightedmetrics_item_item_any_of_count75 = 0
+                                            if not data__weightedmetrics_item_item_any_of_count75:
                                                 try:
                                                     if not isinstance(data__weightedmetrics_item_item, (str)):
                                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}][{data__weightedmetrics_item_x}]".format(**locals()) + " must be string")
-                                                    data__weightedmetrics_item_item_any_of_count69 += 1
+                                                    data__weightedmetrics_item_item_any_of_count75 += 1
                                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                            if not data__weightedmetrics_item_item_any_of_count69:
+                                            if not data__weightedmetrics_item_item_any_of_count75:
                                                 try:
                                                     validate____defs_typedobject(data__weightedmetrics_item_item, custom_formats, (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}][{data__weightedmetrics_item_x}]".format(**locals()))
-                                                    data__weightedmetrics_item_item_any_of_count69 += 1
+                                                    data__weightedmetrics_item_item_any_of_count75 += 1
                                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                            if not data__weightedmetrics_item_item_any_of_count69:
+                                            if not data__weightedmetrics_item_item_any_of_count75:
                                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}][{data__weightedmetrics_item_x}]".format(**locals()) + " cannot be validated by any definition")
-                                    data__weightedmetrics_item_any_of_count68 += 1
+                                    data__weightedmetrics_item_any_of_count74 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__weightedmetrics_item_any_of_count68:
+                            if not data__weightedmetrics_item_any_of_count74:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics[{data__weightedmetrics_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__weightedmetrics_any_of_count67 += 1
+                    data__weightedmetrics_any_of_count73 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__weightedmetrics_any_of_count67:
+            if not data__weightedmetrics_any_of_count73:
                 try:
                     if not isinstance(data__weightedmetrics, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be object")
@@ -2123,19 +2351,19 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                         for data__weightedmetrics_key in data__weightedmetrics_keys:
                             if data__weightedmetrics_key not in []:
                                 data__weightedmetrics_value = data__weightedmetrics.get(data__weightedmetrics_key)
-                                data__weightedmetrics_value_any_of_count70 = 0
-                                if not data__weightedmetrics_value_any_of_count70:
+                                data__weightedmetrics_value_any_of_count76 = 0
+                                if not data__weightedmetrics_value_any_of_count76:
                                     try:
                                         if not isinstance(data__weightedmetrics_value, (str)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " must be string")
-                                        data__weightedmetrics_value_any_of_count70 += 1
+                                        data__weightedmetrics_value_any_of_count76 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__weightedmetrics_value_any_of_count70:
+                                if not data__weightedmetrics_value_any_of_count76:
                                     try:
                                         validate____defs_typedobject(data__weightedmetrics_value, custom_formats, (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()))
-                                        data__weightedmetrics_value_any_of_count70 += 1
+                                        data__weightedmetrics_value_any_of_count76 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__weightedmetrics_value_any_of_count70:
+                                if not data__weightedmetrics_value_any_of_count76:
                                     try:
                                         if not isinstance(data__weightedmetrics_value, (list, tuple)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " must be array")
@@ -2143,152 +2371,152 @@ def validate____defs_compilespec(data, custom_formats={}, name_prefix=None):
                                         if data__weightedmetrics_value_is_list:
                                             data__weightedmetrics_value_len = len(data__weightedmetrics_value)
                                             for data__weightedmetrics_value_x, data__weightedmetrics_value_item in enumerate(data__weightedmetrics_value):
-                                                data__weightedmetrics_value_item_any_of_count71 = 0
-                                                if not data__weightedmetrics_value_item_any_of_count71:
+                                                data__weightedmetrics_value_item_any_of_count77 = 0
+                                                if not data__weightedmetrics_value_item_any_of_count77:
                                                     try:
                                                         if not isinstance(data__weightedmetrics_value_item, (str)):
                                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()) + " must be string")
-                                                        data__weightedmetrics_value_item_any_of_count71 += 1
+                                                        data__weightedmetrics_value_item_any_of_count77 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__weightedmetrics_value_item_any_of_count71:
+                                                if not data__weightedmetrics_value_item_any_of_count77:
                                                     try:
                                                         validate____defs_typedobject(data__weightedmetrics_value_item, custom_formats, (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()))
-                                                        data__weightedmetrics_value_item_any_of_count71 += 1
+                                                        data__weightedmetrics_value_item_any_of_count77 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__weightedmetrics_value_item_any_of_count71:
+                                                if not data__weightedmetrics_value_item_any_of_count77:
                                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}[{data__weightedmetrics_value_x}]".format(**locals()) + " cannot be validated by any definition")
-                                        data__weightedmetrics_value_any_of_count70 += 1
+                                        data__weightedmetrics_value_any_of_count76 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__weightedmetrics_value_any_of_count70:
+                                if not data__weightedmetrics_value_any_of_count76:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics.{data__weightedmetrics_key}".format(**locals()) + " cannot be validated by any definition")
-                    data__weightedmetrics_any_of_count67 += 1
+                    data__weightedmetrics_any_of_count73 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__weightedmetrics_any_of_count67:
+            if not data__weightedmetrics_any_of_count73:
                 try:
                     if not isinstance(data__weightedmetrics, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics must be null")
-                    data__weightedmetrics_any_of_count67 += 1
+                    data__weightedmetrics_any_of_count73 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__weightedmetrics_any_of_count67:
+            if not data__weightedmetrics_any_of_count73:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".weighted_metrics cannot be validated by any definition")
         if "run_eagerly" in data_keys:
             data_keys.remove("run_eagerly")
             data__runeagerly = data["run_eagerly"]
-            data__runeagerly_any_of_count72 = 0
-            if not data__runeagerly_any_of_count72:
+            data__runeagerly_any_of_count78 = 0
+            if not data__runeagerly_any_of_count78:
                 try:
                     if not isinstance(data__runeagerly, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be boolean")
-                    data__runeagerly_any_of_count72 += 1
+                    data__runeagerly_any_of_count78 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__runeagerly_any_of_count72:
+            if not data__runeagerly_any_of_count78:
                 try:
                     if not isinstance(data__runeagerly, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be string")
                     if isinstance(data__runeagerly, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__runeagerly):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must match pattern \\$\\{")
-                    data__runeagerly_any_of_count72 += 1
+                    data__runeagerly_any_of_count78 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__runeagerly_any_of_count72:
+            if not data__runeagerly_any_of_count78:
                 try:
                     if not isinstance(data__runeagerly, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly must be null")
-                    data__runeagerly_any_of_count72 += 1
+                    data__runeagerly_any_of_count78 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__runeagerly_any_of_count72:
+            if not data__runeagerly_any_of_count78:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_eagerly cannot be validated by any definition")
         if "steps_per_execution" in data_keys:
             data_keys.remove("steps_per_execution")
             data__stepsperexecution = data["steps_per_execution"]
-            data__stepsperexecution_any_of_count73 = 0
-            if not data__stepsperexecution_any_of_count73:
+            data__stepsperexecution_any_of_count79 = 0
+            if not data__stepsperexecution_any_of_count79:
                 try:
                     if not isinstance(data__stepsperexecution, (int)) and not (isinstance(data__stepsperexecution, float) and data__stepsperexecution.is_integer()) or isinstance(data__stepsperexecution, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be integer")
                     if isinstance(data__stepsperexecution, (int, float, Decimal)) and not isinstance(data__stepsperexecution, bool):
                         if data__stepsperexecution < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be bigger than or equal to 1")
-                    data__stepsperexecution_any_of_count73 += 1
+                    data__stepsperexecution_any_of_count79 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__stepsperexecution_any_of_count73:
+            if not data__stepsperexecution_any_of_count79:
                 try:
                     if not isinstance(data__stepsperexecution, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be string")
                     if isinstance(data__stepsperexecution, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__stepsperexecution):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must match pattern \\$\\{")
-                    data__stepsperexecution_any_of_count73 += 1
+                    data__stepsperexecution_any_of_count79 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__stepsperexecution_any_of_count73:
+            if not data__stepsperexecution_any_of_count79:
                 try:
                     if not isinstance(data__stepsperexecution, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution must be null")
-                    data__stepsperexecution_any_of_count73 += 1
+                    data__stepsperexecution_any_of_count79 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__stepsperexecution_any_of_count73:
+            if not data__stepsperexecution_any_of_count79:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps_per_execution cannot be validated by any definition")
         if "jit_compile" in data_keys:
             data_keys.remove("jit_compile")
             data__jitcompile = data["jit_compile"]
-            data__jitcompile_any_of_count74 = 0
-            if not data__jitcompile_any_of_count74:
+            data__jitcompile_any_of_count80 = 0
+            if not data__jitcompile_any_of_count80:
                 try:
                     if not isinstance(data__jitcompile, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be boolean")
-                    data__jitcompile_any_of_count74 += 1
+                    data__jitcompile_any_of_count80 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__jitcompile_any_of_count74:
+            if not data__jitcompile_any_of_count80:
                 try:
                     if not isinstance(data__jitcompile, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be string")
                     if not (isinstance(data__jitcompile, str) and data__jitcompile == 'auto'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be one of ['auto']")
-                    data__jitcompile_any_of_count74 += 1
+                    data__jitcompile_any_of_count80 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__jitcompile_any_of_count74:
+            if not data__jitcompile_any_of_count80:
                 try:
                     if not isinstance(data__jitcompile, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be string")
                     if isinstance(data__jitcompile, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__jitcompile):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must match pattern \\$\\{")
-                    data__jitcompile_any_of_count74 += 1
+                    data__jitcompile_any_of_count80 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__jitcompile_any_of_count74:
+            if not data__jitcompile_any_of_count80:
                 try:
                     if not isinstance(data__jitcompile, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile must be null")
-                    data__jitcompile_any_of_count74 += 1
+                    data__jitcompile_any_of_count80 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__jitcompile_any_of_count74:
+            if not data__jitcompile_any_of_count80:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".jit_compile cannot be validated by any definition")
         if "auto_scale_loss" in data_keys:
             data_keys.remove("auto_scale_loss")
             data__autoscaleloss = data["auto_scale_loss"]
-            data__autoscaleloss_any_of_count75 = 0
-            if not data__autoscaleloss_any_of_count75:
+            data__autoscaleloss_any_of_count81 = 0
+            if not data__autoscaleloss_any_of_count81:
                 try:
                     if not isinstance(data__autoscaleloss, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be boolean")
-                    data__autoscaleloss_any_of_count75 += 1
+                    data__autoscaleloss_any_of_count81 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__autoscaleloss_any_of_count75:
+            if not data__autoscaleloss_any_of_count81:
                 try:
                     if not isinstance(data__autoscaleloss, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be string")
                     if isinstance(data__autoscaleloss, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__autoscaleloss):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must match pattern \\$\\{")
-                    data__autoscaleloss_any_of_count75 += 1
+                    data__autoscaleloss_any_of_count81 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__autoscaleloss_any_of_count75:
+            if not data__autoscaleloss_any_of_count81:
                 try:
                     if not isinstance(data__autoscaleloss, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss must be null")
-                    data__autoscaleloss_any_of_count75 += 1
+                    data__autoscaleloss_any_of_count81 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__autoscaleloss_any_of_count75:
+            if not data__autoscaleloss_any_of_count81:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".auto_scale_loss cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -2310,34 +2538,34 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
-            data__name_any_of_count76 = 0
-            if not data__name_any_of_count76:
+            data__name_any_of_count82 = 0
+            if not data__name_any_of_count82:
                 try:
                     if not isinstance(data__name, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
                     if isinstance(data__name, str):
                         if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])'].search(data__name):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])")
-                    data__name_any_of_count76 += 1
+                    data__name_any_of_count82 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count76:
+            if not data__name_any_of_count82:
                 try:
                     if not isinstance(data__name, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null")
-                    data__name_any_of_count76 += 1
+                    data__name_any_of_count82 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count76:
+            if not data__name_any_of_count82:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition")
         if "input" in data_keys:
             data_keys.remove("input")
             data__input = data["input"]
-            data__input_any_of_count77 = 0
-            if not data__input_any_of_count77:
+            data__input_any_of_count83 = 0
+            if not data__input_any_of_count83:
                 try:
                     validate____defs_inputspec(data__input, custom_formats, (name_prefix or "data") + ".input")
-                    data__input_any_of_count77 += 1
+                    data__input_any_of_count83 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__input_any_of_count77:
+            if not data__input_any_of_count83:
                 try:
                     if not isinstance(data__input, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".input must be array")
@@ -2345,42 +2573,42 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                     if data__input_is_list:
                         data__input_len = len(data__input)
                         for data__input_x, data__input_item in enumerate(data__input):
-                            data__input_item_any_of_count78 = 0
-                            if not data__input_item_any_of_count78:
+                            data__input_item_any_of_count84 = 0
+                            if not data__input_item_any_of_count84:
                                 try:
                                     if not isinstance(data__input_item, (int)) and not (isinstance(data__input_item, float) and data__input_item.is_integer()) or isinstance(data__input_item, bool):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be integer")
-                                    data__input_item_any_of_count78 += 1
+                                    data__input_item_any_of_count84 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__input_item_any_of_count78:
+                            if not data__input_item_any_of_count84:
                                 try:
                                     if not isinstance(data__input_item, (str)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be string")
-                                    data__input_item_any_of_count78 += 1
+                                    data__input_item_any_of_count84 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__input_item_any_of_count78:
+                            if not data__input_item_any_of_count84:
                                 try:
                                     if not isinstance(data__input_item, (NoneType)):
                                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " must be null")
-                                    data__input_item_any_of_count78 += 1
+                                    data__input_item_any_of_count84 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                            if not data__input_item_any_of_count78:
+                            if not data__input_item_any_of_count84:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".input[{data__input_x}]".format(**locals()) + " cannot be validated by any definition")
-                    data__input_any_of_count77 += 1
+                    data__input_any_of_count83 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__input_any_of_count77:
+            if not data__input_any_of_count83:
                 try:
                     if not isinstance(data__input, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".input must be null")
-                    data__input_any_of_count77 += 1
+                    data__input_any_of_count83 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__input_any_of_count77:
+            if not data__input_any_of_count83:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".input cannot be validated by any definition")
         if "inputs" in data_keys:
             data_keys.remove("inputs")
             data__inputs = data["inputs"]
-            data__inputs_any_of_count79 = 0
-            if not data__inputs_any_of_count79:
+            data__inputs_any_of_count85 = 0
+            if not data__inputs_any_of_count85:
                 try:
                     if not isinstance(data__inputs, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be object")
@@ -2390,13 +2618,13 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                         for data__inputs_key in data__inputs_keys:
                             if data__inputs_key not in []:
                                 data__inputs_value = data__inputs.get(data__inputs_key)
-                                data__inputs_value_any_of_count80 = 0
-                                if not data__inputs_value_any_of_count80:
+                                data__inputs_value_any_of_count86 = 0
+                                if not data__inputs_value_any_of_count86:
                                     try:
                                         validate____defs_inputspec(data__inputs_value, custom_formats, (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()))
-                                        data__inputs_value_any_of_count80 += 1
+                                        data__inputs_value_any_of_count86 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__inputs_value_any_of_count80:
+                                if not data__inputs_value_any_of_count86:
                                     try:
                                         if not isinstance(data__inputs_value, (list, tuple)):
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()) + " must be array")
@@ -2404,58 +2632,58 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                                         if data__inputs_value_is_list:
                                             data__inputs_value_len = len(data__inputs_value)
                                             for data__inputs_value_x, data__inputs_value_item in enumerate(data__inputs_value):
-                                                data__inputs_value_item_any_of_count81 = 0
-                                                if not data__inputs_value_item_any_of_count81:
+                                                data__inputs_value_item_any_of_count87 = 0
+                                                if not data__inputs_value_item_any_of_count87:
                                                     try:
                                                         if not isinstance(data__inputs_value_item, (int)) and not (isinstance(data__inputs_value_item, float) and data__inputs_value_item.is_integer()) or isinstance(data__inputs_value_item, bool):
                                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be integer")
-                                                        data__inputs_value_item_any_of_count81 += 1
+                                                        data__inputs_value_item_any_of_count87 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__inputs_value_item_any_of_count81:
+                                                if not data__inputs_value_item_any_of_count87:
                                                     try:
                                                         if not isinstance(data__inputs_value_item, (str)):
                                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be string")
-                                                        data__inputs_value_item_any_of_count81 += 1
+                                                        data__inputs_value_item_any_of_count87 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__inputs_value_item_any_of_count81:
+                                                if not data__inputs_value_item_any_of_count87:
                                                     try:
                                                         if not isinstance(data__inputs_value_item, (NoneType)):
                                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " must be null")
-                                                        data__inputs_value_item_any_of_count81 += 1
+                                                        data__inputs_value_item_any_of_count87 += 1
                                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                                if not data__inputs_value_item_any_of_count81:
+                                                if not data__inputs_value_item_any_of_count87:
                                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}[{data__inputs_value_x}]".format(**locals()) + " cannot be validated by any definition")
-                                        data__inputs_value_any_of_count80 += 1
+                                        data__inputs_value_any_of_count86 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                                if not data__inputs_value_any_of_count80:
+                                if not data__inputs_value_any_of_count86:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs.{data__inputs_key}".format(**locals()) + " cannot be validated by any definition")
-                    data__inputs_any_of_count79 += 1
+                    data__inputs_any_of_count85 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count79:
+            if not data__inputs_any_of_count85:
                 try:
                     if not isinstance(data__inputs, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null")
-                    data__inputs_any_of_count79 += 1
+                    data__inputs_any_of_count85 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count79:
+            if not data__inputs_any_of_count85:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition")
         if "inputs_by_name" in data_keys:
             data_keys.remove("inputs_by_name")
             data__inputsbyname = data["inputs_by_name"]
-            data__inputsbyname_any_of_count82 = 0
-            if not data__inputsbyname_any_of_count82:
+            data__inputsbyname_any_of_count88 = 0
+            if not data__inputsbyname_any_of_count88:
                 try:
                     if not isinstance(data__inputsbyname, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs_by_name must be boolean")
-                    data__inputsbyname_any_of_count82 += 1
+                    data__inputsbyname_any_of_count88 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputsbyname_any_of_count82:
+            if not data__inputsbyname_any_of_count88:
                 try:
                     if not isinstance(data__inputsbyname, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs_by_name must be null")
-                    data__inputsbyname_any_of_count82 += 1
+                    data__inputsbyname_any_of_count88 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputsbyname_any_of_count82:
+            if not data__inputsbyname_any_of_count88:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs_by_name cannot be validated by any definition")
         if "layers" in data_keys:
             data_keys.remove("layers")
@@ -2475,33 +2703,33 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                             if data__layers_item__missing_keys:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must contain ")
                     except (JsonSchemaValueException, JsonSchemaValuesException):
-                        data__layers_item_any_of_count83 = 0
-                        if not data__layers_item_any_of_count83:
+                        data__layers_item_any_of_count89 = 0
+                        if not data__layers_item_any_of_count89:
                             try:
                                 if not isinstance(data__layers_item, (str)):
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string")
-                                data__layers_item_any_of_count83 += 1
+                                data__layers_item_any_of_count89 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                        if not data__layers_item_any_of_count83:
+                        if not data__layers_item_any_of_count89:
                             try:
                                 validate____defs_layerentry(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
-                                data__layers_item_any_of_count83 += 1
+                                data__layers_item_any_of_count89 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                        if not data__layers_item_any_of_count83:
+                        if not data__layers_item_any_of_count89:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition")
                     else:
                         validate____defs_repeatgroup(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
         if "outputs" in data_keys:
             data_keys.remove("outputs")
             data__outputs = data["outputs"]
-            data__outputs_any_of_count84 = 0
-            if not data__outputs_any_of_count84:
+            data__outputs_any_of_count90 = 0
+            if not data__outputs_any_of_count90:
                 try:
                     if not isinstance(data__outputs, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be string")
-                    data__outputs_any_of_count84 += 1
+                    data__outputs_any_of_count90 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count84:
+            if not data__outputs_any_of_count90:
                 try:
                     if not isinstance(data__outputs, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be array")
@@ -2511,9 +2739,9 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                         for data__outputs_x, data__outputs_item in enumerate(data__outputs):
                             if not isinstance(data__outputs_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs[{data__outputs_x}]".format(**locals()) + " must be string")
-                    data__outputs_any_of_count84 += 1
+                    data__outputs_any_of_count90 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count84:
+            if not data__outputs_any_of_count90:
                 try:
                     if not isinstance(data__outputs, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be object")
@@ -2525,15 +2753,15 @@ def validate____defs_modelspec(data, custom_formats={}, name_prefix=None):
                                 data__outputs_value = data__outputs.get(data__outputs_key)
                                 if not isinstance(data__outputs_value, (str)):
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs.{data__outputs_key}".format(**locals()) + " must be string")
-                    data__outputs_any_of_count84 += 1
+                    data__outputs_any_of_count90 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count84:
+            if not data__outputs_any_of_count90:
                 try:
                     if not isinstance(data__outputs, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be null")
-                    data__outputs_any_of_count84 += 1
+                    data__outputs_any_of_count90 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count84:
+            if not data__outputs_any_of_count90:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -2551,20 +2779,20 @@ def validate____defs_repeatgroup(data, custom_formats={}, name_prefix=None):
         if "repeat" in data_keys:
             data_keys.remove("repeat")
             data__repeat = data["repeat"]
-            data__repeat_any_of_count85 = 0
-            if not data__repeat_any_of_count85:
+            data__repeat_any_of_count91 = 0
+            if not data__repeat_any_of_count91:
                 try:
                     if not isinstance(data__repeat, (int)) and not (isinstance(data__repeat, float) and data__repeat.is_integer()) or isinstance(data__repeat, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat must be integer")
-                    data__repeat_any_of_count85 += 1
+                    data__repeat_any_of_count91 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repeat_any_of_count85:
+            if not data__repeat_any_of_count91:
                 try:
                     if not isinstance(data__repeat, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat must be string")
-                    data__repeat_any_of_count85 += 1
+                    data__repeat_any_of_count91 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__repeat_any_of_count85:
+            if not data__repeat_any_of_count91:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".repeat cannot be validated by any definition")
         if "layers" in data_keys:
             data_keys.remove("layers")
@@ -2575,19 +2803,19 @@ def validate____defs_repeatgroup(data, custom_formats={}, name_prefix=None):
             if data__layers_is_list:
                 data__layers_len = len(data__layers)
                 for data__layers_x, data__layers_item in enumerate(data__layers):
-                    data__layers_item_any_of_count86 = 0
-                    if not data__layers_item_any_of_count86:
+                    data__layers_item_any_of_count92 = 0
+                    if not data__layers_item_any_of_count92:
                         try:
                             if not isinstance(data__layers_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string")
-                            data__layers_item_any_of_count86 += 1
+                            data__layers_item_any_of_count92 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__layers_item_any_of_count86:
+                    if not data__layers_item_any_of_count92:
                         try:
                             validate____defs_layerentry(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
-                            data__layers_item_any_of_count86 += 1
+                            data__layers_item_any_of_count92 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__layers_item_any_of_count86:
+                    if not data__layers_item_any_of_count92:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -2602,50 +2830,50 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
         if "type" in data_keys:
             data_keys.remove("type")
             data__type = data["type"]
-            data__type_any_of_count87 = 0
-            if not data__type_any_of_count87:
+            data__type_any_of_count93 = 0
+            if not data__type_any_of_count93:
                 try:
                     if not isinstance(data__type, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
-                    data__type_any_of_count87 += 1
+                    data__type_any_of_count93 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__type_any_of_count87:
+            if not data__type_any_of_count93:
                 try:
                     if not isinstance(data__type, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be null")
-                    data__type_any_of_count87 += 1
+                    data__type_any_of_count93 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__type_any_of_count87:
+            if not data__type_any_of_count93:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".type cannot be validated by any definition")
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
-            data__name_any_of_count88 = 0
-            if not data__name_any_of_count88:
+            data__name_any_of_count94 = 0
+            if not data__name_any_of_count94:
                 try:
                     if not isinstance(data__name, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
-                    data__name_any_of_count88 += 1
+                    data__name_any_of_count94 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count88:
+            if not data__name_any_of_count94:
                 try:
                     if not isinstance(data__name, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null")
-                    data__name_any_of_count88 += 1
+                    data__name_any_of_count94 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count88:
+            if not data__name_any_of_count94:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition")
         if "inputs" in data_keys:
             data_keys.remove("inputs")
             data__inputs = data["inputs"]
-            data__inputs_any_of_count89 = 0
-            if not data__inputs_any_of_count89:
+            data__inputs_any_of_count95 = 0
+            if not data__inputs_any_of_count95:
                 try:
                     if not isinstance(data__inputs, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be string")
-                    data__inputs_any_of_count89 += 1
+                    data__inputs_any_of_count95 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count89:
+            if not data__inputs_any_of_count95:
                 try:
                     if not isinstance(data__inputs, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be array")
@@ -2655,115 +2883,115 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
                         for data__inputs_x, data__inputs_item in enumerate(data__inputs):
                             if not isinstance(data__inputs_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs[{data__inputs_x}]".format(**locals()) + " must be string")
-                    data__inputs_any_of_count89 += 1
+                    data__inputs_any_of_count95 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count89:
+            if not data__inputs_any_of_count95:
                 try:
                     if not isinstance(data__inputs, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null")
-                    data__inputs_any_of_count89 += 1
+                    data__inputs_any_of_count95 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count89:
+            if not data__inputs_any_of_count95:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition")
         if "args" in data_keys:
             data_keys.remove("args")
             data__args = data["args"]
-            data__args_any_of_count90 = 0
-            if not data__args_any_of_count90:
+            data__args_any_of_count96 = 0
+            if not data__args_any_of_count96:
                 try:
                     if not isinstance(data__args, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".args must be array")
                     data__args_is_list = isinstance(data__args, (list, tuple))
                     if data__args_is_list:
                         data__args_len = len(data__args)
-                    data__args_any_of_count90 += 1
+                    data__args_any_of_count96 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__args_any_of_count90:
+            if not data__args_any_of_count96:
                 try:
                     if not isinstance(data__args, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".args must be null")
-                    data__args_any_of_count90 += 1
+                    data__args_any_of_count96 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__args_any_of_count90:
+            if not data__args_any_of_count96:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".args cannot be validated by any definition")
         if "call" in data_keys:
             data_keys.remove("call")
             data__call = data["call"]
-            data__call_any_of_count91 = 0
-            if not data__call_any_of_count91:
+            data__call_any_of_count97 = 0
+            if not data__call_any_of_count97:
                 try:
                     if not isinstance(data__call, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".call must be object")
                     data__call_is_dict = isinstance(data__call, dict)
                     if data__call_is_dict:
                         data__call_keys = set(data__call.keys())
-                    data__call_any_of_count91 += 1
+                    data__call_any_of_count97 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__call_any_of_count91:
+            if not data__call_any_of_count97:
                 try:
                     if not isinstance(data__call, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".call must be null")
-                    data__call_any_of_count91 += 1
+                    data__call_any_of_count97 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__call_any_of_count91:
+            if not data__call_any_of_count97:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".call cannot be validated by any definition")
         if "reuse" in data_keys:
             data_keys.remove("reuse")
             data__reuse = data["reuse"]
-            data__reuse_any_of_count92 = 0
-            if not data__reuse_any_of_count92:
+            data__reuse_any_of_count98 = 0
+            if not data__reuse_any_of_count98:
                 try:
                     if not isinstance(data__reuse, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse must be string")
-                    data__reuse_any_of_count92 += 1
+                    data__reuse_any_of_count98 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__reuse_any_of_count92:
+            if not data__reuse_any_of_count98:
                 try:
                     if not isinstance(data__reuse, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse must be null")
-                    data__reuse_any_of_count92 += 1
+                    data__reuse_any_of_count98 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__reuse_any_of_count92:
+            if not data__reuse_any_of_count98:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".reuse cannot be validated by any definition")
         if "model" in data_keys:
             data_keys.remove("model")
             data__model = data["model"]
-            data__model_any_of_count93 = 0
-            if not data__model_any_of_count93:
+            data__model_any_of_count99 = 0
+            if not data__model_any_of_count99:
                 try:
                     validate____defs_modelspec(data__model, custom_formats, (name_prefix or "data") + ".model")
-                    data__model_any_of_count93 += 1
+                    data__model_any_of_count99 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__model_any_of_count93:
+            if not data__model_any_of_count99:
                 try:
                     if not isinstance(data__model, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".model must be null")
-                    data__model_any_of_count93 += 1
+                    data__model_any_of_count99 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__model_any_of_count93:
+            if not data__model_any_of_count99:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".model cannot be validated by any definition")
         if "adapt" in data_keys:
             data_keys.remove("adapt")
             data__adapt = data["adapt"]
-            data__adapt_any_of_count94 = 0
-            if not data__adapt_any_of_count94:
+            data__adapt_any_of_count100 = 0
+            if not data__adapt_any_of_count100:
                 try:
                     if not isinstance(data__adapt, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".adapt must be boolean")
-                    data__adapt_any_of_count94 += 1
+                    data__adapt_any_of_count100 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__adapt_any_of_count94:
+            if not data__adapt_any_of_count100:
                 try:
                     validate____defs_adaptoptions(data__adapt, custom_formats, (name_prefix or "data") + ".adapt")
-                    data__adapt_any_of_count94 += 1
+                    data__adapt_any_of_count100 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__adapt_any_of_count94:
+            if not data__adapt_any_of_count100:
                 try:
                     if not isinstance(data__adapt, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".adapt must be null")
-                    data__adapt_any_of_count94 += 1
+                    data__adapt_any_of_count100 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__adapt_any_of_count94:
+            if not data__adapt_any_of_count100:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".adapt cannot be validated by any definition")
     return data
 
@@ -2776,44 +3004,44 @@ def validate____defs_adaptoptions(data, custom_formats={}, name_prefix=None):
         if "batch_size" in data_keys:
             data_keys.remove("batch_size")
             data__batchsize = data["batch_size"]
-            data__batchsize_any_of_count95 = 0
-            if not data__batchsize_any_of_count95:
+            data__batchsize_any_of_count101 = 0
+            if not data__batchsize_any_of_count101:
                 try:
                     if not isinstance(data__batchsize, (int)) and not (isinstance(data__batchsize, float) and data__batchsize.is_integer()) or isinstance(data__batchsize, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be integer")
                     if isinstance(data__batchsize, (int, float, Decimal)) and not isinstance(data__batchsize, bool):
                         if data__batchsize < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be bigger than or equal to 1")
-                    data__batchsize_any_of_count95 += 1
+                    data__batchsize_any_of_count101 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__batchsize_any_of_count95:
+            if not data__batchsize_any_of_count101:
                 try:
                     if not isinstance(data__batchsize, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be null")
-                    data__batchsize_any_of_count95 += 1
+                    data__batchsize_any_of_count101 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__batchsize_any_of_count95:
+            if not data__batchsize_any_of_count101:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size cannot be validated by any definition")
         if "steps" in data_keys:
             data_keys.remove("steps")
             data__steps = data["steps"]
-            data__steps_any_of_count96 = 0
-            if not data__steps_any_of_count96:
+            data__steps_any_of_count102 = 0
+            if not data__steps_any_of_count102:
                 try:
                     if not isinstance(data__steps, (int)) and not (isinstance(data__steps, float) and data__steps.is_integer()) or isinstance(data__steps, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps must be integer")
                     if isinstance(data__steps, (int, float, Decimal)) and not isinstance(data__steps, bool):
                         if data__steps < 1:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps must be bigger than or equal to 1")
-                    data__steps_any_of_count96 += 1
+                    data__steps_any_of_count102 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__steps_any_of_count96:
+            if not data__steps_any_of_count102:
                 try:
                     if not isinstance(data__steps, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps must be null")
-                    data__steps_any_of_count96 += 1
+                    data__steps_any_of_count102 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__steps_any_of_count96:
+            if not data__steps_any_of_count102:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".steps cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -2837,112 +3065,112 @@ def validate____defs_inputspec(data, custom_formats={}, name_prefix=None):
             if data__shape_is_list:
                 data__shape_len = len(data__shape)
                 for data__shape_x, data__shape_item in enumerate(data__shape):
-                    data__shape_item_any_of_count97 = 0
-                    if not data__shape_item_any_of_count97:
+                    data__shape_item_any_of_count103 = 0
+                    if not data__shape_item_any_of_count103:
                         try:
                             if not isinstance(data__shape_item, (int)) and not (isinstance(data__shape_item, float) and data__shape_item.is_integer()) or isinstance(data__shape_item, bool):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be integer")
-                            data__shape_item_any_of_count97 += 1
+                            data__shape_item_any_of_count103 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__shape_item_any_of_count97:
+                    if not data__shape_item_any_of_count103:
                         try:
                             if not isinstance(data__shape_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be string")
-                            data__shape_item_any_of_count97 += 1
+                            data__shape_item_any_of_count103 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__shape_item_any_of_count97:
+                    if not data__shape_item_any_of_count103:
                         try:
                             if not isinstance(data__shape_item, (NoneType)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " must be null")
-                            data__shape_item_any_of_count97 += 1
+                            data__shape_item_any_of_count103 += 1
                         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                    if not data__shape_item_any_of_count97:
+                    if not data__shape_item_any_of_count103:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".shape[{data__shape_x}]".format(**locals()) + " cannot be validated by any definition")
         if "dtype" in data_keys:
             data_keys.remove("dtype")
             data__dtype = data["dtype"]
-            data__dtype_any_of_count98 = 0
-            if not data__dtype_any_of_count98:
+            data__dtype_any_of_count104 = 0
+            if not data__dtype_any_of_count104:
                 try:
                     if not isinstance(data__dtype, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be string")
                     if not (isinstance(data__dtype, str) and data__dtype == 'bfloat16' or isinstance(data__dtype, str) and data__dtype == 'bool' or isinstance(data__dtype, str) and data__dtype == 'complex128' or isinstance(data__dtype, str) and data__dtype == 'complex64' or isinstance(data__dtype, str) and data__dtype == 'float16' or isinstance(data__dtype, str) and data__dtype == 'float32' or isinstance(data__dtype, str) and data__dtype == 'float64' or isinstance(data__dtype, str) and data__dtype == 'float8_e4m3fn' or isinstance(data__dtype, str) and data__dtype == 'float8_e5m2' or isinstance(data__dtype, str) and data__dtype == 'int16' or isinstance(data__dtype, str) and data__dtype == 'int32' or isinstance(data__dtype, str) and data__dtype == 'int64' or isinstance(data__dtype, str) and data__dtype == 'int8' or isinstance(data__dtype, str) and data__dtype == 'string' or isinstance(data__dtype, str) and data__dtype == 'uint16' or isinstance(data__dtype, str) and data__dtype == 'uint32' or isinstance(data__dtype, str) and data__dtype == 'uint64' or isinstance(data__dtype, str) and data__dtype == 'uint8'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be one of ['bfloat16', 'bool', 'complex128', 'complex64', 'float16', 'float32', 'float64', 'float8_e4m3fn', 'float8_e5m2', 'int16', 'int32', 'int64', 'int8', 'string', 'uint16', 'uint32', 'uint64', 'uint8']")
-                    data__dtype_any_of_count98 += 1
+                    data__dtype_any_of_count104 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__dtype_any_of_count98:
+            if not data__dtype_any_of_count104:
                 try:
                     if not isinstance(data__dtype, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be string")
                     if isinstance(data__dtype, str):
                         if not REGEX_PATTERNS['\\$\\{'].search(data__dtype):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must match pattern \\$\\{")
-                    data__dtype_any_of_count98 += 1
+                    data__dtype_any_of_count104 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__dtype_any_of_count98:
+            if not data__dtype_any_of_count104:
                 try:
                     if not isinstance(data__dtype, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype must be null")
-                    data__dtype_any_of_count98 += 1
+                    data__dtype_any_of_count104 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__dtype_any_of_count98:
+            if not data__dtype_any_of_count104:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".dtype cannot be validated by any definition")
         if "sparse" in data_keys:
             data_keys.remove("sparse")
             data__sparse = data["sparse"]
-            data__sparse_any_of_count99 = 0
-            if not data__sparse_any_of_count99:
+            data__sparse_any_of_count105 = 0
+            if not data__sparse_any_of_count105:
                 try:
                     if not isinstance(data__sparse, (bool)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse must be boolean")
-                    data__sparse_any_of_count99 += 1
+                    data__sparse_any_of_count105 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__sparse_any_of_count99:
+            if not data__sparse_any_of_count105:
                 try:
                     if not isinstance(data__sparse, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse must be null")
-                    data__sparse_any_of_count99 += 1
+                    data__sparse_any_of_count105 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__sparse_any_of_count99:
+            if not data__sparse_any_of_count105:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".sparse cannot be validated by any definition")
         if "batch_size" in data_keys:
             data_keys.remove("batch_size")
             data__batchsize = data["batch_size"]
-            data__batchsize_any_of_count100 = 0
-            if not data__batchsize_any_of_count100:
+            data__batchsize_any_of_count106 = 0
+            if not data__batchsize_any_of_count106:
                 try:
                     if not isinstance(data__batchsize, (int)) and not (isinstance(data__batchsize, float) and data__batchsize.is_integer()) or isinstance(data__batchsize, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be integer")
-                    data__batchsize_any_of_count100 += 1
+                    data__batchsize_any_of_count106 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__batchsize_any_of_count100:
+            if not data__batchsize_any_of_count106:
                 try:
                     if not isinstance(data__batchsize, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size must be null")
-                    data__batchsize_any_of_count100 += 1
+                    data__batchsize_any_of_count106 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__batchsize_any_of_count100:
+            if not data__batchsize_any_of_count106:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".batch_size cannot be validated by any definition")
         if "name" in data_keys:
             data_keys.remove("name")
             data__name = data["name"]
-            data__name_any_of_count101 = 0
-            if not data__name_any_of_count101:
+            data__name_any_of_count107 = 0
+            if not data__name_any_of_count107:
                 try:
                     if not isinstance(data__name, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
                     if isinstance(data__name, str):
                         if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])'].search(data__name):
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])")
-                    data__name_any_of_count101 += 1
+                    data__name_any_of_count107 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count101:
+            if not data__name_any_of_count107:
                 try:
                     if not isinstance(data__name, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be null")
-                    data__name_any_of_count101 += 1
+                    data__name_any_of_count107 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__name_any_of_count101:
+            if not data__name_any_of_count107:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".name cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -2986,8 +3214,8 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
         if "inputs" in data_keys:
             data_keys.remove("inputs")
             data__inputs = data["inputs"]
-            data__inputs_any_of_count102 = 0
-            if not data__inputs_any_of_count102:
+            data__inputs_any_of_count108 = 0
+            if not data__inputs_any_of_count108:
                 try:
                     if not isinstance(data__inputs, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be array")
@@ -2997,15 +3225,15 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
                         for data__inputs_x, data__inputs_item in enumerate(data__inputs):
                             if not isinstance(data__inputs_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs[{data__inputs_x}]".format(**locals()) + " must be string")
-                    data__inputs_any_of_count102 += 1
+                    data__inputs_any_of_count108 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count102:
+            if not data__inputs_any_of_count108:
                 try:
                     if not isinstance(data__inputs, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs must be null")
-                    data__inputs_any_of_count102 += 1
+                    data__inputs_any_of_count108 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__inputs_any_of_count102:
+            if not data__inputs_any_of_count108:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".inputs cannot be validated by any definition")
         if "layers" in data_keys:
             data_keys.remove("layers")
@@ -3025,33 +3253,33 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
                             if data__layers_item__missing_keys:
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must contain ")
                     except (JsonSchemaValueException, JsonSchemaValuesException):
-                        data__layers_item_any_of_count103 = 0
-                        if not data__layers_item_any_of_count103:
+                        data__layers_item_any_of_count109 = 0
+                        if not data__layers_item_any_of_count109:
                             try:
                                 if not isinstance(data__layers_item, (str)):
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " must be string")
-                                data__layers_item_any_of_count103 += 1
+                                data__layers_item_any_of_count109 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                        if not data__layers_item_any_of_count103:
+                        if not data__layers_item_any_of_count109:
                             try:
                                 validate____defs_layerentry(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
-                                data__layers_item_any_of_count103 += 1
+                                data__layers_item_any_of_count109 += 1
                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-                        if not data__layers_item_any_of_count103:
+                        if not data__layers_item_any_of_count109:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()) + " cannot be validated by any definition")
                     else:
                         validate____defs_repeatgroup(data__layers_item, custom_formats, (name_prefix or "data") + ".layers[{data__layers_x}]".format(**locals()))
         if "outputs" in data_keys:
             data_keys.remove("outputs")
             data__outputs = data["outputs"]
-            data__outputs_any_of_count104 = 0
-            if not data__outputs_any_of_count104:
+            data__outputs_any_of_count110 = 0
+            if not data__outputs_any_of_count110:
                 try:
                     if not isinstance(data__outputs, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be string")
-                    data__outputs_any_of_count104 += 1
+                    data__outputs_any_of_count110 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count104:
+            if not data__outputs_any_of_count110:
                 try:
                     if not isinstance(data__outputs, (list, tuple)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be array")
@@ -3061,9 +3289,9 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
                         for data__outputs_x, data__outputs_item in enumerate(data__outputs):
                             if not isinstance(data__outputs_item, (str)):
                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs[{data__outputs_x}]".format(**locals()) + " must be string")
-                    data__outputs_any_of_count104 += 1
+                    data__outputs_any_of_count110 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count104:
+            if not data__outputs_any_of_count110:
                 try:
                     if not isinstance(data__outputs, (dict)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be object")
@@ -3075,33 +3303,33 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
                                 data__outputs_value = data__outputs.get(data__outputs_key)
                                 if not isinstance(data__outputs_value, (str)):
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs.{data__outputs_key}".format(**locals()) + " must be string")
-                    data__outputs_any_of_count104 += 1
+                    data__outputs_any_of_count110 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count104:
+            if not data__outputs_any_of_count110:
                 try:
                     if not isinstance(data__outputs, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs must be null")
-                    data__outputs_any_of_count104 += 1
+                    data__outputs_any_of_count110 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__outputs_any_of_count104:
+            if not data__outputs_any_of_count110:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".outputs cannot be validated by any definition")
         if "description" in data_keys:
             data_keys.remove("description")
             data__description = data["description"]
-            data__description_any_of_count105 = 0
-            if not data__description_any_of_count105:
+            data__description_any_of_count111 = 0
+            if not data__description_any_of_count111:
                 try:
                     if not isinstance(data__description, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be string")
-                    data__description_any_of_count105 += 1
+                    data__description_any_of_count111 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__description_any_of_count105:
+            if not data__description_any_of_count111:
                 try:
                     if not isinstance(data__description, (NoneType)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".description must be null")
-                    data__description_any_of_count105 += 1
+                    data__description_any_of_count111 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__description_any_of_count105:
+            if not data__description_any_of_count111:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".description cannot be validated by any definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")

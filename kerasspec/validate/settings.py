@@ -525,16 +525,50 @@ def _logged_with_validation(compile_data: dict[str, Any], fit: dict[str, Any], d
     return logged
 
 
+def _quantities(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str, Any],
+                outputs: list[str] | None) -> tuple[dict[str, str | None] | None, bool, list[str]]:
+    """What the run logs: (``logged``'s directions, whether it validates, the quantities to suggest)."""
+    directions = logged(compile_data, outputs)
+    split = data.get("split") if isinstance(data.get("split"), dict) else {}
+    validates = split.get("validation") is not None or bool(fit.get("validation_split"))
+    suggested = set(directions or ()) - {"learning_rate"}  # accepted, but no suggestion
+    return directions, validates, sorted(suggested | ({f"val_{n}" for n in suggested} if validates else set()))
+
+
+def _unlogged_hint(name: str, quantities: list[str], validates: bool, checker: ArgumentChecker) -> str:
+    """The hint for a monitored quantity the run does not log."""
+    hint = checker.suggest(name, quantities) or f"it logs: {checker.listing(quantities)}"
+    if name.startswith("val_") and not validates:
+        hint = f"val_ quantities need validation data: add data.split.validation or fit.validation_split; it logs: {checker.listing(quantities)}"
+    return hint
+
+
+def check_objective(spec: dict[str, Any], graph: ModelGraph | None, objective: Any, path: str,
+                    checker: ArgumentChecker) -> str | None:
+    """`search.objective` checked like a callback's monitor: KS104 when the run does not log it.
+    Returns its direction ("up", "down") when known, else None."""
+    data = spec.get("data") if isinstance(spec.get("data"), dict) else None
+    outputs = output_names(graph)
+    if data is None or not isinstance(objective, str) or (outputs is not None and len(outputs) > 1):
+        return None  # without data there is no run to log it; several outputs: KS702 says why
+    fit = spec.get("fit") if isinstance(spec.get("fit"), dict) else {}
+    compile_data = spec.get("compile") if isinstance(spec.get("compile"), dict) else {}
+    directions, validates, quantities = _quantities(compile_data, fit, data, outputs)
+    if directions is None:
+        return None
+    if objective in quantities or objective in ALWAYS_LOGGED:
+        return directions.get(objective.removeprefix("val_"))
+    checker.error("KS104", f"the objective {objective!r} is a quantity the run does not log", path,
+                  _unlogged_hint(objective, quantities, validates, checker))
+    return None
+
+
 def _monitors(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str, Any], outputs: list[str] | None,
               checker: ArgumentChecker) -> None:
     callbacks = fit.get("callbacks")
-    directions = logged(compile_data, outputs)
+    directions, validates, quantities = _quantities(compile_data, fit, data, outputs)
     if not isinstance(callbacks, list) or directions is None:
         return
-    split = data.get("split") if isinstance(data.get("split"), dict) else {}
-    validates = split.get("validation") is not None or bool(fit.get("validation_split"))
-    suggested = set(directions) - {"learning_rate"}  # accepted, but no suggestion
-    quantities = sorted(suggested | ({f"val_{n}" for n in suggested} if validates else set()))
     single = outputs is None or len(outputs) <= 1
     for i, entry in enumerate(callbacks):
         entry = {"type": entry} if isinstance(entry, str) else entry
@@ -556,9 +590,7 @@ def _monitors(compile_data: dict[str, Any], fit: dict[str, Any], data: dict[str,
             continue
         if not isinstance(monitor, str):
             continue
-        hint = checker.suggest(monitor, quantities) or f"it logs: {checker.listing(quantities)}"
-        if monitor.startswith("val_") and not validates:
-            hint = f"val_ quantities need validation data: add data.split.validation or fit.validation_split; it logs: {checker.listing(quantities)}"
+        hint = _unlogged_hint(monitor, quantities, validates, checker)
         if "monitor" in entry:
             checker.error("KS104", f"{entry['type']} monitors {monitor!r}, which the run does not log", join_path(path, "monitor"), hint)
         elif entry["type"] in MONITORING and (MONITORING[entry["type"]] is None or entry.get(MONITORING[entry["type"]])):
@@ -617,4 +649,4 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-__all__ = ["check_settings", "logged_quantities", "output_names", "run_requirements"]
+__all__ = ["check_objective", "check_settings", "logged_quantities", "output_names", "run_requirements"]

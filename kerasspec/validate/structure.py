@@ -108,10 +108,10 @@ def _to_diagnostics(error: ValidationError) -> list[Diagnostic]:
         key = path.rsplit(".", 1)[-1] or "the value"
         return [Diagnostic("KS104", f"{key} must be {_BOUNDS[error.validator]} {error.validator_value}, got {short(error.instance)}",
                            path=path)]
-    if error.validator in ("minLength", "maxLength", "minItems"):
+    if error.validator in ("minLength", "maxLength", "minItems", "maxItems"):
         limit = error.validator_value
         what = {"minLength": f"at least {limit} character(s)", "maxLength": f"at most {limit} character(s)",
-                "minItems": f"at least {limit} item(s)"}[str(error.validator)]
+                "minItems": f"at least {limit} item(s)", "maxItems": f"at most {limit} item(s)"}[str(error.validator)]
         return [Diagnostic("KS104", f"{path.rsplit('.', 1)[-1]} must have {what}, got {short(error.instance)}", path=path)]
     if _is_template_branch(error):
         return [Diagnostic("KS103", f"expected {_TEMPLATE}, got {short(error.instance)}", path=path)]
