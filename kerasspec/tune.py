@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasspec.dump import _scalar
-from kerasspec.errors import KerasspecError
+from kerasspec.errors import KerasspecError, one_line
 from kerasspec.loader import LoadedSpec
 
 STUDY_FILE, TRIALS_CSV, BEST_SPEC, TRIALS_DIR, DB_FILE = "study.json", "trials.csv", "best.yaml", "trials", "study.db"
@@ -156,9 +156,9 @@ def overrides_for(params: dict[str, Any], seed: int) -> list[str]:
 
 
 def trial_seed(spec_data: dict[str, Any], number: int) -> int:
-    """Each trial's seed: the spec's seed (or 0) * 1000 + the trial's number."""
+    """Each trial's seed: (the spec's seed (or 0) * 1000 + the trial's number) modulo 2**32, the seeds Keras takes."""
     base = spec_data.get("seed")
-    return (int(base) if isinstance(base, int) and not isinstance(base, bool) else 0) * 1000 + int(number)
+    return ((int(base) if isinstance(base, int) and not isinstance(base, bool) else 0) * 1000 + int(number)) % 2**32
 
 
 def run_command(spec: Path, overrides: list[str]) -> str:
@@ -260,6 +260,8 @@ def open_study(spec: str | None, *, out: str | None, storage: str | None, resume
         folder = Path(resume)
         record_path = folder / STUDY_FILE
         try:
+            if record_path.is_symlink() or record_path.stat().st_size > 1_000_000:
+                raise ValueError("not a plain, small file")
             record = json.loads(record_path.read_text(encoding="utf-8"))
             spec_path = Path(record["spec"])
             url = storage or record["storage"]
@@ -267,6 +269,10 @@ def open_study(spec: str | None, *, out: str | None, storage: str | None, resume
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise _fail(f"{folder} is not a study folder to resume ({STUDY_FILE}: {exc})",
                         "give the folder `kerasspec tune` wrote (it holds study.json)", "") from None
+        own = f"sqlite:///{(folder / DB_FILE).resolve()}"
+        if storage is None and url != own:  # a study folder is data: it may not send the study to another database
+            raise _fail(f"{folder / STUDY_FILE} names the storage {url!r}, not the folder's own {DB_FILE}",
+                        "pass --storage URL to continue a study kept there", "")
         loaded, search = _load_spec(spec_path)
         return Study(folder, spec_path, url, name, loaded, search, shared=storage is not None or not url.startswith("sqlite:///"))
     assert spec is not None
@@ -318,7 +324,8 @@ def _finished(trials: list[Any]) -> int:
 
 
 def tune(spec: str | None = None, *, trials: int | None = None, out: str | None = None, storage: str | None = None,
-         resume: str | None = None, verbose: int | str = 0, pruner: Any = None, plots: bool = True) -> Any:
+         resume: str | None = None, verbose: int | str = 0, pruner: Any = None, plots: bool = True,
+         allow_imports: bool = True) -> Any:
     """Run a study; returns the optuna Study. Raises RunInterrupted/KeyboardInterrupt after marking the
     trial under way failed and writing the study's files, when Ctrl-C stops it."""
     from optuna.trial import TrialState
@@ -340,7 +347,7 @@ def tune(spec: str | None = None, *, trials: int | None = None, out: str | None 
     (study.folder / TRIALS_DIR).mkdir(exist_ok=True)
     try:
         for _ in range(todo):
-            _one_trial(study, optuna_study, verbose)
+            _one_trial(study, optuna_study, verbose, allow_imports)
             write_records(study, optuna_study)
     except KeyboardInterrupt as stop:
         stop.study_folder = study.folder  # type: ignore[attr-defined]
@@ -352,14 +359,19 @@ def tune(spec: str | None = None, *, trials: int | None = None, out: str | None 
     return optuna_study
 
 
-def _one_trial(study: Study, optuna_study: Any, verbose: int | str) -> None:
+def _one_trial(study: Study, optuna_study: Any, verbose: int | str, allow_imports: bool = True) -> None:
     from optuna.trial import TrialState
 
     from kerasspec.compiler import load_and_validate
     from kerasspec.runner.training_run import run
 
     trial = optuna_study.ask()
-    params = suggest(trial, study.search)
+    try:
+        params = suggest(trial, study.search)
+    except Exception as exc:  # a space Optuna refuses: this trial fails, the study says why
+        optuna_study.tell(trial, state=TrialState.FAIL)
+        raise _fail(f"Optuna cannot draw from search.space: {one_line(exc, 300)}", "fix the range in the spec's search:",
+                    "search.space") from exc
     seed = trial_seed(study.loaded.data, trial.number)
     overrides = overrides_for(params, seed)
     command = run_command(study.spec, overrides)
@@ -371,7 +383,7 @@ def _one_trial(study: Study, optuna_study: Any, verbose: int | str) -> None:
     callback = pruning_callback(trial, study.search.objective)
     try:
         validated = load_and_validate(_without_search(study.loaded), overrides=overrides)
-        result = run(validated, out=run_dir, verbose=verbose, callbacks=[callback])
+        result = run(validated, out=run_dir, verbose=verbose, callbacks=[callback], allow_imports=allow_imports)
         value = objective_value(result.history, study.search)
     except KeyboardInterrupt:
         optuna_study.tell(trial, state=TrialState.FAIL)
@@ -487,6 +499,7 @@ def add_tune_arguments(parser: Any) -> None:
                         help="Optuna's storage (default sqlite:///DIR/study.db); workers on several machines share "
                              "one study with the same URL and --out")
     parser.add_argument("--resume", metavar="DIR", help="continue an interrupted study in its folder")
+    parser.add_argument("--no-imports", action="store_true", help="refuse the spec's `imports:` (untrusted specs)")
     parser.add_argument("--verbose", default="0", choices=("auto", "0", "1", "2"),
                         help="each trial's Keras progress output (default 0: one line per trial)")
 
@@ -508,7 +521,7 @@ def cmd_tune(args: Any) -> int:
     verbose = int(args.verbose) if str(args.verbose).isdigit() else args.verbose
     try:
         study = tune(args.spec, trials=args.trials, out=args.out, storage=args.storage, resume=args.resume,
-                     verbose=verbose)
+                     verbose=verbose, allow_imports=not args.no_imports)
     except KeyboardInterrupt as stop:
         folder = getattr(stop, "study_folder", None) or args.resume or args.out or "DIR"
         print(f"kerasspec tune: stopped; finished trials are kept; continue with: kerasspec tune --resume "

@@ -152,3 +152,17 @@ def test_the_example_spec_validates_with_its_search_section() -> None:
     assert cli.main(["validate", str(ROOT / "specs" / "tune_quickstart.yaml")]) == 0
     search = read_search(load_file(ROOT / "specs" / "tune_quickstart.yaml")[0].data)
     assert search.objective == "val_loss" and len(search.space) >= 2
+
+
+def test_a_study_folder_cannot_send_its_study_to_another_database(tmp_path: Path) -> None:
+    import json
+
+    from kerasspec.errors import KerasspecError
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "study.json").write_text(json.dumps({"spec": str(write_spec(tmp_path)), "study_name": "s",
+                                                   "storage": f"sqlite:///{tmp_path / 'elsewhere.db'}"}), encoding="utf-8")
+    with pytest.raises(KerasspecError, match="not the folder's own study.db"):
+        tune(resume=str(folder))
+    assert not (tmp_path / "elsewhere.db").exists()

@@ -11,6 +11,7 @@ callback's monitor (``settings.check_objective``). Nothing here imports Keras.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from kerasspec.validate.settings import check_objective
 # Bounds on the work: each candidate value validates the whole spec again.
 MAX_ENTRIES = 50
 MAX_CANDIDATES = 100
+MAX_SECONDS = 3.0  # all candidate checks of one spec together
 _KINDS = ("int", "float", "choice")
 _SETTINGS = ("compile", "fit", "distribute")  # sections whose keys --set creates (fit.batch_size without fit:)
 _WANTS = {"up": "maximize", "down": "minimize"}
@@ -54,6 +56,7 @@ def check_search(raw: dict[str, Any], spec: dict[str, Any], graph: ModelGraph | 
                       f"search at most {MAX_ENTRIES} values at once; the first {MAX_ENTRIES} are checked")
     known = {(d.code, d.path, d.message) for d in baseline}
     budget = MAX_CANDIDATES
+    deadline = time.monotonic() + MAX_SECONDS  # each candidate validates the whole spec again: bounded in time too
     for key, entry in list(space.items())[:MAX_ENTRIES]:
         where = join_path("search.space", str(key))
         steps = _steps(str(key), raw, where, checker)
@@ -62,6 +65,12 @@ def check_search(raw: dict[str, Any], spec: dict[str, Any], graph: ModelGraph | 
         said: set[tuple[str, str, str]] = set()  # what one value breaks, the other ends usually break too: once
         for at, value in _candidates(entry, where, checker):
             if budget <= 0:
+                return
+            if time.monotonic() > deadline:
+                checker.diagnostics.append(Diagnostic(
+                    "KS006", f"checking search.space's values took over {MAX_SECONDS:g} s, so the values from {key} on "
+                    "are not checked", path=where, hint="kerasspec tune checks each trial's values when it runs",
+                    severity=WARNING))
                 return
             budget -= 1
             candidate = copy.deepcopy({k: v for k, v in raw.items() if k != "search"})
@@ -136,6 +145,10 @@ def _candidates(entry: dict[str, Any], where: str, checker: ArgumentChecker) -> 
         return []
     if entry.get("log") is True and lo <= 0:
         checker.error("KS104", f"log: true needs lo > 0, got {lo}", join_path(at, 0), "start the range above 0, or drop log")
+    step = entry.get("step")
+    if kind == "int" and entry.get("log") is True and step not in (None, 1):
+        checker.error("KS104", f"log: true takes no step (Optuna draws log-spaced integers one apart), got step {step}",
+                      join_path(where, "step"), "drop step, or drop log")
     if kind == "int" and isinstance(entry.get("step"), int) and not isinstance(entry.get("step"), bool) and entry["step"] > hi - lo:
         checker.error("KS104", f"step {entry['step']} is wider than the range [{lo}, {hi}]", join_path(where, "step"),
                       f"use a step of at most {hi - lo}")
@@ -152,4 +165,4 @@ def _put(data: dict[str, Any], steps: list[str | int], value: Any) -> None:
     node[steps[-1]] = value
 
 
-__all__ = ["MAX_CANDIDATES", "MAX_ENTRIES", "check_search"]
+__all__ = ["MAX_CANDIDATES", "MAX_ENTRIES", "MAX_SECONDS", "check_search"]
