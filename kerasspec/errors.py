@@ -158,6 +158,9 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
     Code("KS712", "a callback's file clashes (with the run's own files, a backup, another callback's file, a folder)",
          "{callback}'s {arg} {value!r} is the run's own {file} / lies inside {other} / is a folder",
          "give each callback its own file inside the run folder", _VR),
+    Code("KS713", "a tune study cannot start or continue (its folder, its storage, its search space)",
+         "kerasspec tune: {what is wrong with the study folder, study.json, the storage or the space}",
+         "start a new study with --out, or continue the folder kerasspec tune wrote with --resume", _R),
     # export (KS8xx)
     Code("KS801", "model cannot be exported", "{what} cannot be written in a spec: {why}",
          "build that part from Keras layers and keras.ops calls, or register its class", (EXPORT,)),

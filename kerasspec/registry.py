@@ -24,7 +24,7 @@ from kerasspec.errors import BuildError, did_you_mean
 
 __all__ = [
     "KINDS", "MODULE_PATTERN", "PARAM_KINDS", "Found", "keras_get", "kind_module", "kind_of_module",
-    "kind_of_object", "lookup", "op_function", "public_class", "registered_function", "registered_kind", "registered_name",
+    "kind_of_class", "kind_of_object", "lookup", "op_function", "public_class", "registered_function", "registered_kind", "registered_name",
     "resolve_class", "singular",
     "string_name",
 ]
@@ -122,9 +122,14 @@ def _base(kind: str) -> type | None:
 
 def kind_of_object(obj: Any) -> str | None:
     """The kind of a Keras object, by the kinds' base classes (in KINDS order); None for none of them."""
+    return kind_of_class(type(obj))
+
+
+def kind_of_class(cls: type) -> str | None:
+    """The kind whose base class ``cls`` derives from (in KINDS order); None for none of them."""
     for kind in KINDS:
         base = _base(kind)
-        if base is not None and isinstance(obj, base):
+        if base is not None and issubclass(cls, base):
             return kind
     return None
 
@@ -172,13 +177,7 @@ def registered_kind(type_name: str) -> str | None:
     import keras
 
     found = keras.saving.get_registered_object(type_name)
-    if not isinstance(found, type):
-        return None
-    for kind in KINDS:
-        base = _base(kind)
-        if base is not None and issubclass(found, base):
-            return kind
-    return None
+    return kind_of_class(found) if isinstance(found, type) else None
 
 
 def keras_get(kind: str, name: str) -> Any:

@@ -62,7 +62,7 @@ EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 class TuneError(KerasspecError):
     """A study that cannot start: a missing or malformed `search:` section, a study folder that is not one."""
 
-    default_code = "KS706"
+    default_code = "KS713"
 
 
 # ----------------------------------------------------------------------------- the search section
@@ -77,7 +77,7 @@ class Search:
 
 
 def _fail(message: str, hint: str, path: str = "search") -> TuneError:
-    return TuneError(f"kerasspec tune: {message}", code="KS706", path=path, hint=hint)
+    return TuneError(f"kerasspec tune: {message}", code="KS713", path=path, hint=hint)
 
 
 def read_search(data: Any) -> Search:

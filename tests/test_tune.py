@@ -163,6 +163,7 @@ def test_a_study_folder_cannot_send_its_study_to_another_database(tmp_path: Path
     folder.mkdir()
     (folder / "study.json").write_text(json.dumps({"spec": str(write_spec(tmp_path)), "study_name": "s",
                                                    "storage": f"sqlite:///{tmp_path / 'elsewhere.db'}"}), encoding="utf-8")
-    with pytest.raises(KerasspecError, match="not the folder's own study.db"):
+    with pytest.raises(KerasspecError, match="not the folder's own study.db") as info:
         tune(resume=str(folder))
+    assert info.value.code == "KS713"
     assert not (tmp_path / "elsewhere.db").exists()
