@@ -101,6 +101,8 @@ class BlockSpec(_Strict):
     """A custom Layer or Model class written in YAML (docs/spec-format.md#blocks)."""
 
     base: Literal["layer", "model"] = "layer"
+    inline: bool = Field(default=False, description="Expand each use in place into the parent graph, its layers named "
+                         "<use>_<inner>, instead of making a class (docs/spec-format.md#inline-blocks).")
     required: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
     inputs: list[str] | None = None

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kerasspec.errors import BuildError
-from tests.conftest import ROOT, SPECS
+from tests.conftest import FIXTURES, ROOT, SPECS
 from tests.handwritten import seed_models
 
 
@@ -167,3 +167,44 @@ def test_json_depth_counts_nesting_without_parsing(value: object, ascii_only: bo
     from kerasspec.compiler.blocks import json_depth
 
     assert json_depth(json.dumps(value, ensure_ascii=ascii_only)) == _depth(value)
+
+
+# -- inline blocks (docs/spec-format.md#inline-blocks) -------------------------------------------
+def _same_flat_model(built, reference) -> None:
+    """Same layers in the same order, names, configs, weight order, and predictions with the same weights."""
+    assert [layer.name for layer in built.layers] == [layer.name for layer in reference.layers]
+    for got, want in zip(built.layers, reference.layers, strict=True):
+        assert json.dumps(got.get_config(), sort_keys=True, default=repr) == json.dumps(want.get_config(), sort_keys=True, default=repr), got.name
+    assert [w.path for w in built.weights] == [w.path for w in reference.weights]
+    reference.set_weights(built.get_weights())
+    x = [np.random.default_rng(0).normal(size=(2, *i.shape[1:])).astype("float32") for i in built.inputs]
+    x = x[0] if len(x) == 1 else x
+    np.testing.assert_array_equal(built.predict(x, verbose=0), reference.predict(x, verbose=0))
+
+
+def test_inline_blocks_build_the_model_keras_applications_write(keras_module) -> None:
+    import kerasspec
+
+    built = kerasspec.build(kerasspec.load_and_validate(SPECS / "inline_resnet.yaml"))
+    _same_flat_model(built, seed_models.inline_resnet())
+    assert "conv2_block3_3_bn" in [layer.name for layer in built.layers]  # the repeat group's third use
+
+
+def test_inline_blocks_in_every_place_build_the_flat_model(keras_module) -> None:
+    import kerasspec
+
+    keras = keras_module
+    built = kerasspec.build(kerasspec.load_and_validate(FIXTURES / "valid" / "inline_blocks.yaml"))
+    x = keras.Input((6,), name="x")
+    stem = keras.Sequential([keras.Input((6,), name="input_layer"), keras.layers.Dense(6, name="first_dense"), keras.layers.LayerNormalization(name="first_norm"),
+                             keras.layers.Dense(6, name="dense_norm_1_dense", trainable=False),
+                             keras.layers.LayerNormalization(name="dense_norm_1_norm", trainable=False)], name="stem")
+    h = stem(x)
+    left = keras.layers.LayerNormalization(name="parts_left_norm")(keras.layers.Dense(4, name="parts_left_dense")(h))
+    right = keras.layers.Dense(4, activation="relu", name="parts_right")(h)
+    y = keras.layers.Activation("tanh", name="joined_activation_1")(keras.layers.Add(name="joined_sum")([left, right]))
+    for i in range(2):
+        y = keras.layers.LayerNormalization(name=f"deep{i}_norm")(keras.layers.Dense(4, name=f"deep{i}_dense")(y))
+    out = keras.layers.Concatenate(name="out")([y, right])
+    _same_flat_model(built, keras.Model(x, out, name="inline_blocks"))
+    assert [layer.name for layer in built.get_layer("stem").layers] == [layer.name for layer in stem.layers]

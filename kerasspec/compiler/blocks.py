@@ -22,6 +22,7 @@ from kerasspec.compiler.models import GraphRunner, resolve
 from kerasspec.compiler.objects import ObjectFactory
 from kerasspec.errors import ERROR, BuildError, KerasspecError, has_errors, one_line
 from kerasspec.graph import NAME, GraphBuilder, ModelGraph
+from kerasspec.graph.inline import is_inline
 from kerasspec.loader import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, LoadedSpec, SourceMap
 from kerasspec.validate import validate_loaded
 from kerasspec.validate.blocks import BASE_ARGUMENTS, block_parameters
@@ -39,7 +40,8 @@ def make_block_classes(blocks: dict[str, dict[str, Any]], package: str) -> dict[
     """One registered class per block; classes see each other, so blocks may use blocks."""
     classes: dict[str, type] = {}
     for name, definition in blocks.items():
-        classes[name] = _block_class(name, definition, package, blocks, classes)
+        if not is_inline(definition):  # an inline block's uses were expanded into their graphs
+            classes[name] = _block_class(name, definition, package, blocks, classes)
     return classes
 
 
@@ -57,7 +59,7 @@ def _block_class(name: str, definition: dict[str, Any], package: str, blocks: di
         graph = cls._block_graphs.get(key) if key is not None else None
         if graph is None:
             found: list[Any] = []
-            graph = GraphBuilder(found).model(definition, f"blocks.{name}", dict(params), kind="block")
+            graph = GraphBuilder(found, blocks=blocks).model(definition, f"blocks.{name}", dict(params), kind="block")
             if has_errors(found):
                 first = found[0]
                 raise BuildError(f"block {name} with {params}: {first.message}", code=first.code, path=first.path, hint=first.hint)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kerasspec.errors import Diagnostic
+from kerasspec.graph.inline import is_inline, splice_inline_uses
 from kerasspec.graph.ir import InputDef, ModelGraph, Node, find_cycle, refs_in
 from kerasspec.graph.rules import (
     ENTRY_KEYS,
@@ -33,6 +34,7 @@ from kerasspec.graph.rules import (
     parse_reference,
     rename_reference,
     valid_name,
+    valid_tail_name,
 )
 from kerasspec.loader import join_path
 from kerasspec.substitute import (
@@ -62,10 +64,16 @@ class Entry:
 class GraphBuilder:
     """Builds ModelGraphs; findings go to ``diagnostics``."""
 
-    def __init__(self, diagnostics: list[Diagnostic], budget: Budget | None = None) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], budget: Budget | None = None, *, blocks: Mapping[str, Any] | None = None) -> None:
         self.diagnostics = diagnostics
         self.budget = budget if budget is not None else Budget()
         self._layers_reported = False
+        # The spec's inline blocks (docs/spec-format.md#inline-blocks): their uses expand in place.
+        self.inline_blocks = {name: b for name, b in (blocks or {}).items() if is_inline(b)}
+        self.inline_stack: list[str] = []  # the inline blocks being expanded, outermost first
+        self.expand_inline = True  # off while block bodies are checked as written
+        self.inline_sizes: dict[str, int] = {}  # inline block -> the layers a use makes (graph.inline.inline_size)
+        self.inline_bodies: dict[str, ModelGraph] = {}  # "block|params" -> its body, built once
 
     def error(self, code: str, message: str, path: str, hint: str | None = None, severity: str = "error") -> None:
         self.diagnostics.append(Diagnostic(code, message, path=path, hint=hint, severity=severity))
@@ -89,8 +97,8 @@ class GraphBuilder:
                 entries.append(Entry({"type": item} if isinstance(item, str) else item, item_path))
         return entries
 
-    def spend_layers(self, count: int, path: str, *, before: int | None = None) -> bool:
-        """Take ``count`` layers from the budget; ``before``: what a repeat group would make in all, checked first."""
+    def spend_layers(self, count: int, path: str, *, before: int | None = None, maker: str = "this repeat group") -> bool:
+        """Take ``count`` layers from the budget; ``before``: what ``maker`` would make in all, checked first."""
         needed = count if before is None else before
         if needed <= self.budget.layers:
             self.budget.layers -= count
@@ -98,7 +106,7 @@ class GraphBuilder:
         if not self._layers_reported and not self.budget.exhausted:
             limit = f"a spec may have at most {MAX_LAYERS:,} layers" + (
                 f", and {max(self.budget.layers, 0):,} are left" if self.budget.layers < MAX_LAYERS else "")
-            what = f"this repeat group would make {needed:,} layers (nested models included)" if before is not None \
+            what = f"{maker} would make {needed:,} layers (nested models included)" if before is not None \
                 else f"the spec has more than {MAX_LAYERS:,} layers once repeat groups and nested models are expanded"
             self.error("KS006", f"{what}; {limit}" if before is not None else what, path, "no model needs so many; check the repeat counts")
         self._layers_reported = True
@@ -155,9 +163,12 @@ class GraphBuilder:
             e if e.substituted else Entry(_substitute_entry(e.data, env, e.path, self.diagnostics, self.budget), e.path, True)
             for e in self.expand(data.get("layers"), join_path(path, "layers"), env)
         ]
-        self.name_nodes(graph, entries, env)
+        self.name_nodes(graph, entries, env, tails=kind == "block" and is_inline(data))
         if graph.kind != "sequential":
             self.link(graph, data.get("outputs"), join_path(path, "outputs"))
+        splice_inline_uses(self, graph)
+        if graph.kind != "sequential":
+            self.check_references(graph)
         return graph
 
     def inputs(self, data: dict[str, Any], path: str, env: Mapping[str, Any], kind: str) -> list[InputDef]:
@@ -183,7 +194,9 @@ class GraphBuilder:
             result.append(InputDef(name="input", shape=[], path=path))
         return result
 
-    def name_nodes(self, graph: ModelGraph, entries: list[Entry], env: Mapping[str, Any]) -> None:
+    def name_nodes(self, graph: ModelGraph, entries: list[Entry], env: Mapping[str, Any], *, tails: bool = False) -> None:
+        """Name every node; ``tails``: an inline block's names, which may start with a digit (always prefixed)."""
+        valid = valid_tail_name if tails else valid_name
         explicit: dict[str, str] = {}
         input_names = {i.name for i in graph.inputs}
         for entry in entries:
@@ -193,8 +206,9 @@ class GraphBuilder:
             name_path = join_path(entry.path, "name")
             if has_expression(name):
                 continue  # a block parameter decides it; checked when the block is built
-            if not valid_name(name):
-                self.error("KS106", f"layer name {short(name)} is not a valid name", name_path, NAME_HINT)
+            if not valid(name):
+                self.error("KS106", f"layer name {short(name)} is not a valid name", name_path,
+                           "an inline block's layer names match [A-Za-z0-9_][A-Za-z0-9_.-]*" if tails else NAME_HINT)
             elif name in explicit or name in input_names:
                 self.error("KS402", f"the name {short(name)} is used twice in this model", name_path,
                            "every layer and input needs its own name" + (f"; first at {explicit[name]}" if name in explicit else ""))
@@ -311,24 +325,27 @@ class GraphBuilder:
             graph.outputs = {k: r for k, v in outputs.items() if (r := self.reference(v, join_path(outputs_path, k)))}
         elif outputs is not None:
             graph.outputs = self.references(outputs, outputs_path, allow_list=True)
-        self.check_references(graph)
 
     def check_references(self, graph: ModelGraph) -> None:
         known = {i.name for i in graph.inputs} | {n.name for n in graph.nodes if n.name}
         where = "this block" if graph.kind == "block" else "this model"
         layer_names = {n.name for n in graph.nodes if n.name and n.reuse is None}
+        wrong: list[tuple[str, str | None]] = []  # each undefined reference, with its did-you-mean
         for node in graph.nodes:
             for ref in node.refs():
                 if ref.name not in known:
-                    self.error("KS401", f"{short(ref.name)} is not defined in {where}", ref.path, self.budget.suggest(ref.name, known)
-                               or f"defined here: {self.budget.listing(known) or 'nothing'}")
+                    suggestion = self.budget.suggest(ref.name, known)
+                    wrong.append((ref.name, suggestion))
+                    self.error("KS401", f"{short(ref.name)} is not defined in {where}", ref.path,
+                               suggestion or f"defined here: {self.budget.listing(known) or 'nothing'}")
             if node.reuse is not None and node.reuse not in layer_names:
                 self.error("KS401", f"`reuse: {node.reuse}` names no layer of {where}", join_path(node.path, "reuse"),
                            self.budget.suggest(node.reuse, layer_names) or "reuse names an earlier layer entry")
         for ref in refs_in(graph.outputs):
             if ref.name not in known:
-                self.error("KS401", f"output {short(ref.name)} is not defined in {where}", ref.path,
-                           self.budget.suggest(ref.name, known))
+                suggestion = self.budget.suggest(ref.name, known)
+                wrong.append((ref.name, suggestion))
+                self.error("KS401", f"output {short(ref.name)} is not defined in {where}", ref.path, suggestion)
         if len(graph.order()) < len(graph.nodes):
             cycle = find_cycle(graph)
             if cycle is not None:
@@ -336,8 +353,14 @@ class GraphBuilder:
                            "a layer cannot consume its own output; use `reuse` to share weights")
                 return
         used = {ref.name for node in graph.nodes for ref in node.refs()} | {r.name for r in refs_in(graph.outputs)}
+        # An input that an undefined reference may have meant is not reported unused (that would be a
+        # second, false finding for one typo): an input close to the wrong name, or every input when
+        # the wrong name is close to no name at all (it could have meant any).
+        meant_any = any(suggestion is None for _, suggestion in wrong)
         for model_input in graph.inputs:
             if model_input.name not in used and graph.kind != "block":
+                if meant_any or any(self.budget.suggest(name, [model_input.name]) for name, _ in wrong):
+                    continue
                 self.error("KS404", f"input {model_input.name!r} is not used by any layer", model_input.path,
                            "remove it, or name it in a layer's `inputs`")
 

@@ -44,6 +44,8 @@ class Node:
     chained: Ref | None = None
     # `adapt:` (docs/spec-format.md#adapt): None, or adapt's options ({} for `adapt: true`).
     adapt: dict[str, Any] | None = None
+    # A layer of an inline block (docs/spec-format.md#inline-blocks): the use's name and spec path.
+    inlined_from: tuple[str, str] | None = None
 
     def refs(self) -> Iterator[Ref]:
         """Every reference this node consumes."""

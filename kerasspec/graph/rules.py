@@ -28,7 +28,9 @@ from kerasspec.errors import NAME_RULE, default_hint
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$(?![\s\S])"
 NAME = re.compile(NAME_PATTERN)
 NAME_HINT = default_hint("KS106")  # the catalogue's words
-_REFERENCE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)(?:\[([^\[\]]+)\])?$")
+# A reference's name may start with a digit: inside an inline block, names are tails (`1_conv`).
+_REFERENCE = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.-]*)(?:\[([^\[\]]+)\])?$")
+_TAIL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$(?![\s\S])")
 # The keys of a layer entry that are not constructor arguments (docs/spec-format.md#layers).
 ENTRY_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model", "adapt")
 REPEAT_KEYS = ("repeat", "layers")  # a repeat group's keys (docs/spec-format.md#repeat)
@@ -39,6 +41,11 @@ CONSTANT_FORMS = ({"const"}, {"slice"}, {"ellipsis"})
 def valid_name(name: Any) -> bool:
     """A spec name: an identifier-like string, and not `i` (the repetition index)."""
     return isinstance(name, str) and NAME.match(name) is not None and name != "i"
+
+
+def valid_tail_name(name: Any) -> bool:
+    """A layer name inside an inline block: it is always prefixed (`<use>_<name>`), so it may start with a digit."""
+    return isinstance(name, str) and _TAIL.match(name) is not None and name != "i"
 
 
 # -- naming ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 from kerasspec.errors import Diagnostic, SpecInvalid, has_errors
 from kerasspec.graph import NAME_HINT, GraphBuilder, ModelGraph, valid_name
-from kerasspec.loader import DEFAULT_MAX_BYTES, LoadedSpec, load_file
+from kerasspec.loader import DEFAULT_MAX_BYTES, NO_TUPLES, LoadedSpec, load_file
 from kerasspec.substitute import substitute
 from kerasspec.validate.adapt import check_adapt
 from kerasspec.validate.arguments import ArgumentChecker, check_callbacks, check_compile
@@ -61,13 +61,13 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
     for name in env:
         if not valid_name(name):
             found.append(Diagnostic("KS106", f"var name {name!r} is not a valid name", path=f"vars.{name}", hint=NAME_HINT))
-    builder = GraphBuilder(found)  # its budget bounds what all of this spec's substitutions produce
+    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
+    builder = GraphBuilder(found, blocks=blocks)  # its budget bounds what all of this spec's substitutions produce
     result.data = {
         key: value if key in _LITERAL_SECTIONS else substitute(value, env, key, found, builder.budget) for key, value in data.items()
     }
     # The settings sections are checked as substituted, so a `${...}` is held to the type of its place.
     found.extend(check_structure(result.data))
-    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
     block_graphs = check_blocks(blocks, builder, found)
     model = data.get("model")
     if isinstance(model, dict):
@@ -94,11 +94,14 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
 def _tidy(diagnostics: list[Diagnostic], loaded: LoadedSpec) -> list[Diagnostic]:
     """Positions from the source map, duplicates and follow-on findings dropped, sorted by place."""
     loaded.source_map.add_positions(diagnostics, key_codes=KEY_CODES)
-    refused = {d.path for d in diagnostics if d.code in ("KS004", "KS006")}  # a refused value was dropped: say so once
+    causes = [d for d in diagnostics if d.code in ("KS004", "KS006")]  # a refused value was dropped: say so once
+    causes += [d for d in diagnostics if d.code == "KS103" and d.message.startswith(NO_TUPLES)]  # and a tuple: say so once
+    refused = {d.path for d in causes}
+    cause_ids = {id(d) for d in causes}
     seen: set[tuple[str, str, str]] = set()
     unique = []
     for diag in diagnostics:
-        if refused and diag.code not in ("KS004", "KS006") and (diag.path in refused or any(  # each ancestor, once
+        if refused and id(diag) not in cause_ids and (diag.path in refused or any(  # each ancestor, once
                 diag.path[:i] in refused for i, c in enumerate(diag.path) if c in ".[")):
             continue
         key = (diag.code, diag.path, diag.message)

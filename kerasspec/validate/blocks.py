@@ -54,39 +54,48 @@ def too_many_parameters(block: Any) -> bool:
 def check_blocks(blocks: dict[str, Any], builder: GraphBuilder, found: list[Diagnostic]) -> dict[str, ModelGraph]:
     """Build each block's graph with unknown parameters; report what is wrong inside."""
     graphs: dict[str, ModelGraph] = {}
-    for name, block in blocks.items():
-        path = join_path("blocks", name)
-        if not isinstance(block, dict):
-            continue
-        if not NAME.match(name) or name == "i":
-            found.append(Diagnostic("KS106", f"block name {name!r} is not a valid name", path=path))
-        elif catalog.layer_class(name) is not None:
-            found.append(Diagnostic("KS106", f"block {name!r} has the name of keras.layers.{name}", path=path,
-                                    hint="rename the block, so `type:` stays unambiguous"))
-        required, params = block_parameters(block)
-        if too_many_parameters(block):
-            found.append(Diagnostic("KS006", f"block {name} declares {len(required) + len(params)} parameters; "
-                                    f"a block may have at most {MAX_BLOCK_PARAMS}", path=join_path(path, "params" if params else "required"),
-                                    hint="pass related values together, as one list or mapping parameter"))
-        required_set = set(required)
-        for index, param in enumerate(required + list(params)):
-            where = join_path(join_path(path, "required"), index) if index < len(required) else join_path(join_path(path, "params"), param)
-            if param in BASE_ARGUMENTS or param == "i" or not NAME.match(param):
-                found.append(Diagnostic("KS106", f"{param!r} cannot be a block parameter", path=where,
-                                        hint=f"{NAME_HINT}; {', '.join(BASE_ARGUMENTS)} are reserved too"))
-            if param in params and param in required_set:
-                found.append(Diagnostic("KS106", f"{param!r} is both required and has a default", path=where,
-                                        hint="list it under `required` or under `params`, not both"))
-        env = RecordingEnv({p: Unknown(p) for p in [*required, *params]})
-        graphs[name] = builder.model(block, path, env, kind="block")
-        for index, param in enumerate(required):
-            if param not in env.used:
-                found.append(_unused(param, join_path(join_path(path, "required"), index)))
-        for param in params:
-            if param not in env.used:
-                found.append(_unused(param, join_path(join_path(path, "params"), param)))
+    builder.expand_inline = False  # a body as written: its uses of inline blocks checked as uses, cycles seen
+    try:
+        for name, block in blocks.items():
+            _check_block(name, block, builder, found, graphs)
+    finally:
+        builder.expand_inline = True
     _check_cycles(blocks, graphs, found)
     return graphs
+
+
+def _check_block(name: str, block: Any, builder: GraphBuilder, found: list[Diagnostic], graphs: dict[str, ModelGraph]) -> None:
+    """One block on its own: its name, its parameters, its body with the parameters unknown."""
+    path = join_path("blocks", name)
+    if not isinstance(block, dict):
+        return
+    if not NAME.match(name) or name == "i":
+        found.append(Diagnostic("KS106", f"block name {name!r} is not a valid name", path=path))
+    elif catalog.layer_class(name) is not None:
+        found.append(Diagnostic("KS106", f"block {name!r} has the name of keras.layers.{name}", path=path,
+                                hint="rename the block, so `type:` stays unambiguous"))
+    required, params = block_parameters(block)
+    if too_many_parameters(block):
+        found.append(Diagnostic("KS006", f"block {name} declares {len(required) + len(params)} parameters; "
+                                f"a block may have at most {MAX_BLOCK_PARAMS}", path=join_path(path, "params" if params else "required"),
+                                hint="pass related values together, as one list or mapping parameter"))
+    required_set = set(required)
+    for index, param in enumerate(required + list(params)):
+        where = join_path(join_path(path, "required"), index) if index < len(required) else join_path(join_path(path, "params"), param)
+        if param in BASE_ARGUMENTS or param == "i" or not NAME.match(param):
+            found.append(Diagnostic("KS106", f"{param!r} cannot be a block parameter", path=where,
+                                    hint=f"{NAME_HINT}; {', '.join(BASE_ARGUMENTS)} are reserved too"))
+        if param in params and param in required_set:
+            found.append(Diagnostic("KS106", f"{param!r} is both required and has a default", path=where,
+                                    hint="list it under `required` or under `params`, not both"))
+    env = RecordingEnv({p: Unknown(p) for p in [*required, *params]})
+    graphs[name] = builder.model(block, path, env, kind="block")
+    for index, param in enumerate(required):
+        if param not in env.used:
+            found.append(_unused(param, join_path(join_path(path, "required"), index)))
+    for param in params:
+        if param not in env.used:
+            found.append(_unused(param, join_path(join_path(path, "params"), param)))
 
 
 def check_block_use(block_name: str, block: dict[str, Any], args: dict[str, Any], path: str, found: list[Diagnostic]) -> None:

@@ -3192,6 +3192,11 @@ def validate____defs_blockspec(data, custom_formats={}, name_prefix=None):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".base must be string")
             if not (isinstance(data__base, str) and data__base == 'layer' or isinstance(data__base, str) and data__base == 'model'):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".base must be one of ['layer', 'model']")
+        if "inline" in data_keys:
+            data_keys.remove("inline")
+            data__inline = data["inline"]
+            if not isinstance(data__inline, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".inline must be boolean")
         if "required" in data_keys:
             data_keys.remove("required")
             data__required = data["required"]

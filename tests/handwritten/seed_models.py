@@ -131,3 +131,43 @@ class ResnetIdentityBlock(keras.Model):
         x = self.bn2c(x, training=training)
         x += input_tensor
         return keras.ops.relu(x)
+
+
+def _residual_block_v1(x: keras.KerasTensor, filters: int, name: str, *, strides: int = 1, conv_shortcut: bool = True) -> keras.KerasTensor:
+    """keras.applications.resnet's residual_block_v1, as Keras writes it (the shortcut first)."""
+    if conv_shortcut:
+        shortcut = keras.layers.Conv2D(4 * filters, 1, strides=strides, name=name + "_0_conv")(x)
+        shortcut = keras.layers.BatchNormalization(epsilon=1.001e-5, name=name + "_0_bn")(shortcut)
+    else:
+        shortcut = x
+    y = keras.layers.Conv2D(filters, 1, strides=strides, name=name + "_1_conv")(x)
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5, name=name + "_1_bn")(y)
+    y = keras.layers.Activation("relu", name=name + "_1_relu")(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", name=name + "_2_conv")(y)
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5, name=name + "_2_bn")(y)
+    y = keras.layers.Activation("relu", name=name + "_2_relu")(y)
+    y = keras.layers.Conv2D(4 * filters, 1, name=name + "_3_conv")(y)
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5, name=name + "_3_bn")(y)
+    y = keras.layers.Add(name=name + "_add")([shortcut, y] if conv_shortcut else [x, y])
+    return keras.layers.Activation("relu", name=name + "_out")(y)
+
+
+def inline_resnet() -> keras.Model:
+    """specs/inline_resnet.yaml: its inline blocks are this script's residual_block_v1 calls."""
+    image = keras.Input((32, 32, 3), name="image")
+    x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(image)
+    x = keras.layers.Conv2D(8, 7, strides=2, name="conv1_conv")(x)
+    x = keras.layers.BatchNormalization(epsilon=1.001e-5, name="conv1_bn")(x)
+    x = keras.layers.Activation("relu", name="conv1_relu")(x)
+    x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    x = _residual_block_v1(x, 4, "conv2_block1")
+    x = _residual_block_v1(x, 4, "conv2_block2", conv_shortcut=False)
+    x = _residual_block_v1(x, 4, "conv2_block3", conv_shortcut=False)
+    x = _residual_block_v1(x, 8, "conv3_block1", strides=2)
+    x = _residual_block_v1(x, 8, "conv3_block2", conv_shortcut=False)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="predictions")(x)
+    model = keras.Model(image, outputs, name="inline_resnet")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
