@@ -8,8 +8,9 @@ subclass) carrying the same fields, so the CLI prints both the same way.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # Where a code can arise: validate (and load) report findings; build, run and export raise after
 # validate has passed (their messages are one line, with what was received and a hint).
@@ -342,6 +343,47 @@ def did_you_mean(received: str, candidates: Iterable[str], n: int = 1) -> str | 
     return "did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 
+# Keras 2 argument names that Keras 3's constructors refuse (or, for an optimizer's `decay`, ignore
+# with a warning), checked against Keras 3.15: (kind or class, name) -> the hint of the unknown-argument
+# finding (KS202). Fields in braces are filled from the arguments given, or else their defaults.
+KERAS2_ARGUMENTS: dict[tuple[str, str], str] = {
+    ("optimizers", "lr"): "did you mean 'learning_rate'? Keras 3 renamed it",
+    ("optimizers", "decay"): "Keras 3 dropped it; Keras 2's decay is the schedule learning_rate: {{type: InverseTimeDecay, "
+                             "initial_learning_rate: {learning_rate}, decay_steps: 1, decay_rate: {decay}}}",
+    ("optimizers", "jit_compile"): "Keras 3 dropped it; compile's jit_compile covers the optimizer's step",
+    ("ModelCheckpoint", "period"): "did you mean 'save_freq'? Keras 3 has no period: save_freq is epoch (after every "
+                                   "epoch) or a number of batches",
+    ("ReduceLROnPlateau", "epsilon"): "did you mean 'min_delta'? Keras 3 renamed it",
+    ("layers", "batch_input_shape"): "Keras 3 dropped it; give the model's input the batch size: "
+                                     "input: {{shape: [...], batch_size: N}}",
+    ("layers", "batch_size"): "Keras 3 dropped it from layers; give the model's input the batch size: "
+                              "input: {{shape: [...], batch_size: N}}",
+    ("layers", "time_major"): "Keras 3 dropped it: recurrent layers take (batch, time, ...) inputs; remove it",
+    **dict.fromkeys((("BatchNormalization", name) for name in ("fused", "virtual_batch_size", "adjustment")),
+                    "Keras 3 dropped it; remove it"),
+}
+
+
+def keras2_argument(kind: str | None, owner: str, name: str, values: Mapping[str, Any] | None = None) -> str | None:
+    """The hint for ``name``, an argument ``owner`` (a class of ``kind``) does not take, when Keras 2 had it;
+    ``values`` fill the hint's fields (a missing or null one shows as `...`)."""
+    hint = KERAS2_ARGUMENTS.get((owner, name)) or KERAS2_ARGUMENTS.get((kind or "", name))
+    if hint is None:
+        return None
+    return hint.format_map(_Fields(values or {}))
+
+
+class _Fields:
+    """A hint's fields: the value, or `...` where there is none."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = values
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.values.get(key)
+        return "..." if value is None else value
+
+
 def one_line(exc: BaseException, limit: int = 600) -> str:
     """An exception's message on one line (Keras's span several), cut at ``limit`` characters."""
     return " ".join(str(exc).split())[:limit] or type(exc).__name__
@@ -360,6 +402,7 @@ __all__ = [
     "BuildError",
     "Diagnostic",
     "ExportError",
+    "KERAS2_ARGUMENTS",
     "KerasspecError",
     "Position",
     "RunError",
@@ -368,6 +411,7 @@ __all__ = [
     "did_you_mean",
     "errors_markdown",
     "has_errors",
+    "keras2_argument",
     "one_line",
     "whole_file",
 ]

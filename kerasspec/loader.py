@@ -3,7 +3,9 @@
 Loading is safe: libyaml's parser composes nodes, and we construct values ourselves with
 YAML 1.2 core resolution (``1e-3`` is a float, ``yes`` a string, ``042`` is 42), refusing
 duplicate keys and every tag outside the core schema. Aliases are followed with a node
-budget, so "billion laughs" documents stop early with a diagnostic.
+budget, so "billion laughs" documents stop early with a diagnostic. Two traps get a finding
+that says the fix: a Python tuple (`(3, 3)`, which YAML reads as text, or splits at its
+commas in a flow collection) and a tab in the indentation.
 """
 
 from __future__ import annotations
@@ -144,12 +146,15 @@ class LoadedSpec:
 class _Builder:
     """Turns composed nodes into plain data, recording positions and findings."""
 
-    def __init__(self, file: str, max_nodes: int, max_depth: int) -> None:
+    def __init__(self, file: str, max_nodes: int, max_depth: int, text: str = "") -> None:
         self.source_map = SourceMap(file)
         self.diagnostics: list[Diagnostic] = []
         self.max_nodes = max_nodes
         self.max_depth = max_depth
         self.nodes = 0
+        self.text = text
+        self._line_starts: list[int] | None = None  # computed on the first `(`: most specs have none
+        self._tuples: dict[int, tuple[list[Any], str, str, int] | None] = {}  # node id -> python_tuple's answer
 
     def pos(self, mark: yaml.Mark) -> Position:
         return Position(self.source_map.file, mark.line + 1, mark.column + 1)
@@ -174,10 +179,20 @@ class _Builder:
         if tag not in (_CORE + "seq", _CORE + "map"):
             self.fail("KS004", f"tag {tag!r} is not allowed", path, node.start_mark, "remove the tag: a spec is plain data")
             return None  # the value is dropped, and findings under it are not reported
+        swallowed = -1  # a Python tuple in a flow collection: YAML split it at its commas; its pieces end here
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, join_path(path, i), item.start_mark, depth + 1) for i, item in enumerate(node.value)]
+            items = []
+            for item in node.value:
+                if swallowed >= 0 and self.index(item.start_mark) < swallowed:
+                    continue
+                swallowed = max(swallowed, self.tuple_end(item))
+                items.append(self.build(item, join_path(path, len(items)), item.start_mark, depth + 1))
+            return items
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if swallowed >= 0 and self.index(key_node.start_mark) < swallowed:
+                continue  # `3)` of `{kernel_size: (3, 3)}`: a key YAML made of the tuple's last piece
+            swallowed = max(swallowed, self.tuple_end(value_node))
             key = self.key(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 self.fail("KS103", "mapping keys must be plain strings", path, key_node.start_mark)
@@ -201,7 +216,7 @@ class _Builder:
 
     def scalar(self, node: yaml.ScalarNode, path: str, *, report: bool = True) -> Any:
         try:
-            return self._scalar(node, path)
+            return self._scalar(node, path, is_value=report)
         except _TooLarge:
             if not report:
                 raise
@@ -210,9 +225,16 @@ class _Builder:
                       path, node.start_mark, "no argument needs such a number")
             return None  # the value is dropped, and findings under it are not reported
 
-    def _scalar(self, node: yaml.ScalarNode, path: str) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, path: str, *, is_value: bool = True) -> Any:
         tag, text = node.tag, node.value
         if tag == _PLAIN:
+            if text.startswith("(") and is_value:  # a key `(3, 3)` is text: keys are names
+                found = self.python_tuple(node)
+                if found is not None:
+                    value, written, as_list, _ = found
+                    self.fail("KS103", f"{NO_TUPLES}: write {_short_text(as_list)} instead of {_short_text(written)}",
+                              path, node.start_mark)
+                    return value  # what the tuple meant, so later checks judge the list the fix gives
             return _resolve_plain(text)
         core = tag[len(_CORE):] if tag.startswith(_CORE) else None
         if core == "str":
@@ -231,6 +253,107 @@ class _Builder:
                   "remove the tag: specs never construct Python objects")
         return None
 
+    # -- Python tuples: YAML has none ------------------------------------------------------------
+    def index(self, mark: yaml.Mark) -> int:
+        """The offset of ``mark`` in the text, from its line and column (libyaml counts characters there)."""
+        if self._line_starts is None:
+            starts = [0]
+            starts.extend(i + 1 for i, c in enumerate(self.text) if c == "\n")
+            self._line_starts = starts
+        return self._line_starts[mark.line] + mark.column if mark.line < len(self._line_starts) else len(self.text)
+
+    def python_tuple(self, node: yaml.Node) -> tuple[list[Any], str, str, int] | None:
+        """(value, source text, YAML list, end offset) of a Python tuple where plain scalar ``node`` starts, or None.
+
+        In a flow collection YAML splits `(3, 3)` into the pieces `(3` and `3)`; in block context it is
+        the string "(3, 3)". Both are tuples here. In block context only a tuple of numbers, nulls and
+        booleans counts, so a text such as `(a, b)` or `(draft) model` stays a string.
+        """
+        if not (isinstance(node, yaml.ScalarNode) and node.tag == _PLAIN and node.value.startswith("(")):
+            return None
+        if id(node) in self._tuples:
+            return self._tuples[id(node)]
+        found = None
+        if len(self._tuples) < _MAX_TUPLE_TRIES:  # each try reads at most _MAX_TUPLE_TEXT characters
+            start = self.index(node.start_mark)
+            try:
+                value, as_list, length, has_comma = _parse_tuple(self.text[start:start + _MAX_TUPLE_TEXT], 0)
+                end = start + length
+            except (ValueError, IndexError, _TooLarge):
+                has_comma = False
+            if has_comma:
+                in_flow = self.index(node.end_mark) < end  # the scalar stopped at a comma inside the tuple
+                if in_flow or (self.index(node.end_mark) <= end and not _has_text(value)):
+                    found = value, self.text[start:end], as_list, end
+        self._tuples[id(node)] = found
+        return found
+
+    def tuple_end(self, node: yaml.Node) -> int:
+        """Where a tuple that starts at ``node`` ends in the text (-1 if none starts there)."""
+        found = self.python_tuple(node)
+        return found[3] if found is not None else -1
+
+
+NO_TUPLES = "YAML has no tuples"  # how the finding for a Python tuple starts (validate drops its follow-ons)
+_MAX_TUPLE_TEXT = 200  # characters a written tuple may span; no argument needs more
+_MAX_TUPLE_DEPTH = 4  # tuples in tuples: ZeroPadding3D's padding has two levels
+_MAX_TUPLE_TRIES = 1000  # scalars starting with `(` looked at per document (a hostile one may hold many)
+_PY_CONSTANTS = {"None": "null", "True": "true", "False": "false"}
+
+
+def _parse_tuple(text: str, i: int, depth: int = 0) -> tuple[list[Any], str, int, bool]:
+    """A Python tuple at ``text[i]`` == "(": (its value as lists, as YAML flow text, its end, whether it has a comma).
+
+    Raises ValueError (or IndexError at the end of ``text``) when the text there is no tuple of plain
+    values: brackets, braces, a comment, a missing parenthesis.
+    """
+    if text[i] != "(" or depth > _MAX_TUPLE_DEPTH:
+        raise ValueError("no tuple")
+    i += 1
+    values: list[Any] = []
+    written: list[str] = []
+    has_comma = False
+    while True:
+        while text[i] in " \t\n":
+            i += 1
+        if text[i] == ")" and (has_comma or not values):
+            return values, "[" + ", ".join(written) + "]", i + 1, has_comma
+        if text[i] == "(":
+            value, fixed, i, _ = _parse_tuple(text, i, depth + 1)
+        elif text[i] in "'\"":
+            close = text.index(text[i], i + 1)
+            value, fixed, i = text[i + 1:close], text[i:close + 1], close + 1
+        else:
+            start = i
+            while text[i] not in "(),[]{}'\"\n#":
+                i += 1
+            raw = text[start:i].strip()
+            if not raw:
+                raise ValueError("an empty item")
+            fixed = _PY_CONSTANTS.get(raw, raw)
+            value = _resolve_plain(fixed)
+        values.append(value)
+        written.append(fixed)
+        while text[i] in " \t\n":
+            i += 1
+        if text[i] == ",":
+            has_comma, i = True, i + 1
+        elif text[i] == ")":
+            return values, "[" + ", ".join(written) + "]", i + 1, has_comma
+        else:
+            raise ValueError("not a tuple")
+
+
+def _has_text(value: Any) -> bool:
+    """Whether a parsed tuple holds a string anywhere (then, in block context, it may be prose)."""
+    return isinstance(value, str) or (isinstance(value, list) and any(_has_text(v) for v in value))
+
+
+def _short_text(text: str, limit: int = 60) -> str:
+    """Source text on one line, cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
 
 def _expanded_size(node: yaml.Node, memo: dict[int, float], depth: int, max_depth: int) -> float:
     """How many nodes the document has once aliases are expanded, without expanding them."""
@@ -248,6 +371,29 @@ def _expanded_size(node: yaml.Node, memo: dict[int, float], depth: int, max_dept
     return size
 
 
+def _tab_at_fault(text: str, mark: yaml.Mark | None) -> tuple[int, int, bool] | None:
+    """(line, column, whether in the indentation) of the tab a YAML syntax error comes from, or None.
+
+    The tab is the character at the error, or one in the leading whitespace of the error's line.
+    """
+    if mark is None:
+        return None
+    lines = text.split("\n", mark.line + 1)
+    if mark.line >= len(lines):
+        return None
+    line = lines[mark.line]
+    leading = len(line) - len(line.lstrip(" \t"))
+    if mark.column < len(line) and line[mark.column] == "\t":
+        column = mark.column
+    elif "\t" in line[:leading]:
+        column = line.index("\t")
+    else:
+        return None
+    # `- ` and `? ` before a tab still indent what follows them
+    indenting = not line[:column].replace("-", " ").replace("?", " ").strip()
+    return mark.line + 1, column + 1, indenting
+
+
 def load_text(
     text: str,
     file: str = "<string>",
@@ -256,7 +402,7 @@ def load_text(
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> tuple[LoadedSpec, list[Diagnostic]]:
     """Parse YAML text. Returns the loaded spec and the loading findings (not raised)."""
-    builder = _Builder(file, max_nodes, max_depth)
+    builder = _Builder(file, max_nodes, max_depth, text)
     try:
         loader = _SpecLoader(text)
         try:
@@ -272,6 +418,13 @@ def load_text(
         message = ": ".join(str(part) for part in (context, exc.problem) if part)
         if "expected a single document" in message:
             message = "a spec file holds exactly one YAML document"
+        tab = _tab_at_fault(text, exc.problem_mark)
+        if tab is not None:  # libyaml's words ("found character that cannot start any token") never say "tab"
+            line, col, indenting = tab
+            where = f"in the indentation at line {line}" if indenting else f"at line {line}, column {col}"
+            return LoadedSpec(None, builder.source_map), [Diagnostic(
+                "KS002", f"a tab {where}: YAML indents with spaces only", position=Position(file, line, col),
+                hint="replace the tab with spaces")]
         return LoadedSpec(None, builder.source_map), [Diagnostic("KS002", message, position=position)]
     except yaml.YAMLError as exc:
         return LoadedSpec(None, builder.source_map), [Diagnostic("KS002", str(exc), position=Position(file, 1, 1))]

@@ -6,11 +6,16 @@ finding names the argument, the value received, and what would fit there.
 
 from __future__ import annotations
 
+import ast
+import json
+import re
+from collections import ChainMap
 from collections.abc import Callable, Collection
 from typing import Any
 
 from kerasspec import catalog
-from kerasspec.errors import Diagnostic, did_you_mean
+from kerasspec.dump import plain_ok
+from kerasspec.errors import Diagnostic, did_you_mean, keras2_argument
 from kerasspec.graph import ModelGraph, Node
 from kerasspec.loader import join_path
 from kerasspec.paths import leaves_folder
@@ -161,6 +166,8 @@ class ArgumentChecker:
         if isinstance(value, str):
             if kind is None:
                 return
+            if self.python_call(kind, value, path):
+                return
             if registered_name(value) and kind != "layers":  # a registered function (keras_hub>gelu_approximate) or class
                 if not self.has_imports:
                     self.error("KS206", f"{value!r} is a registered name, but the spec has no `imports:`", path,
@@ -182,6 +189,8 @@ class ArgumentChecker:
         type_path = type_path or join_path(path, "type")
         if not isinstance(type_name, str):
             self.error("KS102", "a typed object needs `type: ClassName`", path, f"for example {{type: {self._example(kind)}}}")
+            return
+        if self.python_call(kind, type_name, type_path):
             return
         found = lookup(kind, type_name, blocks=self.blocks if kind == "layers" else ())
         if found.source == "registered":
@@ -212,7 +221,7 @@ class ArgumentChecker:
             return
         params = catalog.layer_params(type_name) if kind == "layers" else entry.get("params", {})
         args = {k: v for k, v in value.items() if k != "type"}
-        self.arguments(type_name, params, args, path)
+        self.arguments(type_name, params, args, path, kind=kind)
         for group in entry.get("exclusive", []):
             given = [arg for arg in group if args.get(arg) is not None]
             if len(given) > 1:
@@ -223,12 +232,13 @@ class ArgumentChecker:
             for arg, message, hint in class_rule(args):
                 self.error("KS104", f"{type_name}: {message}", join_path(path, arg) if arg else path, hint)
 
-    def arguments(self, owner: str, params: dict[str, Any], args: dict[str, Any], path: str) -> None:
+    def arguments(self, owner: str, params: dict[str, Any], args: dict[str, Any], path: str, *, kind: str | None = None) -> None:
         for key, arg in args.items():
             arg_path = join_path(path, key)
             if key not in params:
                 self.error("KS202", f"{owner} has no argument {short(key)}", arg_path,
-                           self.suggest(key, params) or f"its arguments: {self.listing(params)}")
+                           self._keras2_hint(kind, owner, key, params, args) or self.suggest(key, params)
+                           or f"its arguments: {self.listing(params)}")
                 continue
             self.value(params[key], arg, arg_path, owner, key)
         for key, param in params.items():
@@ -299,13 +309,154 @@ class ArgumentChecker:
         self.error("KS405", f"{node.type} is called with {', '.join(required)}, but {', '.join(missing)} is not given",
                    join_path(node.path, "inputs" if node.inputs is not None else "type"), hint)
 
+    def python_call(self, kind: str | None, text: str, path: str) -> bool:
+        """Whether ``text``, where a class name goes, is a Python call (`Adam(1e-3)`); if so, one finding
+        that shows the spec's form of it (`{type: Adam, learning_rate: 1e-3}`)."""
+        form = python_call_form(kind, text)
+        if form is None:
+            return False
+        hint = "a spec names a class and gives its arguments as keys"
+        if "...:" in form:
+            hint += "; put each value shown after `...:` under its parameter's name"
+        self.error("KS103", f"{short(text)} is a Python call: write {form}", path, hint)
+        return True
+
     # -- helpers ----------------------------------------------------------------------------
+    @staticmethod
+    def _keras2_hint(kind: str | None, owner: str, key: str, params: dict[str, Any], args: dict[str, Any]) -> str | None:
+        """What became of a Keras 2 argument name, with the values given (Keras 2's `lr` too) or the defaults."""
+        if keras2_argument(kind, owner, key) is None:  # most unknown arguments: before any work per argument
+            return None
+        rate = args.get("learning_rate", args.get("lr"))
+        defaults = {name: param.get("default") for name, param in params.items()}
+        return keras2_argument(kind, owner, key, ChainMap({"learning_rate": rate} if rate is not None else {}, args, defaults))
+
     def _string_names(self, kind: str) -> list[str]:
         return sorted(catalog.aliases(kind)) or sorted(catalog.kind_names(kind))
 
     @staticmethod
     def _example(kind: str | None) -> str:
         return {"regularizers": "L2, l2: 0.001", "optimizers": "Adam, learning_rate: 0.001"}.get(kind or "", "ClassName, ...")
+
+
+_CALL_TEXT = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_.]*\s*\(.*\)\s*$", re.DOTALL)
+_MAX_CALL_TEXT = 500  # characters of a Python call translated; no class name with arguments is longer
+
+
+def python_call_form(kind: str | None, text: str) -> str | None:
+    """The spec's form of a Python call such as `Adam(1e-3)` or `Dense(64, activation='relu')`, or None.
+
+    Only parsed (``ast``), never evaluated. Positional values get their parameter's name where the catalog
+    tells it: an optimizer's first parameter is learning_rate, and a class with one required parameter
+    (Dense: units) or only one parameter (L2: l2) takes its one value there; other positions show `...`.
+    """
+    if len(text) > _MAX_CALL_TEXT or not _CALL_TEXT.match(text):
+        return None
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if not isinstance(tree.body, ast.Call) or _dotted_name(tree.body.func) is None:
+        return None  # `Dense(64)(x)` calls a layer on a tensor: not a class with arguments
+    return _call_form(kind, tree.body, text.strip())
+
+
+def _dotted_name(node: ast.expr) -> str | None:
+    """The class name of a call's function: `Adam`, and `Adam` for `keras.optimizers.Adam`."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _class_of(kind: str | None, name: str) -> tuple[str | None, str, dict[str, Any]]:
+    """(kind, class name, params) of ``name`` in ``kind`` (None: the kind that has it); an alias gives its class."""
+    for candidate in [kind] if kind else catalog.KINDS:
+        entry = catalog.class_entry(candidate, name)
+        if entry is not None:
+            cls = catalog.aliases(candidate).get(name) or name
+            params = catalog.layer_params(cls) if candidate == "layers" else dict(entry.get("params", {}))
+            return candidate, cls, params
+    return kind, name, {}
+
+
+def _positional_names(kind: str | None, params: dict[str, Any], count: int) -> list[str | None]:
+    """The parameters ``count`` positional values go to, where the catalog tells (None where it does not)."""
+    if count and kind == "optimizers" and "learning_rate" in params:  # every Keras optimizer's first parameter
+        return ["learning_rate"] + [None] * (count - 1)
+    required = [name for name, param in params.items() if param.get("required")]
+    own = [name for name in params if name not in catalog.load_catalog()["base_layer_params"]] if kind == "layers" else list(params)
+    if count == 1 and len(required) == 1:
+        return required
+    if count == 1 and len(own) == 1:
+        return own
+    return [None] * count
+
+
+def _call_form(kind: str | None, call: ast.Call, source: str) -> str:
+    name = _dotted_name(call.func) or "ClassName"
+    kind, cls, params = _class_of(kind, name)
+    if not call.args and not call.keywords:
+        return cls  # a class name alone is the class with its defaults
+    items = [f"type: {cls}"]
+    for param, arg in zip(_positional_names(kind, params, len(call.args)), call.args, strict=True):
+        items.append(f"{param or '...'}: {_yaml_value(arg, source, None)}")
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            items.append("...")  # **kwargs: nothing to name
+            continue
+        param_kind = catalog.kind_of_param(str(params.get(keyword.arg, {}).get("type", "")))
+        items.append(f"{keyword.arg}: {_yaml_value(keyword.value, source, param_kind)}")
+    return "{" + ", ".join(items) + "}"
+
+
+def _yaml_value(node: ast.expr, source: str, kind: str | None) -> str:
+    """A Python literal's YAML flow text: strings plain where YAML reads them back as strings, tuples as lists."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or node.value is None:
+            return {True: "true", False: "false", None: "null"}[node.value]
+        if isinstance(node.value, str):
+            return node.value if node.value and plain_ok(node.value, flow=True) else json.dumps(node.value)
+        if isinstance(node.value, (int, float)):
+            return ast.get_source_segment(source, node) or repr(node.value)  # as written: 1e-3 stays 1e-3
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        return ast.get_source_segment(source, node) or "..."
+    if isinstance(node, ast.BinOp) and (number := _arithmetic(node)) is not None:
+        return repr(number)  # `1./255`: the number it makes
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return "[" + ", ".join(_yaml_value(item, source, None) for item in node.elts) + "]"
+    if isinstance(node, ast.Dict):
+        return "{" + ", ".join(f"{_yaml_value(k, source, None) if k else '...'}: {_yaml_value(v, source, None)}"
+                               for k, v in zip(node.keys, node.values, strict=True)) + "}"
+    if isinstance(node, ast.Call):
+        return _call_form(kind, node, source)
+    return "..."  # a variable or an expression: its value is not in the text
+
+
+def _arithmetic(node: ast.expr, depth: int = 0) -> float | int | None:
+    """The value of + - * / over number literals (`1./255`), or None; nothing else is computed."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and depth < 8:
+        value = _arithmetic(node.operand, depth + 1)
+        return None if value is None else -value
+    if not isinstance(node, ast.BinOp) or depth >= 8:
+        return None
+    left, right = _arithmetic(node.left, depth + 1), _arithmetic(node.right, depth + 1)
+    if left is None or right is None:
+        return None
+    operations: dict[type, Callable[[Any, Any], Any]] = {
+        ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+        ast.Div: lambda a, b: a / b if b else None,
+    }
+    operation = operations.get(type(node.op))
+    if operation is None:
+        return None
+    try:
+        return operation(left, right)
+    except (OverflowError, ValueError):
+        return None
 
 
 def check_compile(checker: ArgumentChecker, compile_data: Any, path: str = "compile") -> None:
