@@ -208,3 +208,14 @@ def test_inline_blocks_in_every_place_build_the_flat_model(keras_module) -> None
     out = keras.layers.Concatenate(name="out")([y, right])
     _same_flat_model(built, keras.Model(x, out, name="inline_blocks"))
     assert [layer.name for layer in built.get_layer("stem").layers] == [layer.name for layer in stem.layers]
+
+
+def test_a_block_used_with_trainable_false_freezes_its_layers(keras_module) -> None:
+    """Keras froze the block before its layers existed: they were still in model.trainable_weights."""
+    import kerasspec
+    from kerasspec.loader import load
+
+    loaded = load(SPECS / "resnet_identity_block.yaml")
+    loaded.data["model"]["layers"][0]["trainable"] = False
+    model = kerasspec.build(kerasspec.load_and_validate(loaded))
+    assert model.trainable_weights == [] and model.count_params() == 41

@@ -18,10 +18,12 @@ import pytest
 
 from kerasspec.errors import Diagnostic
 from kerasspec.loader import LoadedSpec, SourceMap
+from kerasspec.summary import layer_rows, totals
 from kerasspec.validate import Validated, shapes, validate_file, validate_loaded
 from kerasspec.validate.shapes import UNKNOWN
 from tests.conftest import FIXTURES, SPECS
 from tests.deep_specs import deep_spec
+from tests.test_summary import count_problems, trainable_count
 
 SHAPES = FIXTURES / "shapes"
 VALID_SPECS = sorted(SPECS.glob("*.yaml")) + sorted((FIXTURES / "valid").glob("*.yaml")) + sorted((SHAPES / "valid").glob("*.yaml"))
@@ -358,9 +360,9 @@ def test_nested_models_stop_after_the_visit_budget(tmp_path: Path, monkeypatch: 
     visits = []
     original = shapes.ShapeInference.run
 
-    def counting(self, graph, inputs, found):  # type: ignore[no-untyped-def]
+    def counting(self, graph, inputs, found, **counted):  # type: ignore[no-untyped-def]
         visits.append(len(graph.nodes))
-        return original(self, graph, inputs, found)
+        return original(self, graph, inputs, found, **counted)
 
     monkeypatch.setattr(shapes.ShapeInference, "run", counting)
     start = time.perf_counter()
@@ -456,7 +458,8 @@ def test_the_keras_comparison_fails_on_a_wrong_rule(keras_module, monkeypatch: p
 
 @pytest.mark.parametrize("application", ["MobileNetV3Small", "EfficientNetB0"])
 def test_exported_applications_infer_as_keras_builds_them(application: str, keras_module) -> None:
-    """keras.applications models, exported to specs: every layer known, every shape Keras's own, no findings.
+    """keras.applications models, exported to specs: every layer known, every shape Keras's own, no findings,
+    and `kerasspec summary`'s rows (order, shapes, parameters, totals) what model.summary() prints.
 
     (Checked the same way, outside the suite for time: MobileNetV2, ResNet50, ResNet50V2, DenseNet121,
     EfficientNetV2B0, InceptionV3, InceptionResNetV2, Xception, NASNetMobile, ConvNeXtTiny, VGG16.)
@@ -474,6 +477,8 @@ def test_exported_applications_infer_as_keras_builds_them(application: str, kera
     problems = [m for n in layers for m in mismatches(n.name, env[n.name], keras_value(rebuilt.get_layer(n.name).output))]
     assert problems == []
     assert all(env[n.name] is not UNKNOWN for n in validated.graph.nodes)
+    rows = layer_rows(validated)
+    assert count_problems(application, rows, rebuilt) == [] and totals(rows).exact
 
 
 @pytest.mark.parametrize("spec", INVALID_SPECS, ids=lambda p: p.stem)
@@ -542,27 +547,32 @@ def _random_model(rng: Any) -> dict[str, Any]:
 
 
 def test_random_models_never_give_a_false_error(keras_module) -> None:
-    """A finding where Keras builds the model is a false error; where both build, the shapes agree."""
+    """A finding where Keras builds the model is a false error; where both build, the shapes agree, and so
+    do the parameter counts (`kerasspec summary`'s) of the sequential ones."""
     import random
 
     from kerasspec.compiler.models import GraphRunner
     from kerasspec.compiler.objects import ObjectFactory
 
     rng = random.Random(407)
-    tally = {"built": 0, "refused by both": 0, "refused by Keras only": 0, "known shapes": 0}
+    tally = {"built": 0, "refused by both": 0, "refused by Keras only": 0, "known shapes": 0, "known counts": 0}
     problems: list[str] = []
     for _ in range(80):
         model = _random_model(rng)
         validated = validate_loaded(LoadedSpec({"kerasspec": 1, "name": "r", "model": model}, SourceMap("<dict>")))
         if other_errors(validated) or validated.graph is None:
             continue
-        env, found = shapes.infer(validated.graph)
+        engine = shapes.ShapeInference(count_weights=True)
+        env, found = engine.model(validated.graph)
         errors = [d.message for d in found if d.severity == "error"]
         runner = GraphRunner(ObjectFactory())
+        counts: dict[str, tuple[int, int]] = {}
         try:
             if validated.graph.kind == "sequential":
                 built = runner.model(validated.graph, "r")
                 actual = {n.name: keras_value(built.get_layer(n.name).output) for n in validated.graph.nodes}
+                counts = {n.name: (built.get_layer(n.name).count_params(), trainable_count(built.get_layer(n.name)))
+                          for n in validated.graph.nodes}
             else:
                 tensors = {i.name: runner.make_input(i) for i in validated.graph.inputs}
                 runner.run(validated.graph, runner.make_layers(validated.graph), tensors)
@@ -576,6 +586,11 @@ def test_random_models_never_give_a_false_error(keras_module) -> None:
         for node in validated.graph.nodes:
             tally["known shapes"] += env[node.name] is not UNKNOWN
             problems += [f"{model}: {m}" for m in mismatches(node.name, env[node.name], actual[node.name])]
+            counted = engine.weights[node.name]
+            if node.name in counts and counted.known:
+                tally["known counts"] += 1
+                if (counted.total, counted.trainable) != counts[node.name]:
+                    problems.append(f"{model}: {node.name} counted {counted}, Keras {counts[node.name]}")
     assert problems == []
     assert tally["built"] >= 20 and tally["refused by both"] >= 20 and tally["known shapes"] >= 20, tally
     print(f"\nrandom models: {tally}")

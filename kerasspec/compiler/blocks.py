@@ -86,6 +86,9 @@ def _block_class(name: str, definition: dict[str, Any], package: str, blocks: di
         self._block_graph = body_graph(type(self), self.block_params)
         self._block_runner = GraphRunner(ObjectFactory(classes))
         self.block_layers = self._block_runner.make_layers(self._block_graph)  # tracked by Keras: weights are found
+        if not self.trainable:  # Keras froze the block before its layers existed, and skips setting the same value again
+            for layer in self.block_layers.values():
+                layer.trainable = False
 
     def _run(self: Any, inputs: Any, training: Any) -> Any:
         graph: ModelGraph = self._block_graph

@@ -14,6 +14,10 @@ other than the elementwise ones, registered `package>Name` classes, arguments th
 not plain values. Everything downstream of UNKNOWN is UNKNOWN, and nothing unknown is
 ever an error: a finding here is one Keras would raise too.
 
+The same walk counts each new layer's weights on its first call's inputs (``params.py``'s
+rules; blocks and nested models sum their own walks): ``ShapeInference.weights`` after
+``model``, for ``kerasspec summary``.
+
 Entry points: ``infer`` (shapes and findings) and ``check_shapes`` (findings only, for
 the validate pipeline). Nothing here imports TensorFlow, Keras or NumPy.
 """
@@ -34,6 +38,7 @@ from kerasspec.graph import GraphBuilder, ModelGraph, Node, Ref, walk
 from kerasspec.loader import SourceMap
 from kerasspec.substitute import Budget, Unknown, has_expression, short
 from kerasspec.validate.blocks import BASE_ARGUMENTS, block_parameters, too_many_parameters
+from kerasspec.validate.params import NO_WEIGHTS, UNCOUNTED, Uncountable, Weights, count_weights, model_layers, total
 
 CODE = "KS407"
 # Bounds on the work of one spec's inference, whatever it holds. Block uses and nested models are
@@ -915,6 +920,19 @@ def _built_axes(type_name: str, config: Mapping[str, Any], shape: Shape) -> dict
 class _Result:
     output: Value
     findings: list[Diagnostic]
+    weights: Weights = UNCOUNTED  # the block's inner layers' weights, summed
+
+
+def graph_weights(graph: ModelGraph, weights: Mapping[str, Weights]) -> Weights:
+    """A model's or block's weights from its layers' (``weights``: a walk's node name -> weights).
+
+    A block has every layer its body creates; a model, the layers Keras puts in it (a
+    functional model's are those its outputs need).
+    """
+    if graph.kind == "block":
+        return total(list(weights.values()))
+    inputs = {i.name for i in graph.inputs}
+    return total([weights.get(name, UNCOUNTED) for name in model_layers(graph) if name not in inputs])
 
 
 class ShapeInference:
@@ -922,10 +940,13 @@ class ShapeInference:
 
     ``block_defs`` is the spec's `blocks:` mapping (definitions as written): a block use is
     inferred through the block's body built with the use's parameters. ``source_map``
-    (optional) lets findings inside a block name the line of the inner layer.
+    (optional) lets findings inside a block name the line of the inner layer. With
+    ``count_weights``, the walk also counts each new layer's weights (``self.weights`` after
+    ``model``); validate does not ask for them.
     """
 
-    def __init__(self, block_defs: Mapping[str, Any] | None = None, source_map: SourceMap | None = None) -> None:
+    def __init__(self, block_defs: Mapping[str, Any] | None = None, source_map: SourceMap | None = None, *,
+                 count_weights: bool = False) -> None:
         self.block_defs = {k: v for k, v in (block_defs or {}).items() if isinstance(v, dict)}
         self.source_map = source_map
         self._block_graphs: dict[str, ModelGraph | None] = {}
@@ -933,12 +954,16 @@ class ShapeInference:
         self._block_stack: list[str] = []
         self.budget = Budget()  # what building block bodies with their parameters may expand to
         self.visits = 0
+        self.count_weights = count_weights
+        self.weights: dict[str, Weights] = {}  # the top-level graph's node name -> its new layer's weights
+        self._nested_weights: dict[int, tuple[ModelGraph, dict[str, Weights]]] = {}  # a nested model's graph -> its layers' weights
 
     # -- graphs ----------------------------------------------------------------------------
     def model(self, graph: ModelGraph) -> tuple[dict[str, Value], list[Diagnostic]]:
         """The top-level model: every input and node name -> its value, and the findings."""
         found: list[Diagnostic] = []
-        env, _ = self.run(graph, self.declared_inputs(graph), found)
+        self.weights = {}
+        env, _ = self.run(graph, self.declared_inputs(graph), found, weights=self.weights)
         return env, found
 
     def declared_inputs(self, graph: ModelGraph) -> list[Value] | None:
@@ -952,10 +977,18 @@ class ShapeInference:
             return [legacy] if legacy is not None else None
         return values if graph.inputs else None
 
-    def run(self, graph: ModelGraph, inputs: list[Value] | None, found: list[Diagnostic]) -> tuple[dict[str, Value], Value]:
-        """Infer a graph from its input values; returns (name -> value, the graph's output)."""
+    def run(self, graph: ModelGraph, inputs: list[Value] | None, found: list[Diagnostic], *,
+            weights: dict[str, Weights] | None = None) -> tuple[dict[str, Value], Value]:
+        """Infer a graph from its input values; returns (name -> value, the graph's output).
+
+        ``weights``, when given (and the engine counts weights), receives each new layer's weights
+        (node name -> Weights), counted on the inputs of its first call.
+        """
         self.visits += len(graph.nodes)
-        result = walk(graph, list(inputs or []), _GraphShapes(self, graph, found), missing=UNKNOWN)
+        interpreter = _GraphShapes(self, graph, found, count=self.count_weights and weights is not None)
+        result = walk(graph, list(inputs or []), interpreter, missing=UNKNOWN)
+        if weights is not None:
+            weights.update(interpreter.weights)
         return result.values, result.output
 
     def reference(self, ref: Ref, env: Mapping[str, Value], found: list[Diagnostic]) -> Value:
@@ -1009,6 +1042,36 @@ class ShapeInference:
             raise _GiveUp(type_name)
         return function(LayerCall(type_name, config, args, kwargs, self))
 
+    # -- weights ---------------------------------------------------------------------------
+    def node_weights(self, node: Node, args: list[Value], kwargs: dict[str, Value]) -> Weights:
+        """The weights a new layer entry creates on its first call (``args``/``kwargs``); ops have none."""
+        if node.model is not None:
+            counted = self._nested_weights.get(id(node.model))
+            return graph_weights(node.model, counted[1]) if counted is not None else UNCOUNTED
+        if node.type is None:
+            return UNCOUNTED
+        if node.is_op:
+            return NO_WEIGHTS
+        return self.layer_weights(node.type, node.config, args, kwargs)
+
+    def layer_weights(self, type_name: str, config: Mapping[str, Any], args: list[Value], kwargs: dict[str, Value]) -> Weights:
+        """The weights of a layer (or block use) of ``type_name`` with ``config``, built by a call on ``args``/``kwargs``."""
+        try:
+            if type_name in self.block_defs:
+                weights = self._block_result(type_name, config, args)[1].weights
+            else:
+                weights = count_weights(LayerCall(type_name, config, args, kwargs, self))
+        except (_GiveUp, ShapeMismatch, Uncountable):
+            return UNCOUNTED
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError, ZeroDivisionError, RecursionError):
+            if STRICT:
+                raise
+            return UNCOUNTED
+        trainable = config.get("trainable", True)
+        if trainable is False:
+            return weights.frozen()
+        return weights if trainable is True else UNCOUNTED
+
     def reuse(self, node: Node, graph: ModelGraph, args: list[Value], kwargs: dict[str, Value], firsts: Mapping[str, Value]) -> Value:
         target = graph.node(node.reuse or "")
         if target is None or target.reuse is not None:
@@ -1034,16 +1097,24 @@ class ShapeInference:
         declared = self.declared_inputs(graph)
         output: Value = UNKNOWN
         checked: list[Diagnostic] = []
-        if declared is not None:
-            _, output = self.run(graph, declared, checked)
+        if declared is not None:  # Keras builds the nested model's weights on its declared inputs
+            _, output = self.run(graph, declared, checked, weights=self._nested_counts(graph))
             found.extend(checked)
         if actual is not None and actual != declared and all(v is not UNKNOWN for v in actual):
             self._within_budget()
             called: list[Diagnostic] = []
-            _, output = self.run(graph, actual, called)
+            _, output = self.run(graph, actual, called, weights=self._nested_counts(graph))  # else the first call builds them
             if not has_errors(checked):  # what the declared inputs already showed is reported once
                 found.extend(d for d in called if d.severity == ERROR)
         return output
+
+    def _nested_counts(self, graph: ModelGraph) -> dict[str, Weights] | None:
+        """Where a nested model's walk puts its layers' weights, once (its first walk builds them); None after."""
+        if not self.count_weights or id(graph) in self._nested_weights:
+            return None
+        weights: dict[str, Weights] = {}
+        self._nested_weights[id(graph)] = (graph, weights)
+        return weights
 
     # -- blocks ----------------------------------------------------------------------------
     def _within_budget(self) -> None:
@@ -1051,10 +1122,18 @@ class ShapeInference:
             raise _GiveUp("budget")
 
     def block(self, name: str, config: Mapping[str, Any], args: list[Value]) -> Value:
+        params, result = self._block_result(name, config, args)
+        if result.findings:
+            described = ", ".join(f"{k}={short(v)}" for k, v in params.items())
+            findings = [Finding(d.severity, f"{name}({described}): {d.message}", self._inner_hint(d)) for d in result.findings]
+            raise ShapeMismatch("", findings=findings, value=UNKNOWN if has_errors(result.findings) else result.output)
+        return result.output
+
+    def _block_result(self, name: str, config: Mapping[str, Any], args: list[Value]) -> tuple[dict[str, Any], _Result]:
+        """A block use's parameters, and its body's output, findings and weights (once per parameters and inputs)."""
         definition = self.block_defs[name]
-        self._within_budget()
-        if name in self._block_stack or too_many_parameters(definition):
-            raise _GiveUp("block")
+        if name in self._block_stack or too_many_parameters(definition) or definition.get("inline") is True:
+            raise _GiveUp("block")  # an inline block's use still standing as a node was refused by the graph builder
         required, defaults = block_parameters(definition)
         params = {**defaults, **{k: v for k, v in config.items() if k not in BASE_ARGUMENTS}}
         if any(p not in params for p in required) or set(params) - set(required) - set(defaults):
@@ -1064,36 +1143,37 @@ class ShapeInference:
         if any(isinstance(v, Unknown) or has_expression(v) for v in params.values()):
             raise _GiveUp("block")
         key = f"{name}|{params!r}"
+        value = args[0] if args else UNKNOWN
+        result_key = f"{key}|{value!r}"
+        result = self._block_results.get(result_key)
+        if result is not None:  # (its weights are asked for right after its shapes)
+            return params, result
+        self._within_budget()
         if key not in self._block_graphs:
             problems: list[Diagnostic] = []
-            graph = GraphBuilder(problems, self.budget).model(definition, f"blocks.{name}", dict(params), kind="block")
+            graph = GraphBuilder(problems, self.budget, blocks=self.block_defs).model(definition, f"blocks.{name}", dict(params),
+                                                                                      kind="block")
             self._block_graphs[key] = None if has_errors(problems) else graph
         graph = self._block_graphs[key]
         if graph is None:
             raise _GiveUp("block body")
         names = [i.name for i in graph.inputs]
-        value = args[0] if args else UNKNOWN
         if len(names) > 1:
             if not isinstance(value, list) or len(value) != len(names):
                 raise _GiveUp("block inputs")
             values = list(value)
         else:
             values = [value]
-        result_key = f"{key}|{values!r}"
-        result = self._block_results.get(result_key)
-        if result is None:
-            inner: list[Diagnostic] = []
-            self._block_stack.append(name)
-            try:
-                _, output = self.run(graph, values, inner)
-            finally:
-                self._block_stack.pop()
-            result = self._block_results[result_key] = _Result(output, inner)
-        if result.findings:
-            described = ", ".join(f"{k}={short(v)}" for k, v in params.items())
-            findings = [Finding(d.severity, f"{name}({described}): {d.message}", self._inner_hint(d)) for d in result.findings]
-            raise ShapeMismatch("", findings=findings, value=UNKNOWN if has_errors(result.findings) else result.output)
-        return result.output
+        inner: list[Diagnostic] = []
+        weights: dict[str, Weights] = {}
+        self._block_stack.append(name)
+        try:
+            _, output = self.run(graph, values, inner, weights=weights)
+        finally:
+            self._block_stack.pop()
+        counted = graph_weights(graph, weights) if self.count_weights else UNCOUNTED
+        result = self._block_results[result_key] = _Result(output, inner, counted)
+        return params, result
 
     def _inner_hint(self, diag: Diagnostic) -> str:
         where = diag.path
@@ -1153,12 +1233,14 @@ class _GraphShapes:
     rule infers. A name defined twice (reported by the graph checks) has no known value.
     """
 
-    def __init__(self, engine: ShapeInference, graph: ModelGraph, found: list[Diagnostic]) -> None:
+    def __init__(self, engine: ShapeInference, graph: ModelGraph, found: list[Diagnostic], *, count: bool = False) -> None:
         self.engine = engine
+        self.count = count
         self.graph = graph
         self.found = found
         self.duplicated = _duplicated_names(graph) if graph.kind != "sequential" else set()
         self.firsts: dict[str, Value] = {}  # a layer's first input, for the checks of `reuse`
+        self.weights: dict[str, Weights] = {}  # each new layer's weights, counted on its first call
 
     def reference(self, ref: Ref, env: Mapping[str, Value]) -> Value:
         return self.engine.reference(ref, env, self.found)
@@ -1170,6 +1252,8 @@ class _GraphShapes:
         if node.type is not None and self.graph.kind != "sequential":
             self.firsts.setdefault(node.name, args[0] if args else UNKNOWN)
         value = self.engine.node(node, self.graph, args, kwargs, self.firsts, self.found)
+        if self.count and node.reuse is None and node.name not in self.weights:
+            self.weights[node.name] = self.engine.node_weights(node, args, kwargs)
         return UNKNOWN if node.name in self.duplicated else value
 
 
@@ -1201,6 +1285,7 @@ __all__ = [
     "Value",
     "check_shapes",
     "fmt",
+    "graph_weights",
     "infer",
     "known",
 ]
