@@ -20,6 +20,7 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,10 @@ def dump_spec(data: Any, header: str = "") -> str:
 # ----------------------------------------------------------------------------- history
 
 
+# How history.csv (and so the plot) numbers epochs: Keras's own epoch index, as CSVLogger writes it.
+FIRST_EPOCH = 0
+
+
 def history_csv(history: dict[str, list[float]]) -> str:
     """One row per epoch, as keras.callbacks.CSVLogger writes it (epoch from 0)."""
     keys = list(history)
@@ -204,33 +209,177 @@ def history_csv(history: dict[str, list[float]]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["epoch", *keys])
     for epoch in range(max((len(v) for v in history.values()), default=0)):
-        writer.writerow([epoch, *(history[k][epoch] if epoch < len(history[k]) else "" for k in keys)])
+        writer.writerow([FIRST_EPOCH + epoch, *(history[k][epoch] if epoch < len(history[k]) else "" for k in keys)])
     return out.getvalue()
 
 
-def plot_history(history: dict[str, list[float]], path: Path, title: str = "") -> Path:
-    """The training curves as the seed draws them: one line per metric, epochs on x."""
-    from matplotlib.figure import Figure  # the Agg canvas, without pyplot's global state
+# Runs up to this many epochs get a marker on every point (longer runs: lines only, which stay readable).
+MARKERS_UP_TO = 30
+LEARNING_RATE_KEYS = re.compile(r"^(learning_rate|lr)(_.+)?$")  # ReduceLROnPlateau logs `learning_rate[_<optimizer>]`
 
-    fig = Figure(figsize=(8, 5))
-    ax = fig.subplots()
-    for key, values in history.items():
-        ax.plot(range(1, len(values) + 1), values, label=key)
-    ax.set_xlabel("epoch")
-    ax.grid(True)
-    if history:
-        ax.legend()
+
+@dataclass(frozen=True)
+class MarkedEpoch:
+    """The epoch history.png marks: the one whose weights the model holds, or the best of ``monitor``.
+
+    ``epoch`` counts as history.csv does (from FIRST_EPOCH); ``label`` says why it is marked.
+    """
+
+    epoch: int
+    label: str
+    monitor: str | None = None
+
+
+@dataclass
+class Panel:
+    """One quantity's plot: its train series (``key``) and validation series (``val_<key>``)."""
+
+    title: str
+    series: list[str]
+
+
+def _has_class(obj: Any, name: str) -> bool:
+    """Whether ``obj`` is an instance of a class called ``name`` (Keras's or a subclass), without importing Keras."""
+    return any(cls.__name__ == name for cls in type(obj).__mro__)
+
+
+def _values(history: dict[str, list[Any]], key: str) -> list[tuple[int, float]]:
+    """(epoch, value) for each epoch where ``key`` has a finite number (validation_freq > 1 leaves gaps)."""
+    points = []
+    for index, value in enumerate(history.get(key) or []):
+        if isinstance(value, bool) or not hasattr(value, "__float__"):  # None, or text
+            continue
+        number = float(value)
+        if math.isfinite(number):
+            points.append((FIRST_EPOCH + index, number))
+    return points
+
+
+def _best(history: dict[str, list[Any]], monitor: str, target: float | None = None) -> int | None:
+    """The first epoch where ``monitor`` is lowest (or nearest ``target``, a value a callback recorded)."""
+    points = _values(history, monitor)
+    if not points:
+        return None
+    if target is None:
+        return min(points, key=lambda point: point[1])[0]
+    return min(points, key=lambda point: abs(point[1] - target))[0]
+
+
+def epoch_to_mark(callbacks: list[Any], history: dict[str, list[Any]]) -> MarkedEpoch | None:
+    """What history.png marks, from the run's callbacks as fit left them.
+
+    EarlyStopping with ``restore_best_weights`` (the model holds that epoch's weights), else
+    ModelCheckpoint with ``save_best_only`` (the best checkpoint's epoch), else EarlyStopping's best
+    epoch, else the lowest ``val_loss`` (``loss`` without validation). Epochs are Keras's, from 0,
+    as in history.csv.
+    """
+    stoppers = [c for c in callbacks if _has_class(c, "EarlyStopping") and getattr(c, "best", None) is not None]
+    for stopper in stoppers:
+        if stopper.restore_best_weights and getattr(stopper, "best_weights", None) is not None:
+            return MarkedEpoch(int(stopper.best_epoch), "weights restored", stopper.monitor)
+    for checkpoint in callbacks:
+        if _has_class(checkpoint, "ModelCheckpoint") and checkpoint.save_best_only:
+            best = getattr(checkpoint, "best", None)  # (None, or infinite, until it saved one)
+            finite = hasattr(best, "__float__") and math.isfinite(float(best))
+            epoch = _best(history, checkpoint.monitor, float(best)) if finite else None
+            if epoch is not None:
+                return MarkedEpoch(epoch, "best checkpoint", checkpoint.monitor)
+    for stopper in stoppers:
+        return MarkedEpoch(int(stopper.best_epoch), f"best {stopper.monitor} (EarlyStopping)", stopper.monitor)
+    monitor = "val_loss" if _values(history, "val_loss") else "loss"
+    epoch = _best(history, monitor)
+    return None if epoch is None else MarkedEpoch(epoch, f"lowest {monitor}", monitor)
+
+
+def history_panels(history: dict[str, list[Any]]) -> list[Panel]:
+    """The history's keys as one panel per quantity: ``loss`` first, then each output's loss, the
+    metrics (``X`` with ``val_X``), and the learning rate last."""
+    quantities: dict[str, list[str]] = {}
+    for key in history:
+        quantity = key[len("val_"):] if key.startswith("val_") else key
+        quantities.setdefault(quantity, []).append(key)
+    panels = [Panel(q, sorted(keys, key=lambda k: k.startswith("val_"))) for q, keys in quantities.items()
+              if any(_values(history, k) for k in keys)]
+
+    def order(panel: Panel) -> int:
+        if panel.title == "loss":
+            return 0
+        if LEARNING_RATE_KEYS.match(panel.title):
+            return 3
+        return 1 if panel.title.endswith("_loss") else 2
+
+    return sorted(panels, key=order)  # (stable: the history's order within each group)
+
+
+def history_figure(history: dict[str, list[Any]], title: str = "", mark: MarkedEpoch | None = None) -> Any:
+    """The training curves as a matplotlib Figure (Agg canvas, no pyplot state): a panel per quantity,
+    train solid and validation dashed in one colour, the learning rate on a log scale, integer epochs
+    numbered as in history.csv, ``mark``'s epoch drawn as a vertical line in every panel."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    panels = history_panels(history)
+    columns = 1 if len(panels) <= 1 else 2
+    rows = max(1, math.ceil(len(panels) / columns))
+    fig = Figure(figsize=(7.0 if columns == 1 else 12.0, 1.0 + 3.2 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for unused in axes[max(1, len(panels)):]:  # an odd number of panels leaves the last cell empty
+        unused.remove()
     if title:
-        ax.set_title(title)
+        fig.suptitle(title, fontweight="bold")
+    if not panels:
+        axes[0].text(0.5, 0.5, "no epoch was recorded", ha="center", va="center", transform=axes[0].transAxes)
+        axes[0].set_axis_off()
+        return fig
+
+    epochs = max(len(values) for values in history.values())
+    short = epochs <= MARKERS_UP_TO
+    mark_panel = next((p for p in panels if mark is not None and mark.monitor in p.series), panels[0])
+    for number, (panel, ax) in enumerate(zip(panels, axes[:len(panels)], strict=True)):
+        learning_rate = bool(LEARNING_RATE_KEYS.match(panel.title))
+        colour = "dimgray" if learning_rate else f"C{number % 10}"
+        for key in panel.series:
+            points = _values(history, key)
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, color=colour, linestyle="--" if key.startswith("val_") else "-", label=key,
+                        marker="o" if short else None, markersize=3.5, linewidth=1.6 if short else 1.2,
+                        drawstyle="steps-post" if learning_rate else "default")  # (an epoch's rate holds until the next)
+        rates = [y for k in panel.series for _, y in _values(history, k)]
+        if learning_rate and all(y > 0 for y in rates):
+            ax.set_yscale("log")
+            if max(rates) < 1.5 * min(rates):  # (nearly) constant: centred, not on the edge of a whole decade
+                ax.set_ylim(min(rates) / 2, max(rates) * 2)
+        if mark is not None:
+            here = panel is mark_panel
+            ax.axvline(mark.epoch, color="black", linestyle=":", linewidth=1.2,
+                       label=f"{mark.label}: epoch {mark.epoch}" if here else None)
+            monitored = dict(_values(history, mark.monitor)) if here and mark.monitor else {}
+            if mark.epoch in monitored:
+                ax.plot([mark.epoch], [monitored[mark.epoch]], marker="*", markersize=12, color=colour,
+                        markeredgecolor="black", linestyle="none")
+        ax.set_title(panel.title)
+        ax.set_xlabel("epoch (from 0, as in history.csv)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10], min_n_ticks=1))  # (1 epoch: one tick, not 0.1s)
+        if short:  # whole epochs, half an epoch of room at both ends
+            ax.set_xlim(FIRST_EPOCH - 0.5, FIRST_EPOCH + epochs - 0.5)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best", fontsize="small", framealpha=0.8)
+    return fig
+
+
+def plot_history(history: dict[str, list[Any]], path: Path, title: str = "", mark: MarkedEpoch | None = None) -> Path:
+    """history_figure, saved as a PNG under a temporary name and renamed."""
+    fig = history_figure(history, title, mark)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", dpi=100)
     return path
 
 
-def write_history(run_dir: Path, history: dict[str, list[float]], title: str = "") -> None:
+def write_history(run_dir: Path, history: dict[str, list[float]], title: str = "", mark: MarkedEpoch | None = None) -> None:
     write_json(run_dir / "history.json", history)
     write_text(run_dir / "history.csv", history_csv(history))
-    plot_history(history, run_dir / "history.png", title)
+    plot_history(history, run_dir / "history.png", title, mark)
 
 
 # ----------------------------------------------------------------------------- the model diagram
@@ -240,34 +389,51 @@ def warn(message: str) -> None:
     print(f"kerasspec: warning: {message}", file=sys.stderr)
 
 
-def plot_model(model: Any, path: Path) -> Path:
-    """Draw ``model`` with keras.utils.plot_model(show_shapes=True) to ``path``; returns the file written.
+# Every box: the layer's name and class, its input and output shapes (keras.utils.plot_model leaves names out by default).
+DIAGRAM_OPTIONS: dict[str, Any] = {"show_shapes": True, "show_layer_names": True, "dpi": 96}
 
-    Without Graphviz's ``dot`` program the diagram is written as DOT text beside it
-    (``model.dot``) and a warning says how to install Graphviz. Raises ImportError only
-    when pydot itself is missing.
-    """
+
+def model_dot(model: Any) -> Any:
+    """The model diagram as a pydot graph: what model.png draws and model.dot holds. ImportError without pydot."""
     import keras
 
+    return keras.utils.model_to_dot(model, **DIAGRAM_OPTIONS)
+
+
+def model_dot_source(model: Any) -> str:
+    """The model diagram as DOT text."""
+    return model_dot(model).to_string()
+
+
+def plot_model(model: Any, path: Path) -> Path:
+    """Draw ``model`` to ``path`` (boxes: name, class, input and output shapes); returns the file written.
+
+    The format is the suffix's (a Graphviz format; ``.dot`` is the DOT text itself). Without
+    Graphviz's ``dot`` program the diagram is written as DOT text beside it (``model.dot``) and a
+    warning says how to install Graphviz. Raises ImportError only when pydot itself is missing.
+    """
     path = Path(path)
-    try:
-        if shutil.which("dot") is None:  # what pydot runs; checked first, as plot_model only prints in IPython
-            raise ImportError("Graphviz's dot is not on PATH")
-        with atomic_path(path) as tmp:
-            keras.utils.plot_model(model, to_file=str(tmp), show_shapes=True)
-            if not tmp.exists():
-                raise ImportError("keras.utils.plot_model wrote nothing")
-        return path
-    except ImportError:
-        dot_path = path.with_suffix(".dot")
-        text = keras.utils.model_to_dot(model, show_shapes=True).to_string()  # ImportError without pydot
-        write_text(dot_path, text)
-        warn(
-            f"Graphviz's `dot` program was not found, so the model diagram is DOT text in {dot_path}. "
-            f"Install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz) "
-            f"for {path.name}, or draw it now with: dot -Tpng {dot_path} -o {path}"
-        )
-        return dot_path
+    dot = model_dot(model)
+    suffix = path.suffix[1:].lower() or "png"
+    if suffix == "dot":
+        return write_text(path, dot.to_string())
+    if shutil.which("dot") is not None:  # what pydot runs
+        try:
+            with atomic_path(path) as tmp:
+                dot.write(str(tmp), format=suffix)
+            return path
+        except AssertionError as exc:  # pydot's word for "dot exited with an error" (it prints dot's output)
+            problem = f"Graphviz's `dot` could not draw {path.name} ({one_line(exc, 200)})"
+    else:
+        problem = "Graphviz's `dot` program was not found"
+    dot_path = path.with_suffix(".dot")
+    write_text(dot_path, dot.to_string())
+    warn(
+        f"{problem}, so the model diagram is DOT text in {dot_path}. "
+        f"Install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz) "
+        f"for {path.name}, or draw it now with: dot -T{suffix} {dot_path} -o {path}"
+    )
+    return dot_path
 
 
 __all__ = [
@@ -279,7 +445,13 @@ __all__ = [
     "default_run_dir",
     "next_suffix",
     "dump_spec",
+    "epoch_to_mark",
     "history_csv",
+    "history_figure",
+    "history_panels",
+    "MarkedEpoch",
+    "model_dot",
+    "model_dot_source",
     "plot_history",
     "plot_model",
     "temporary_name",
