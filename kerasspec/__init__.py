@@ -1,12 +1,15 @@
 """kerasspec: declarative Keras models from YAML specs.
 
 Importing the package is cheap: what needs Keras is imported on first use (PEP 562
-module attributes), so `kerasspec.validate` never loads TensorFlow. On the light install
+module attributes), so `kerasspec.validate` never loads TensorFlow. The first use of one that
+needs Keras imports it with TensorFlow's C++ start-up lines hidden (kerasspec/quiet.py: only
+fd 2 around that one import; nothing if the program imported Keras first). On the light install
 (`pip install kerasspec`, without the `train` extra) ``kerasspec.build``, ``load_model``,
 ``run`` and ``to_spec`` raise an ImportError that says to `pip install 'kerasspec[train]'`.
 
 The stages are typed: ``load_and_validate(spec)`` turns a path, mapping or LoadedSpec into
-the ``Validated`` that ``build`` and ``run`` take (it needs no Keras); ``to_spec`` takes a model.
+the ``Validated`` that ``build`` and ``run`` take (it needs no Keras); ``to_spec`` takes a model
+(its repeated parts folded into inline blocks; ``to_spec(model, flat=True)``: one entry per layer).
 """
 
 from __future__ import annotations
@@ -48,10 +51,11 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY and name not in _NEEDS:  # light: no Keras
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name in _LAZY:
-        from kerasspec.quiet import missing_train_package, needs_train_message, require_train
+        from kerasspec.quiet import import_keras_quietly, missing_train_package, needs_train_message, require_train
 
         require_train(f"kerasspec.{name}", _NEEDS[name])
         try:
+            import_keras_quietly()  # here, not at the call: the stage's own modules import Keras as they need it
             return getattr(importlib.import_module(_LAZY[name]), name)
         except ImportError as error:
             package = missing_train_package(error)

@@ -325,9 +325,12 @@ def _finished(trials: list[Any]) -> int:
 
 def tune(spec: str | None = None, *, trials: int | None = None, out: str | None = None, storage: str | None = None,
          resume: str | None = None, verbose: int | str = 0, pruner: Any = None, plots: bool = True,
-         allow_imports: bool = True) -> Any:
+         allow_imports: bool = True, quiet: bool = False) -> Any:
     """Run a study; returns the optuna Study. Raises RunInterrupted/KeyboardInterrupt after marking the
-    trial under way failed and writing the study's files, when Ctrl-C stops it."""
+    trial under way failed and writing the study's files, when Ctrl-C stops it.
+
+    ``verbose`` is each trial's fit verbose: 0 (default) prints one line per trial; otherwise each trial's
+    progress and its run's last line come too. ``quiet`` prints only failures."""
     from optuna.trial import TrialState
 
     study = open_study(spec, out=out, storage=storage, resume=resume)
@@ -340,14 +343,14 @@ def tune(spec: str | None = None, *, trials: int | None = None, out: str | None 
                 optuna_study._storage.set_trial_state_values(stale._trial_id, TrialState.FAIL)
         target = trials if trials is not None else study.search.trials
         todo = max(0, target - _finished(optuna_study.get_trials(deepcopy=False)))
-        if todo == 0:
+        if todo == 0 and not quiet:
             print(f"kerasspec tune: the study in {study.folder} has {target} finished trials already")
     else:
         todo = trials if trials is not None else study.search.trials
     (study.folder / TRIALS_DIR).mkdir(exist_ok=True)
     try:
         for _ in range(todo):
-            _one_trial(study, optuna_study, verbose, allow_imports)
+            _one_trial(study, optuna_study, verbose, allow_imports, quiet)
             write_records(study, optuna_study)
     except KeyboardInterrupt as stop:
         stop.study_folder = study.folder  # type: ignore[attr-defined]
@@ -359,7 +362,7 @@ def tune(spec: str | None = None, *, trials: int | None = None, out: str | None 
     return optuna_study
 
 
-def _one_trial(study: Study, optuna_study: Any, verbose: int | str, allow_imports: bool = True) -> None:
+def _one_trial(study: Study, optuna_study: Any, verbose: int | str, allow_imports: bool = True, quiet: bool = False) -> None:
     from optuna.trial import TrialState
 
     from kerasspec.compiler import load_and_validate
@@ -383,7 +386,8 @@ def _one_trial(study: Study, optuna_study: Any, verbose: int | str, allow_import
     callback = pruning_callback(trial, study.search.objective)
     try:
         validated = load_and_validate(_without_search(study.loaded), overrides=overrides)
-        result = run(validated, out=run_dir, verbose=verbose, callbacks=[callback], allow_imports=allow_imports)
+        result = run(validated, out=run_dir, verbose=verbose, callbacks=[callback], allow_imports=allow_imports,
+                     quiet=quiet or verbose == 0)  # verbose 0: the trial's line below is all
         value = objective_value(result.history, study.search)
     except KeyboardInterrupt:
         optuna_study.tell(trial, state=TrialState.FAIL)
@@ -397,10 +401,12 @@ def _one_trial(study: Study, optuna_study: Any, verbose: int | str, allow_import
     shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={_flow(v)}" for k, v in params.items())
     if callback.pruned_at is not None:
         optuna_study.tell(trial, state=TrialState.PRUNED)
-        print(f"trial {trial.number}: pruned after epoch {callback.pruned_at + 1} ({shown}) {took:.1f} s")
+        if not quiet:
+            print(f"trial {trial.number}: pruned after epoch {callback.pruned_at + 1} ({shown}) {took:.1f} s")
     else:
         optuna_study.tell(trial, value)
-        print(f"trial {trial.number}: {study.search.objective}={value:.6g} ({shown}) {took:.1f} s")
+        if not quiet:
+            print(f"trial {trial.number}: {study.search.objective}={value:.6g} ({shown}) {took:.1f} s")
 
 
 # ----------------------------------------------------------------------------- the study's files
@@ -501,7 +507,8 @@ def add_tune_arguments(parser: Any) -> None:
     parser.add_argument("--resume", metavar="DIR", help="continue an interrupted study in its folder")
     parser.add_argument("--no-imports", action="store_true", help="refuse the spec's `imports:` (untrusted specs)")
     parser.add_argument("--verbose", default="0", choices=("auto", "0", "1", "2"),
-                        help="each trial's Keras progress output (default 0: one line per trial)")
+                        help="each trial's Keras progress output (default 0: one line per trial; auto: bars on a "
+                             "terminal, one line per epoch otherwise, and each trial's run folder line)")
 
 
 def cmd_tune(args: Any) -> int:
@@ -521,7 +528,7 @@ def cmd_tune(args: Any) -> int:
     verbose = int(args.verbose) if str(args.verbose).isdigit() else args.verbose
     try:
         study = tune(args.spec, trials=args.trials, out=args.out, storage=args.storage, resume=args.resume,
-                     verbose=verbose, allow_imports=not args.no_imports)
+                     verbose=verbose, allow_imports=not args.no_imports, quiet=getattr(args, "quiet", False))
     except KeyboardInterrupt as stop:
         folder = getattr(stop, "study_folder", None) or args.resume or args.out or "DIR"
         print(f"kerasspec tune: stopped; finished trials are kept; continue with: kerasspec tune --resume "
@@ -530,7 +537,7 @@ def cmd_tune(args: Any) -> int:
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
-    if any(t.state == TrialState.COMPLETE for t in trials):
+    if any(t.state == TrialState.COMPLETE for t in trials) and not getattr(args, "quiet", False):
         best = study.best_trial
         print(f"best trial {best.number}: {best.value:.6g}; {_finished(trials)} finished trials")
     return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from kerasspec.errors import BuildError, KerasspecError, one_line
 from kerasspec.loader import LoadedSpec, SourceMap, load_file
 from kerasspec.overrides import apply_overrides
 from kerasspec.paths import confine
+from kerasspec.quiet import KERAS_NOISE
 from kerasspec.validate import Validated, validate_loaded
 
 
@@ -163,7 +165,10 @@ def load_model(path: str | Path, *, compile: bool = True) -> Any:
 
     path = Path(path)
     try:
-        return _load_model(keras, path, compile)
+        with warnings.catch_warnings():  # "Skipping variable loading for optimizer": a model saved before training
+            for pattern in KERAS_NOISE:
+                warnings.filterwarnings("ignore", message=pattern)
+            return _load_model(keras, path, compile)
     except KerasspecError as error:  # the model file is where it is: not a spec
         error.in_file(path)
         raise

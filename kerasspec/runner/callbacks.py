@@ -440,7 +440,7 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
                 self.model.save_weights(str(tmp), overwrite=True)
             else:
                 self.model.save(str(tmp), overwrite=True)
-        if self.verbose > 0:
+        if self.verbose > 0 and keras.config.is_interactive_logging_enabled():  # (off under --quiet, as Keras's own)
             print(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")
 
 

@@ -19,6 +19,10 @@ import sys
 from kerasspec.quiet import BACKENDS, import_keras_quietly
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130  # 130 = 128 + SIGINT; SIGTERM gives 143
+RUN_OUTPUT = ("Output: Keras's progress on stdout (see --verbose), then one last line: `run folder: DIR; test loss L, "
+              "accuracy A (N epochs)` (validation or training metrics when there is no test split). TensorFlow's, "
+              "absl's and CUDA's own log lines are hidden (--debug shows them). --quiet prints only errors and "
+              "warnings (on stderr): no progress, no last line, whatever --verbose or the spec's fit.verbose says.")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +44,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the Keras backend (default: KERAS_BACKEND, else Keras's own default, tensorflow; "
                              "with --resume: the run's own); recorded in run.json")
     parser.add_argument("--verbose", default="auto", choices=("auto", "0", "1", "2"),
-                        help="Keras's progress output: auto (bars), 0 (silent), 1 (bars), 2 (one line per epoch)")
+                        help="Keras's progress output during fit and evaluate: auto (default: bars on a terminal, one "
+                             "plain line per epoch when stdout is a file or a pipe), 0 (none), 1 (bars), 2 (one line "
+                             "per epoch); a spec's fit.verbose wins. The last line (run folder: ...) is printed whatever it is")
+    parser.epilog = RUN_OUTPUT
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -62,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         validated = load_and_validate(spec, overrides=sets) if resume is None else None
         run(validated, out=out, resume=resume, verbose=verbose, allow_imports=not args.no_imports, spec_folder=spec_folder,
-            serve=getattr(args, "serve", None))
+            serve=getattr(args, "serve", None), quiet=getattr(args, "quiet", False))
     except KeyboardInterrupt as stop:  # callbacks.RunInterrupted carries the message and exit code
         print(getattr(stop, "message", "") or "kerasspec run: interrupted", file=sys.stderr)
         return getattr(stop, "exit_code", EXIT_INTERRUPTED)

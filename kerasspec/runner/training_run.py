@@ -45,6 +45,7 @@ from typing import Any
 from kerasspec.compiler import refuse_imports_unless, require_validated
 from kerasspec.errors import KerasspecError, Position, RunError, one_line, whole_file
 from kerasspec.loader import LoadedSpec, join_path, load_file
+from kerasspec.quiet import import_keras_quietly, keras_messages, progress_verbosity
 from kerasspec.runner import artifacts, distribute
 from kerasspec.runner.adapt import adapt_layers
 from kerasspec.runner.artifacts import atomic_path, write_json, write_text
@@ -90,6 +91,7 @@ def run(
     allow_imports: bool = True,
     spec_folder: str | Path | None = None,
     serve: str | None = None,
+    quiet: bool = False,
 ) -> RunResult:
     """Train, evaluate and record a validated spec.
 
@@ -98,7 +100,10 @@ def run(
     ``out`` is the run folder (it must not exist; default ``runs/<name>/<timestamp>``);
     ``resume`` continues an interrupted run in its folder (then ``validated`` and ``out`` stay
     unset: a run continues the spec it started with); ``verbose`` is
-    keras.Model.fit's (a spec's own ``fit.verbose`` wins); ``callbacks`` are extra Keras
+    keras.Model.fit's and evaluate's (a spec's own ``fit.verbose`` wins), where "auto" means Keras's
+    bars on a terminal or in a notebook and one plain line per epoch otherwise (a log file);
+    whatever it is, the run prints its last line, ``run folder: DIR; test loss ...``, unless
+    ``quiet`` (then fit and evaluate print nothing either, whatever the spec says); ``callbacks`` are extra Keras
     callbacks, after the spec's; ``allow_imports=False`` refuses a spec's `imports:`.
     ``spec_folder`` (with ``resume`` only) is the folder the run's spec came from: a resumed spec
     that reads files from its folder needs it, as the run folder cannot vouch for where it reads.
@@ -110,6 +115,7 @@ def run(
     ``multi_worker_mirrored`` only the chief writes the run folder; the other workers work in
     a temporary folder, removed at the end, and return ``run_dir=None``.
     """
+    import_keras_quietly()  # (the API's first Keras import: without TensorFlow's start-up lines)
     if resume is not None:
         if validated is not None or out is not None:
             raise ValueError("resume continues the run folder's own spec.yaml (overrides included): pass neither "
@@ -141,13 +147,15 @@ def run(
             with distribute.worker_folder(validated.data["name"], role) as work_dir:
                 chief_run = run_dir if resume is not None or out is not None else None  # (else its timestamp is the chief's)
                 job = _Job(validated, fit, settings, role, work_dir, info, overrides, resume is not None,
-                           verbose, list(callbacks), chief_run=chief_run, serve=serve)
-                return job.run()
+                           verbose, list(callbacks), chief_run=chief_run, serve=serve, quiet=quiet)
+                with keras_messages(off=quiet):
+                    return job.run()
         if out is not None and resume is None:
             artifacts.check_new_run_dir(run_dir)
         job = _Job(validated, fit, settings, role, run_dir, info, overrides, resume is not None, verbose, list(callbacks),
-                   default_dir=default_dir, serve=serve)
-        return job.run()
+                   default_dir=default_dir, serve=serve, quiet=quiet)
+        with keras_messages(off=quiet):  # EarlyStopping's and ModelCheckpoint's lines too
+            return job.run()
 
 
 @dataclass
@@ -169,13 +177,14 @@ class _Job:
     made: bool = False  # the run folder exists (so --resume can continue it)
     backup: Any = None
     serve: str | None = None  # --serve: a serving format to write into the run folder (kerasspec/serve.py)
+    quiet: bool = False  # --quiet: no progress, no lines of the run's own (errors and warnings still go to stderr)
 
     def run(self) -> RunResult:
         self.made = self.resuming or not self.role.is_chief
-        if not self.role.is_chief and self.fit.get("verbose", self.verbose) != 0:
+        if not self.role.is_chief and not self.quiet:
             print(f"kerasspec run: {self.role.name} of {self.role.num_workers} workers; the chief writes the run folder, "
                   f"this worker's files go to {self.run_dir} (removed when it ends)", flush=True)
-        if self.role.is_chief and "search" in self.validated.data and self.fit.get("verbose", self.verbose) != 0:
+        if self.role.is_chief and "search" in self.validated.data and not self.quiet:
             print("note: the spec's search: section is for kerasspec tune; run trains the spec as written", flush=True)
         # First, before TensorFlow runs anything: TF_CONFIG strategies set up the cluster.
         distribution = distribute.setup(self.settings)
@@ -293,6 +302,7 @@ class _Job:
                     _say_how_to_resume(self.resume_command(), backup, exc)
                 raise
             history = history_cb.history()
+            marked = artifacts.epoch_to_mark(spec_callbacks, history)  # EarlyStopping's restored epoch, or the best one
             epochs_run = len(history_cb.records)
 
             metrics: dict[str, Any] = {}
@@ -301,10 +311,10 @@ class _Job:
         metrics["epochs_run"] = epochs_run
 
         if not chief:
-            if kwargs["verbose"] != 0:
+            if not self.quiet:
                 print(f"kerasspec run: {self.role.name} done; the chief writes the run folder")
             return RunResult(None, model, history, metrics)
-        return self._finish(model, history, metrics, info, backup, verbose=kwargs["verbose"])
+        return self._finish(model, history, metrics, info, backup, marked=marked)
 
     def data_seed(self) -> int:
         """The seed of the data's splits: the spec's `seed` (applied already), else one drawn for this run and
@@ -323,6 +333,7 @@ class _Job:
         """fit's x, y and keyword arguments: the spec's `fit:` and the data (tf.data datasets for several workers)."""
         kwargs = {k: v for k, v in self.fit.items() if k != "callbacks"}
         kwargs.setdefault("verbose", self.verbose)
+        kwargs["verbose"] = 0 if self.quiet else progress_verbosity(kwargs["verbose"])  # "auto": bars on a terminal only
         if isinstance(kwargs.get("class_weight"), dict):  # YAML keys are strings; Keras wants class indices
             kwargs["class_weight"] = {int(k) if str(k).isdigit() else k: v for k, v in kwargs["class_weight"].items()}
         train = dataset.train
@@ -348,7 +359,7 @@ class _Job:
         return x, y, kwargs
 
     def _finish(self, model: Any, history: Any, metrics: dict[str, Any], info: dict[str, Any], backup: Any, *,
-                verbose: Any) -> RunResult:
+                marked: artifacts.MarkedEpoch | None = None) -> RunResult:
         """The chief's records once fit and evaluate are done: model, history, metrics, diagram, exported spec."""
         from kerasspec.runner import callbacks as cb
 
@@ -356,27 +367,27 @@ class _Job:
         epochs_run = metrics["epochs_run"]
         with atomic_path(run_dir / "model.keras") as tmp:
             model.save(tmp)
-        artifacts.write_history(run_dir, history, title=spec["name"])
+        artifacts.write_history(run_dir, history, title=spec["name"], mark=marked)
         write_json(run_dir / "metrics.json", metrics)
         try:
             artifacts.plot_model(model, run_dir / "model.png")
         except ImportError as exc:  # pydot itself missing: the run's results still stand
             artifacts.warn(f"no model diagram: {exc} (pip install pydot, and Graphviz for PNGs)")
         self._write_exported_spec(model, run_dir, spec["name"], info)
-        served_error = self._write_served(model, run_dir, info, verbose)
+        served_error = self._write_served(model, run_dir, info)
         info.update(status="complete", finished=_now(), epochs_run=epochs_run)
         write_json(run_dir / RUN_INFO, info)
         (run_dir / cb.HISTORY_PARTIAL).unlink(missing_ok=True)
         if getattr(backup, "kerasspec_owned", False):  # kept through evaluate and save, in case they are cut short
             shutil.rmtree(backup.backup_dir, ignore_errors=True)
 
-        if verbose != 0:
+        if not self.quiet:  # whatever fit's verbose: the line a log or a script looks for
             print(f"run folder: {run_dir}; {summary(metrics, history, epochs_run)}")
         if served_error is not None:  # the run's records stand; the served model the user asked for does not
             raise served_error
         return RunResult(run_dir, model, history, metrics)
 
-    def _write_served(self, model: Any, run_dir: Path, info: dict[str, Any], verbose: Any) -> KerasspecError | None:
+    def _write_served(self, model: Any, run_dir: Path, info: dict[str, Any]) -> KerasspecError | None:
         """`--serve FORMAT`: the trained model in a serving format in the run folder, checked against it.
 
         Training is done by now: a refusal is recorded in run.json and returned, raised once the run's
@@ -394,7 +405,7 @@ class _Job:
             return error.in_file(run_dir / "model.keras")
         info["served"] = {"format": self.serve, "path": name, "max_difference": check.max_difference,
                           "tolerance": check.tolerance, "inputs": check.inputs}
-        if verbose != 0:
+        if not self.quiet:
             print(f"served model: {check.line()}")
         return None
 
