@@ -418,7 +418,9 @@ def main() -> None:
         lines += ["## the run folder: what each file costs", "", *artifacts_section(runs), ""]
     if "export" in sections:
         lines += ["## export: keras.applications (weights=None) -> spec -> model", "",
-                  "Spec bytes against `model.to_json()` bytes; identical = same config and same predictions with the same weights.",
+                  "Spec bytes against `model.to_json()` bytes, flat (`to_spec(model, flat=True)`) and folded into inline blocks "
+                  "(`to_spec(model)`, the default); identical = same config and same predictions with the same weights; folded "
+                  "identical also = the flat spec's weight order, and a fixed point.",
                   "", *export_section(args.quick), ""]
     if "backends" in sections:
         lines += ["## backends: the same jobs on TensorFlow and on JAX", "", *backends_section(min(runs, 3), args.quick), ""]

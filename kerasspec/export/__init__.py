@@ -11,7 +11,9 @@ its concerns:
   differ from the defaults, checked by making the object again through the compiler's
   own factory (its config must be identical, else more is written, else ExportError);
 - ``ops``: keras.ops operations, checked by calling the function again on fresh tensors;
-- ``compile_settings``: a compiled model's `compile:`.
+- ``compile_settings``: a compiled model's `compile:`;
+- ``fold``: repeated parts (runs of layers sharing a name prefix) folded into inline blocks,
+  unless ``flat=True``; checked to give the same layer graph, else the flat spec is written.
 
 Output is never silently wrong. Errors carry the spec path of the part that cannot be
 written, and the model file as their subject.
@@ -19,6 +21,7 @@ written, and the model file as their subject.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,23 +31,72 @@ from kerasspec.errors import ExportError, KerasspecError
 from kerasspec.export.arguments import ArgumentWriter
 from kerasspec.export.common import ExportWarning
 from kerasspec.export.compile_settings import CompileWriter
+from kerasspec.export.fold import fold
 from kerasspec.export.ops import OpWriter
 from kerasspec.export.walk import GraphWriter
 from kerasspec.paths import output_problem
+from kerasspec.schema import PACKAGE_SCHEMA
 
-SCHEMA_URL = "https://kerasspec.dev/schema/kerasspec.schema.json"
+NO_SCHEMA = "none"  # `--schema none`: no modeline
+_URL_SCHEMES = ("http://", "https://", "file://")
 
 
 class Exporter(GraphWriter, ArgumentWriter, OpWriter, CompileWriter):
     """One export: the walk, the arguments, the ops and the compile settings over one state."""
 
 
-def spec_document(spec: dict[str, Any], note: str) -> str:
-    """An exported spec as a file: the schema modeline, one comment line, the canonical YAML."""
-    return f"# yaml-language-server: $schema={SCHEMA_URL}\n# {note}\n" + dump(spec)
+def installed_schema() -> str:
+    """The absolute path of the schema shipped in this package: the one that matches the kerasspec that wrote the spec."""
+    return PACKAGE_SCHEMA.resolve().as_posix()
 
 
-def to_spec(model: Any, *, name: str | None = None, with_weights: bool = False) -> dict[str, Any]:
+def schema_reference(schema: str | None, spec_path: Path | None) -> str | None:
+    """What the `$schema` modeline of a spec written at ``spec_path`` (None: stdout) points at, or None for no modeline.
+
+    yaml-language-server takes a URL, a path relative to the YAML file, or an absolute path. ``schema``: None, the
+    schema installed with this package (absolute: it resolves on this machine only); "none", no modeline; a URL, as
+    given; else a schema file, which must exist: relative to the current folder, it is written relative to the
+    spec's folder (so a project keeps working wherever it is checked out), absolute, as given.
+    Raises ExportError (KS802) for a file that does not exist.
+    """
+    if schema is None:
+        return installed_schema()
+    if schema == NO_SCHEMA:
+        return None
+    if schema.startswith(_URL_SCHEMES):
+        return schema
+    path = Path(schema)
+    if not path.is_file():
+        raise ExportError(f"--schema {schema}: no such file", code="KS802",
+                          hint="write it with `kerasspec schema -o FILE`, or give a URL, or `none`")
+    if path.is_absolute() or spec_path is None:
+        return path.absolute().as_posix()
+    return Path(os.path.relpath(path.absolute(), Path(spec_path).absolute().parent)).as_posix()
+
+
+def schema_differs(schema: str | None) -> bool:
+    """Whether a schema file given as ``schema`` (not None, "none" or a URL) differs from the installed one: a copy
+    written by another kerasspec version, which may not know every class this one does."""
+    if schema is None or schema == NO_SCHEMA or schema.startswith(_URL_SCHEMES):
+        return False
+    try:
+        return Path(schema).read_bytes() != PACKAGE_SCHEMA.read_bytes()
+    except OSError:
+        return True
+
+
+def spec_document(spec: dict[str, Any], note: str, *, schema: str | None = None, spec_path: Path | None = None) -> str:
+    """An exported spec as a file: the `$schema` modeline, one comment line, the canonical YAML.
+
+    ``schema`` and ``spec_path`` (where the file goes): as ``schema_reference`` takes them; by default the
+    modeline points at the schema installed with this package.
+    """
+    reference = schema_reference(schema, spec_path)
+    modeline = f"# yaml-language-server: $schema={reference}\n" if reference is not None else ""
+    return modeline + (f"# {note}\n" if note else "") + dump(spec)
+
+
+def to_spec(model: Any, *, name: str | None = None, with_weights: bool = False, flat: bool = False) -> dict[str, Any]:
     """A keras.Model -> a spec as plain data (the shape ``kerasspec.loader`` gives for YAML).
 
     Raises ExportError (KS801) naming the layer when part of the model cannot be written
@@ -52,19 +104,24 @@ def to_spec(model: Any, *, name: str | None = None, with_weights: bool = False) 
     ``with_weights``: the spec goes with the model's weights file, which then carries the
     state Keras keeps in variables (an adapted Normalization's mean and variance, else
     written as its arguments).
+    ``flat``: one entry per layer, without folding repeated parts into inline blocks
+    (``kerasspec.export.fold``; the model built is the same either way).
     """
     exporter = Exporter()
     exporter.state_in_weights = with_weights
-    return exporter.spec(model, name)
+    spec = exporter.spec(model, name)
+    return spec if flat else fold(spec)
 
 
 def export_file(model_path: Path, out: Path, *, weights: bool = False, force: bool = False,
-                imports: Sequence[str] = ()) -> Path:
+                imports: Sequence[str] = (), schema: str | None = None, flat: bool = False) -> Path:
     """A `.keras` or legacy `.h5` model file -> a spec file at ``out`` (and its weights beside it).
 
     With ``weights``, writes `<out stem>.weights.h5` beside the spec and sets `weights:`
     (relative to the spec's folder), so that `kerasspec build` gives back the trained model.
     Existing files are never replaced unless ``force``. ``imports``: see ``load_model_file``.
+    ``schema``: what the `$schema` modeline points at (``schema_reference``; default: the installed schema).
+    ``flat``: as ``to_spec`` takes it.
     """
 
     from kerasspec.runner.artifacts import atomic_path
@@ -74,12 +131,13 @@ def export_file(model_path: Path, out: Path, *, weights: bool = False, force: bo
         problem = output_problem(target, force=force)
         if problem:
             raise ExportError(problem, code="KS802")
+    schema_reference(schema, out)  # a missing schema file fails before the model loads
     model = load_model_file(model_path, imports=imports)
-    spec = file_to_spec(model, model_path, with_weights=weights)
+    spec = file_to_spec(model, model_path, with_weights=weights, flat=flat)
     weights_path = export_outputs(out, weights=True)[-1]
     if weights:
         spec["weights"] = weights_path.name
-    text = spec_document(spec, f"Exported by kerasspec from {model_path.name}.")
+    text = spec_document(spec, f"Exported by kerasspec from {model_path.name}.", schema=schema, spec_path=out)
     if weights:
         with atomic_path(weights_path) as temporary:
             model.save_weights(temporary, overwrite=True)
@@ -88,10 +146,10 @@ def export_file(model_path: Path, out: Path, *, weights: bool = False, force: bo
     return out
 
 
-def file_to_spec(model: Any, model_path: Path, *, with_weights: bool = False) -> dict[str, Any]:
+def file_to_spec(model: Any, model_path: Path, *, with_weights: bool = False, flat: bool = False) -> dict[str, Any]:
     """``to_spec`` of a model loaded from ``model_path``: its errors name that file."""
     try:
-        return to_spec(model, with_weights=with_weights)
+        return to_spec(model, with_weights=with_weights, flat=flat)
     except KerasspecError as error:
         raise error.in_file(model_path) from None
 
@@ -193,5 +251,5 @@ def spec_stem(path: Path) -> str:
     return path.stem
 
 
-__all__ = ["SCHEMA_URL", "ExportWarning", "Exporter", "export_file", "export_outputs", "file_to_spec", "load_model_file", "spec_document",
-           "spec_stem", "to_spec"]
+__all__ = ["NO_SCHEMA", "ExportWarning", "Exporter", "export_file", "export_outputs", "file_to_spec", "fold", "installed_schema",
+           "load_model_file", "schema_differs", "schema_reference", "spec_document", "spec_stem", "to_spec"]
