@@ -1,4 +1,4 @@
-"""The command line: `kerasspec validate | build | run | tune | export | fmt | schema`. Parsing and printing only.
+"""The command line: `kerasspec validate | build | run | tune | export | fmt | schema | summary`. Parsing and printing only.
 
 Importing this module and building the parser load no TensorFlow, NumPy or scikit-learn:
 validate, fmt and schema run on the light install. build, run and export (and
@@ -24,11 +24,15 @@ from kerasspec.paths import output_problem
 from kerasspec.quiet import (
     BACKENDS,
     NEEDS,
+    OUTPUT,
+    add_output_arguments,
     choose_backend,
+    command_output,
     import_keras_quietly,
     missing_train_package,
     needs_train_message,
     require_train,
+    say,
 )
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -77,7 +81,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print("kerasspec validate: --trust-imports goes with --build (validate alone never imports)", file=sys.stderr)
         return EXIT_USAGE
     fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
-    files = spec_files(args.paths)
+    files = _each_once(spec_files(args.paths))
     found = []
     checked = []
     not_built = []  # specs with `imports:`, which validate never runs (without --trust-imports)
@@ -92,18 +96,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
             if validated.data.get("imports") and not args.trust_imports:
                 not_built.append(path)
                 found.append(_not_built(validated))
-            else:
-                found.extend(_build_findings(validated))
+            else:  # a finding validate already reported is not reported again by the build
+                seen = {(d.code, str(d.position), d.message) for d in validated.diagnostics}
+                found.extend(d for d in _build_findings(validated) if (d.code, str(d.position), d.message) not in seen)
     if args.strict:
         for diag in found:
             diag.severity = "error"
     sys.stdout.write(report.render(fmt, [str(f) for f in checked], found))
-    if fmt == "text":
+    if fmt == "text" and not OUTPUT.quiet:
         print(report.summary(len(checked), found), file=sys.stderr)
-    if not_built:
+    if not_built and fmt != "text":  # in text, each KS608 finding says so already
         print(f"kerasspec validate: not built, because they import Python modules (validate never runs them; "
               f"--trust-imports builds them): {', '.join(str(p) for p in not_built)}", file=sys.stderr)
     return EXIT_FINDINGS if any(d.severity == "error" for d in found) else EXIT_OK
+
+
+def _each_once(files: list[Path]) -> list[Path]:
+    """The files in order, a file named twice (`specs/ specs/a.yaml`) kept once: checked and reported once."""
+    seen: set[Path] = set()
+    once = []
+    for path in files:
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            once.append(path)
+    return once
 
 
 def _build_findings(validated: Any) -> list:
@@ -150,20 +166,21 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     validated = load_and_validate(args.spec)
     model = build(validated, allow_imports=not args.no_imports)
-    model.summary()
+    if not OUTPUT.quiet:
+        model.summary()
     adapted = [n.name for n in (validated.graph.nodes if validated.graph is not None else []) if n.adapt is not None]
-    if adapted:  # build has no data: adapting is the run's first step (docs/spec-format.md#adapt)
+    if adapted and not OUTPUT.quiet:  # build has no data: adapting is the run's first step (docs/spec-format.md#adapt)
         print(f"note: {', '.join(adapted)} {'is' if len(adapted) == 1 else 'are'} not adapted: `adapt: true` runs in "
               "`kerasspec run`, on the training split", file=sys.stderr)
     if args.output:
         target = Path(args.output)
         with atomic_path(target) as temporary:  # an existing file (--force) is replaced only by a whole one
             model.save(temporary)
-        print(f"saved {target}")
+        say(f"saved {target}")
     if args.plot:
         from kerasspec.runner import plot_model
 
-        print(f"diagram: {plot_model(model, Path(args.plot))}")
+        say(f"diagram: {plot_model(model, Path(args.plot))}")
     return EXIT_OK
 
 
@@ -211,7 +228,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
                 with atomic_path(path) as temporary:
                     temporary.write_text(formatted, encoding="utf-8")
     verb = "would reformat" if args.check else "reformatted"
-    for path in changed:
+    for path in changed if args.check or not OUTPUT.quiet else ():  # (--check's list is its finding)
         print(f"{verb} {path}")
     if broken:
         print(f"kerasspec fmt: {len(broken)} file(s) could not be read as YAML and were left as they are", file=sys.stderr)
@@ -237,6 +254,93 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- summary ------------------------------------------------------------------------------------
+def add_summary_command(commands: Any) -> argparse.ArgumentParser:
+    """`kerasspec summary SPEC [--format text|json]` on an argparse subparsers object."""
+    summary = commands.add_parser("summary", help="print the layers, output shapes and parameter counts of a spec's model, "
+                                                  "as model.summary() does, without TensorFlow")
+    summary.add_argument("spec")
+    summary.add_argument("--format", choices=("text", "json"), default="text",
+                         help="text (default): a table and the totals; json: {model, layers, total}")
+    summary.set_defaults(func=cmd_summary)
+    return summary
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from kerasspec.summary import summary_data, summary_text
+    from kerasspec.validate import validate_file
+
+    if not _paths_exist("summary", [args.spec]):
+        return EXIT_USAGE
+    if Path(args.spec).is_dir():
+        print(f"kerasspec summary: {args.spec} is a folder; name one spec file", file=sys.stderr)
+        return EXIT_USAGE
+    validated = validate_file(args.spec)
+    if not validated.ok or validated.graph is None:
+        sys.stderr.write(report.text(validated.diagnostics) or f"kerasspec summary: {args.spec} has no model\n")
+        return EXIT_FINDINGS
+    if args.format == "json":
+        print(json.dumps(summary_data(validated), indent=2))
+    else:
+        sys.stdout.write(summary_text(validated))
+    return EXIT_OK
+
+
+# -- diff ---------------------------------------------------------------------------------------
+def add_diff_command(commands: Any) -> argparse.ArgumentParser:
+    """`kerasspec diff A B [--format text|markdown|json]` on an argparse subparsers object."""
+    diff = commands.add_parser("diff", help="compare two specs or model files as models: layers, arguments, edges, "
+                                            "parameters, output shapes and settings")
+    diff.add_argument("a", help="the old side: a spec, or a model file (.keras, .h5)")
+    diff.add_argument("b", help="the new side: a spec, or a model file (.keras, .h5)")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                      help="text (default), markdown (for a pull-request comment) or json")
+    diff.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", type=_module_name,
+                      help="for model files: import MODULE first, as `kerasspec export --import` does (it runs MODULE's code)")
+    diff.set_defaults(func=cmd_diff)
+    return diff
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Exit 0: the same model; 1: they differ; 2: a file is missing, or not a valid spec or model file (nothing compared).
+
+    Two specs need no TensorFlow; a model file is exported to a spec first (export's bounded loading).
+    """
+    from kerasspec.diff import RENDERERS, diff, is_model_file, load_for_diff
+
+    paths = [args.a, args.b]
+    if not _paths_exist("diff", paths):
+        return EXIT_USAGE
+    if any(Path(p).is_dir() for p in paths):
+        print(f"kerasspec diff: {', '.join(p for p in paths if Path(p).is_dir())} is a folder; diff compares two files",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.imports and not any(is_model_file(p) for p in paths):
+        print("kerasspec diff: --import is for model files; a spec's own `imports:` are never run by diff", file=sys.stderr)
+        return EXIT_USAGE
+    if any(is_model_file(p) for p in paths):
+        require_train("kerasspec diff", ("keras",))
+    sides, invalid = [], []
+    for path in paths:
+        try:
+            validated = load_for_diff(path, imports=args.imports)
+        except KerasspecError as error:  # a model file that cannot be loaded or exported: not "different"
+            print(error, file=sys.stderr)
+            invalid.append(path)
+            continue
+        if not validated.ok:
+            sys.stderr.write(report.text(validated.diagnostics))
+            invalid.append(path)
+        sides.append(validated)
+    if invalid:
+        print(f"kerasspec diff: nothing compared: {', '.join(invalid)} {'is' if len(invalid) == 1 else 'are'} not valid; "
+              "fix the errors above (kerasspec validate shows them too)", file=sys.stderr)
+        return EXIT_USAGE
+    result = diff(sides[0], sides[1])
+    sys.stdout.write(RENDERERS[args.format](result))
+    return EXIT_OK if result.same else EXIT_FINDINGS
+
+
 # -- export -------------------------------------------------------------------------------------
 def add_export_command(commands: Any) -> argparse.ArgumentParser:
     """`kerasspec export MODEL -o SPEC [--weights] [--force]` on an argparse subparsers object."""
@@ -252,6 +356,13 @@ def add_export_command(commands: Any) -> argparse.ArgumentParser:
     export.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", type=_module_name,
                         help="import MODULE first (repeatable; the model file's folder is searched first), for models "
                              "with classes that MODULE registers; it runs MODULE's code")
+    export.add_argument("--schema", metavar="URL|PATH|none",
+                        help="what the spec's `# yaml-language-server: $schema=` line points at: default, the schema "
+                             "installed with kerasspec (its absolute path); a URL; a schema file (written by `kerasspec "
+                             "schema -o FILE`), written relative to the spec; or none for no such line")
+    export.add_argument("--flat", action="store_true",
+                        help="one entry per layer: do not fold repeated parts (layers sharing a name prefix, as "
+                             "conv2_block1_...) into inline blocks; the model built is the same either way")
     export.set_defaults(func=cmd_export)
     return export
 
@@ -266,7 +377,16 @@ def _module_name(value: str) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from kerasspec.export import export_file, export_outputs, file_to_spec, load_model_file, spec_stem
+    from kerasspec.export import (
+        export_file,
+        export_outputs,
+        file_to_spec,
+        load_model_file,
+        schema_differs,
+        schema_reference,
+        spec_document,
+        spec_stem,
+    )
 
     import_keras_quietly()
     if not Path(args.model).is_file():
@@ -283,13 +403,22 @@ def cmd_export(args: argparse.Namespace) -> int:
             if problem:
                 print(f"kerasspec export: {problem}", file=sys.stderr)
                 return EXIT_USAGE
+    schema = getattr(args, "schema", None)
+    try:
+        schema_reference(schema, None)
+    except KerasspecError as error:
+        print(f"kerasspec export: {error.message}; {error.hint}", file=sys.stderr)
+        return EXIT_USAGE
+    if schema_differs(schema):
+        print(f"kerasspec export: warning: {schema} is not this kerasspec's schema; refresh it with "
+              f"kerasspec schema -o {schema} --force", file=sys.stderr)
     if args.output is None:
-        from kerasspec.dump import dump
-
-        sys.stdout.write(dump(file_to_spec(load_model_file(Path(args.model), imports=args.imports), Path(args.model))))
+        model = load_model_file(Path(args.model), imports=args.imports)
+        sys.stdout.write(spec_document(file_to_spec(model, Path(args.model), flat=getattr(args, "flat", False)), "", schema=schema))
         return EXIT_OK
-    written = export_file(Path(args.model), Path(args.output), weights=args.weights, force=args.force, imports=args.imports)
-    print(f"wrote {written}" + (f" and {written.with_name(spec_stem(written) + '.weights.h5')}" if args.weights else ""))
+    written = export_file(Path(args.model), Path(args.output), weights=args.weights, force=args.force, imports=args.imports,
+                          schema=schema, flat=getattr(args, "flat", False))
+    say(f"wrote {written}" + (f" and {written.with_name(spec_stem(written) + '.weights.h5')}" if args.weights else ""))
     return EXIT_OK
 
 
@@ -325,6 +454,9 @@ def _export_served(args: argparse.Namespace) -> int:
         print(f"kerasspec export: --format {args.format} needs -o PATH and takes no --weights (the artifact holds them)",
               file=sys.stderr)
         return EXIT_USAGE
+    if getattr(args, "schema", None) is not None:
+        print(f"kerasspec export: --schema is for specs; --format {args.format} writes no YAML", file=sys.stderr)
+        return EXIT_USAGE
     problem = served_output_problem(Path(args.output), args.format, force=args.force, model=Path(args.model))
     if problem:
         print(f"kerasspec export: {problem}", file=sys.stderr)
@@ -335,7 +467,7 @@ def _export_served(args: argparse.Namespace) -> int:
         check = export_served(model, Path(args.output), args.format)
     except KerasspecError as error:
         raise error.in_file(args.model) from None
-    print(check.line())
+    say(check.line())
     return EXIT_OK
 
 
@@ -386,6 +518,11 @@ def parser() -> argparse.ArgumentParser:
     schema.add_argument("-o", "--output", help="write it to a file (in an existing folder)")
     schema.add_argument("--force", action="store_true", help="replace an existing output file")
     schema.set_defaults(func=cmd_schema)
+    add_summary_command(commands)
+    add_diff_command(commands)
+    for command in commands.choices.values():  # every command: --quiet and --debug (kerasspec/quiet.py)
+        if "--debug" not in command._option_string_actions:
+            add_output_arguments(command)
     return top
 
 
@@ -441,7 +578,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem is not None:
             print(problem, file=sys.stderr)
             return EXIT_USAGE
-        return int(args.func(args))
+        with command_output(debug=args.debug, quiet=args.quiet):
+            return int(args.func(args))
     except KerasspecError as error:
         print(error, file=sys.stderr)
         return EXIT_FINDINGS

@@ -38,16 +38,21 @@ def citing_files() -> list[Path]:
     return sorted(files) + [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
+def yaml_blocks(text: str) -> list[tuple[int, str, str]]:
+    """(line of the fence, body, the markdown before the fence) of each ```yaml block of a markdown text."""
+    return [(text.count("\n", 0, match.start()) + 1, match.group(1), text[:match.start()])
+            for match in _YAML_BLOCK.finditer(text)]
+
+
+def is_whole_spec(body: str) -> bool:
+    """A block whose first key is `kerasspec: 1` is a whole spec (comments before it, the modeline, are fine)."""
+    lines = [line for line in body.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return bool(lines) and lines[0].strip() == "kerasspec: 1"
+
+
 def examples() -> list[tuple[int, str]]:
     """(line, text) of each ```yaml block whose first key is `kerasspec: 1` (a whole spec)."""
-    text = PAGE.read_text(encoding="utf-8")
-    found = []
-    for match in _YAML_BLOCK.finditer(text):
-        body = match.group(1)
-        lines = [line for line in body.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-        if lines and lines[0].strip() == "kerasspec: 1":
-            found.append((text.count("\n", 0, match.start()) + 1, body))
-    return found
+    return [(line, body) for line, body, _ in yaml_blocks(PAGE.read_text(encoding="utf-8")) if is_whole_spec(body)]
 
 
 def test_every_cited_anchor_exists():
