@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kerasspec import catalog
-from kerasspec.graph.rules import NAME_PATTERN
+from kerasspec.graph.rules import LAYER_NAME_PATTERN, NAME_PATTERN
 from kerasspec.registry import MODULE_PATTERN
 from kerasspec.substitute import TEMPLATE_PATTERN
 
@@ -62,7 +62,7 @@ class LayerEntry(BaseModel):
 
     model_config = ConfigDict(regex_engine="python-re", extra="allow")
     type: str | None = Field(default=None, description="Layer class: keras.layers.X, ops.NAME, a block, or package>Name.")
-    name: str | None = Field(default=None, description="The Keras layer name; unique in its model or block.")
+    name: str | None = Field(default=None, pattern=LAYER_NAME_PATTERN, description="The Keras layer name; unique in its model or block.")
     inputs: References | None = Field(default=None, description="Reference(s) this layer is called on; a list is ONE list argument.")
     args: list[Any] | None = Field(default=None, description="Positional call arguments; strings are references.")
     call: dict[str, Any] | None = Field(default=None, description="Keyword call arguments; strings are references.")

@@ -9,7 +9,8 @@ from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
 REGEX_PATTERNS = {
     '^[A-Za-z_][A-Za-z0-9_.-]*$(?![\\s\\S])': re.compile('^[A-Za-z_][A-Za-z0-9_.-]*\\Z(?![\\s\\S])'),
     '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$': re.compile('^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*\\Z'),
-    '\\$\\{': re.compile('\\$\\{')
+    '\\$\\{': re.compile('\\$\\{'),
+    '^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*$(?![\\s\\S])|[\\s\\S]*\\$\\{)': re.compile('^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*\\Z(?![\\s\\S])|[\\s\\S]*\\$\\{)')
 }
 
 NoneType = type(None)
@@ -2853,6 +2854,9 @@ def validate____defs_layerentry(data, custom_formats={}, name_prefix=None):
                 try:
                     if not isinstance(data__name, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must be string")
+                    if isinstance(data__name, str):
+                        if not REGEX_PATTERNS['^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*$(?![\\s\\S])|[\\s\\S]*\\$\\{)'].search(data__name):
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".name must match pattern ^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*$(?![\\s\\S])|[\\s\\S]*\\$\\{)")
                     data__name_any_of_count94 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
             if not data__name_any_of_count94:

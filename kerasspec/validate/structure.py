@@ -9,7 +9,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
 from kerasspec.errors import Diagnostic, did_you_mean
-from kerasspec.graph.rules import NAME_RULE
+from kerasspec.graph.rules import LAYER_NAME_PATTERN, NAME_RULE
 from kerasspec.loader import join_path
 from kerasspec.registry import MODULE_PATTERN
 from kerasspec.substitute import TEMPLATE_PATTERN, short
@@ -136,6 +136,8 @@ def _to_diagnostics(error: ValidationError) -> list[Diagnostic]:
     if error.validator == "pattern" and error.validator_value == MODULE_PATTERN:
         return [Diagnostic("KS106", f"{short(error.instance)} is not a Python module name", path=path,
                            hint="write the dotted name you would import, e.g. my_layers or package.layers")]
+    if error.validator == "pattern" and error.validator_value == LAYER_NAME_PATTERN:
+        return []  # the graph builder checks layer names once substituted, with the rule of their place (inline blocks)
     if error.validator == "pattern":
         return [Diagnostic("KS106", f"{short(error.instance)} is not a valid name", path=path, hint=NAME_RULE)]
     return [Diagnostic("KS103", error.message, path=path)]
