@@ -165,6 +165,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from kerasspec.runner.artifacts import atomic_path
 
     validated = load_and_validate(args.spec)
+    for warning in validated.diagnostics:  # errors were raised; warnings are the rest
+        print(warning.format(str(args.spec)), file=sys.stderr)
     model = build(validated, allow_imports=not args.no_imports)
     if not OUTPUT.quiet:
         model.summary()

@@ -44,6 +44,7 @@ from typing import Any
 
 from kerasspec import catalog
 from kerasspec.graph import Const, GraphBuilder, ModelGraph, Node, Ref
+from kerasspec.graph.rules import base_name, is_counter_name
 from kerasspec.validate import Validated
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -392,6 +393,18 @@ def _layers(graph: ModelGraph, blocks: dict[str, Any]) -> list[_Layer]:
 
 
 # -- matching ------------------------------------------------------------------------------------
+def _counter_names(old: _Layer, new: _Layer) -> bool:
+    """Two names a counter made (`dropout`, `dropout_1`): Keras's or the spec's own, never the model's meaning.
+
+    Unnamed reuse calls have no Keras name either. Export leaves counter names out
+    (docs/spec-format.md#naming), so a model file and its spec differ in them alone.
+    """
+    if "@" in old.name and "@" in new.name:
+        return True
+    stems = {base_name(t) for t in (old.type, new.type) if t}
+    return bool(stems) and is_counter_name(old.name, *stems) and is_counter_name(new.name, *stems)
+
+
 class _Matcher:
     """Pairs A's layers with B's: by name, by content (a rename), by type and place; the rest are added or removed.
 
@@ -577,7 +590,7 @@ class _Differ:
     def layer(self, old: _Layer, new: _Layer, old_key: str, key: str, matcher: _Matcher, added: set[str],
               removed: set[str]) -> None:
         change = LayerChange(key, old_key, new.type, old.type)
-        if old.name != new.name and not ("@" in old.name and "@" in new.name):  # unnamed reuse calls have no Keras name
+        if old.name != new.name and not ("@" in old.name and "@" in new.name) and not _counter_names(old, new):
             self.result.renamed.append(Rename(old_key, key, new.type))
         if old.type != new.type:
             change.arguments.append(Change("type", old.type, new.type))

@@ -94,6 +94,8 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
          "use names, numbers, + - * / // % ** and comparisons", _V),
     Code("KS303", "invalid repeat group", "repeat must be a whole number ..., or: repeat groups do not nest",
          "a repeat group is `{repeat: N, layers: [...]}`", _V),
+    Code("KS304", "var never used (a warning): a misspelt var, or one `--set` gave that the spec never reads",
+         "var {name!r} is never used", "use it as ${name}, or remove it", _V),
     # graph (KS4xx)
     Code("KS401", "undefined reference", "{name!r} is not defined in {model}", "name a layer or input of that model",
          (VALIDATE, BUILD)),
@@ -110,6 +112,9 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
          "fix the shapes the message names", _V),
     Code("KS408", "layer that cannot be adapted", "`adapt` on {layer}: {why} (no adapt(), fed by a layer that trains, ...)",
          "adapt a preprocessing layer of the model, fed only by inputs, ops and layers without trainable weights", _V),
+    Code("KS409", "layer no output needs (a warning): Keras leaves it out of the model",
+         "layer {name!r} is not used by any output of this model (Keras leaves it out)",
+         "connect it to an output, or remove it", _V),
     # blocks (KS5xx)
     Code("KS501", "unknown block parameter", "block {block} has no parameter {key!r}", "remove it, or fix its spelling", _V),
     Code("KS502", "missing block parameter", "block {block} needs the parameter {key!r}", "add `{key}: ...`", _V),

@@ -101,9 +101,10 @@ STARTUP_NOISE = re.compile(
     r"^(?:[IWE]\d{4} [\d:.]+ +\d+ [\w.+-]+:\d+\] .*"
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.)$")
-# Keras's Python warnings that say nothing to a kerasspec user (a model saved before it trained
-# has an optimizer without variables; loading it says so).
-KERAS_NOISE = (r"Skipping variable loading for optimizer",)
+# Keras's Python warnings that say nothing to a kerasspec user: a model saved before it trained has
+# an optimizer without variables (loading it says so); `input_shape` on a sequential model's first
+# layer is a form the spec format keeps (docs/spec-format.md#models), which Keras 3 only discourages.
+KERAS_NOISE = (r"Skipping variable loading for optimizer", r"Do not pass an `input_shape`")
 QUIET_LOGGERS = ("absl", "tensorflow")  # Python loggers kept to ERROR during a command
 
 

@@ -159,18 +159,19 @@ def test_two_specs_need_no_tensorflow_and_a_model_file_names_the_extra(tmp_path:
 
 
 def test_markdown_lists_are_capped_for_a_comment(tmp_path: Path) -> None:
-    """A Dense layer put first renames every generated Dense name after it: the comment lists 100 and says how many more."""
-    layers = "".join(f"    - {{type: Dense, units: {4 + i % 3}}}\n" for i in range(150))
+    """150 layers renamed and one added: the comment lists 100 renames and says how many more."""
+    def layers(prefix: str) -> str:
+        return "".join(f"    - {{name: {prefix}{i}, type: Dense, units: {4 + i % 3}}}\n" for i in range(150))
     head = "kerasspec: 1\nname: long\nmodel:\n  input: [4]\n  layers:\n"
-    (tmp_path / "a.yaml").write_text(head + layers)
-    (tmp_path / "b.yaml").write_text(head + "    - {type: Dense, units: 9}\n" + layers)
+    (tmp_path / "a.yaml").write_text(head + layers("dense"))
+    (tmp_path / "b.yaml").write_text(head + "    - {name: first, type: Dense, units: 9}\n" + layers("layer"))
     out = io.StringIO()
     with _in_folder(tmp_path), contextlib.redirect_stdout(out):
         assert main(["diff", "a.yaml", "b.yaml", "--format", "markdown"]) == 1
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("### kerasspec diff `a.yaml` -> `b.yaml`: 151 differences, params ")  # 1 added, 150 renamed (1 changed too)
     renamed = lines[lines.index("**Renamed**") + 2:]
-    assert renamed[0] == "- `dense_1` -> `dense_2` (Dense)" and len(renamed) == 101
+    assert renamed[0] == "- `dense0` -> `layer0` (Dense)" and len(renamed) == 101
     assert renamed[-1] == "- ... and 50 more (`kerasspec diff` lists them all)"
 
 
@@ -194,6 +195,16 @@ def test_model_files_compare_with_specs_on_equal_terms(tmp_path: Path, keras_mod
     assert main(["diff", str(spec), str(tmp_path / "built.keras")]) == 0
     out = capsys.readouterr().out
     assert "same model" in out and "other settings are not compared" in out
+
+    # Names a counter would make (`dropout`, written by the user; export leaves them out) and what Keras sets
+    # in build (MultiHeadAttention's attention_axes) are no difference between a spec and its model file.
+    counters = tmp_path / "counters.yaml"
+    counters.write_text("kerasspec: 1\nname: counters\nmodel:\n  type: functional\n  inputs: {q: [5, 8]}\n  layers:\n"
+                        "    - {name: dropout, type: Dropout, rate: 0.1}\n"
+                        "    - {name: attention, type: MultiHeadAttention, num_heads: 2, key_dim: 4, args: [dropout, dropout]}\n")
+    build(load_and_validate(counters)).save(tmp_path / "counters.keras")
+    assert main(["diff", str(counters), str(tmp_path / "counters.keras")]) == 0, capsys.readouterr().out
+    capsys.readouterr()
 
     changed = tmp_path / "changed.yaml"
     changed.write_text(spec.read_text().replace("units: 8", "units: 5"))

@@ -173,8 +173,9 @@ class ArgumentWriter(ExporterBase):
         for key in list(candidate):
             value = candidate[key]
             derived = isinstance(value, dict) and "type" in value and _has_default(type(obj), key)
-            reshaped = built and isinstance(value, list) and defaults is not None and key in defaults \
-                and not isinstance(defaults[key], list)
+            # the config's own form: `[1]` may be written `1` (MultiHeadAttention's attention_axes, set in build)
+            reshaped = built and isinstance(config.get(key), (list, tuple)) and defaults is not None and key in defaults \
+                and not isinstance(defaults[key], (list, tuple))
             if not (derived or reshaped):
                 continue
             lean = {k: v for k, v in candidate.items() if k != key}

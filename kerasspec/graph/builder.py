@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kerasspec.errors import Diagnostic
+from kerasspec.errors import WARNING, Diagnostic
 from kerasspec.graph.inline import is_inline, splice_inline_uses
 from kerasspec.graph.ir import InputDef, ModelGraph, Node, find_cycle, refs_in
 from kerasspec.graph.rules import (
@@ -363,6 +363,33 @@ class GraphBuilder:
                     continue
                 self.error("KS404", f"input {model_input.name!r} is not used by any layer", model_input.path,
                            "remove it, or name it in a layer's `inputs`")
+        if not any(d.severity != WARNING for d in self.diagnostics):  # after an error, a dead layer is mostly its echo
+            self.check_dead_layers(graph)
+
+    def check_dead_layers(self, graph: ModelGraph) -> None:
+        """Layers no output needs: Keras's Functional leaves them out, silently (KS409, a warning)."""
+        by_name = {n.name: n for n in graph.nodes if n.name}
+        needed: set[str] = set()
+        pending = [r.name for r in refs_in(graph.outputs)]
+        while pending:
+            name = pending.pop()
+            if name not in needed:
+                needed.add(name)
+                if name in by_name:
+                    pending.extend(by_name[name].dependencies())
+        dead_by_use: dict[tuple[str, str], list[str]] = {}
+        for node in graph.nodes:
+            if node.name in needed or not node.name or node.reuse is not None and "@" in node.name:
+                continue
+            if node.inlined_from is not None:  # one finding per use, at the use
+                dead_by_use.setdefault(node.inlined_from, []).append(node.name)
+                continue
+            self.error("KS409", f"layer {node.name!r} is not used by any output of this {'block' if graph.kind == 'block' else 'model'} "
+                       "(Keras leaves it out)", node.path, "connect it to an output, or remove it", severity=WARNING)
+        for (use, path), names in dead_by_use.items():
+            self.error("KS409", f"layer{'s' if len(names) > 1 else ''} {', '.join(map(repr, names[:5]))}{' ...' if len(names) > 5 else ''} of "
+                       f"inline block use {use!r} {'are' if len(names) > 1 else 'is'} not used by any output (Keras leaves "
+                       f"{'them' if len(names) > 1 else 'it'} out)", path, "read the output you need, or remove it", severity=WARNING)
 
 
 def _layer_count(items: Any, env: Mapping[str, Any]) -> int:

@@ -40,6 +40,14 @@ def is_inline(block: Any) -> bool:
     return isinstance(block, dict) and block.get("inline") is True
 
 
+def use_note(node: Node) -> str:
+    """For a finding at an inline block's layer (reported at the block's line): which use made it."""
+    if node.inlined_from is None:
+        return ""
+    use, path = node.inlined_from
+    return f" (in {use!r}, the use at {path})"
+
+
 def splice_inline_uses(builder: GraphBuilder, graph: ModelGraph) -> None:
     """Replace each use of an inline block in ``graph.nodes`` by the block's layers, in place."""
     blocks = builder.inline_blocks
@@ -274,4 +282,4 @@ def _check_unique_names(builder: GraphBuilder, graph: ModelGraph, spliced: set[s
         seen.setdefault(node.name, node)
 
 
-__all__ = ["MAX_INLINE_DEPTH", "USE_ARGUMENTS", "is_inline", "splice_inline_uses"]
+__all__ = ["MAX_INLINE_DEPTH", "USE_ARGUMENTS", "is_inline", "splice_inline_uses", "use_note"]

@@ -68,6 +68,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         validated = load_and_validate(spec, overrides=sets) if resume is None else None
+        for warning in validated.diagnostics if validated is not None else ():  # errors raised above; warnings are the rest
+            print(warning.format(str(spec)), file=sys.stderr)
         run(validated, out=out, resume=resume, verbose=verbose, allow_imports=not args.no_imports, spec_folder=spec_folder,
             serve=getattr(args, "serve", None), quiet=getattr(args, "quiet", False))
     except KeyboardInterrupt as stop:  # callbacks.RunInterrupted carries the message and exit code

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kerasspec.errors import Diagnostic, SpecInvalid, has_errors
+from kerasspec.errors import WARNING, Diagnostic, SpecInvalid, has_errors
 from kerasspec.graph import NAME_HINT, GraphBuilder, ModelGraph, valid_name
 from kerasspec.loader import DEFAULT_MAX_BYTES, NO_TUPLES, LoadedSpec, load_file
-from kerasspec.substitute import substitute
+from kerasspec.substitute import RecordingEnv, substitute
 from kerasspec.validate.adapt import check_adapt
 from kerasspec.validate.arguments import ArgumentChecker, check_callbacks, check_compile
 from kerasspec.validate.blocks import check_blocks
@@ -29,7 +29,8 @@ from kerasspec.validate.structure import check_structure
 # Findings about a key point at the key; the rest point at the value.
 KEY_CODES = frozenset({"KS101", "KS003", "KS202", "KS402", "KS106", "KS107"})
 SPEC_SUFFIXES = (".yaml", ".yml")
-_LITERAL_SECTIONS = ("kerasspec", "vars", "blocks", "model", "search")  # search: checked by search.py
+_LITERAL_SECTIONS = ("kerasspec", "vars", "blocks", "model", "search")
+_MAX_UNUSED_LISTED = 10  # more unused vars than this make one finding  # search: checked by search.py
 
 
 @dataclass
@@ -57,7 +58,7 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
     if not isinstance(data, dict):
         return result
     found = result.diagnostics
-    env = data.get("vars") if isinstance(data.get("vars"), dict) else {}
+    env = RecordingEnv(data["vars"] if isinstance(data.get("vars"), dict) else {})  # records the vars read, for KS304
     for name in env:
         if not valid_name(name):
             found.append(Diagnostic("KS106", f"var name {name!r} is not a valid name", path=f"vars.{name}", hint=NAME_HINT))
@@ -87,8 +88,22 @@ def validate_loaded(loaded: LoadedSpec, load_diagnostics: Iterable[Diagnostic] =
     if "search" in data:  # each candidate value validates a copy of the spec without `search:`
         check_search(data, result.data, result.graph, checker, list(found),
                      lambda changed: validate_loaded(LoadedSpec(changed, loaded.source_map, loaded.path)).diagnostics)
+    _unused_vars(env, builder, found)
     result.diagnostics = _tidy(found, loaded)
     return result
+
+
+def _unused_vars(env: RecordingEnv, builder: GraphBuilder, found: list[Diagnostic]) -> None:
+    """KS304: each var nothing reads (a misspelling, or a `--set vars.X` the spec ignores); many at once, once."""
+    unused = [name for name in env if name not in env.used and valid_name(name)]
+    if len(unused) > _MAX_UNUSED_LISTED:
+        found.append(Diagnostic("KS304", f"{len(unused):,} vars are never used: {', '.join(map(repr, unused[:5]))}, ...",
+                                path="vars", severity=WARNING, hint="remove the vars the spec does not read"))
+        return
+    for name in unused:
+        hint = builder.budget.suggest(name, [other for other in env if other != name])
+        found.append(Diagnostic("KS304", f"var {name!r} is never used", path=f"vars.{name}", severity=WARNING,
+                                hint=hint or f"use it as ${{{name}}}, or remove it"))
 
 
 def _tidy(diagnostics: list[Diagnostic], loaded: LoadedSpec) -> list[Diagnostic]:

@@ -11,12 +11,14 @@ import json
 import re
 from collections import ChainMap
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from typing import Any
 
 from kerasspec import catalog
 from kerasspec.dump import plain_ok
 from kerasspec.errors import Diagnostic, did_you_mean, keras2_argument
 from kerasspec.graph import ModelGraph, Node
+from kerasspec.graph.inline import use_note
 from kerasspec.loader import join_path
 from kerasspec.paths import leaves_folder
 from kerasspec.registry import PARAM_KINDS, lookup, registered_name, singular
@@ -114,7 +116,10 @@ class ArgumentChecker:
             if isinstance(model_input.dtype, str) and not has_expression(model_input.dtype):
                 self.dtype(model_input.dtype, join_path(model_input.path, "dtype"), f"input {model_input.name!r}: dtype")
         for node in graph.nodes:
+            before = len(self.diagnostics)
             self.node(node, graph)
+            if node.inlined_from is not None:  # at the block's line: say which use's values
+                self.diagnostics[before:] = [replace(d, message=d.message + use_note(node)) for d in self.diagnostics[before:]]
 
     def dtype(self, value: str, path: str, what: str, *, policies: bool = False) -> None:
         """A dtype name Keras knows (and, for a layer, a mixed-precision policy)."""
@@ -233,16 +238,17 @@ class ArgumentChecker:
                 self.error("KS104", f"{type_name}: {message}", join_path(path, arg) if arg else path, hint)
 
     def arguments(self, owner: str, params: dict[str, Any], args: dict[str, Any], path: str, *, kind: str | None = None) -> None:
+        meant: set[str] = set()  # required arguments an unknown one was suggested for: one finding, not two
         for key, arg in args.items():
             arg_path = join_path(path, key)
             if key not in params:
-                self.error("KS202", f"{owner} has no argument {short(key)}", arg_path,
-                           self._keras2_hint(kind, owner, key, params, args) or self.suggest(key, params)
-                           or f"its arguments: {self.listing(params)}")
+                hint = self._keras2_hint(kind, owner, key, params, args) or self.suggest(key, params)
+                meant.update(name for name in params if hint and f"{name!r}" in hint)
+                self.error("KS202", f"{owner} has no argument {short(key)}", arg_path, hint or f"its arguments: {self.listing(params)}")
                 continue
             self.value(params[key], arg, arg_path, owner, key)
         for key, param in params.items():
-            if param.get("required") and key not in args:
+            if param.get("required") and key not in args and key not in meant:
                 self.error("KS204", f"{owner} needs the argument {key!r}", path, f"add `{key}: ...`")
 
     def value(self, param: dict[str, Any], value: Any, path: str, owner: str, key: str) -> None:

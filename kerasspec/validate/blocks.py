@@ -104,11 +104,14 @@ def check_block_use(block_name: str, block: dict[str, Any], args: dict[str, Any]
         return  # reported at the block
     required, params = block_parameters(block)
     known = frozenset([*required, *params, *BASE_ARGUMENTS])
+    meant: set[str] = set()  # required parameters an unknown one was suggested for: one finding, not two
     for key in args:
         if key not in known:
+            hint = _suggest(key, known)
+            meant.update(name for name in required if hint and f"{name!r}" in hint)
             found.append(Diagnostic("KS501", f"block {block_name} has no parameter {key!r}", path=join_path(path, key),
-                                    hint=_suggest(key, known) or f"its parameters: {some([*required, *params]) or 'none'}"))
-    missing = [key for key in required if key not in args]
+                                    hint=hint or f"its parameters: {some([*required, *params]) or 'none'}"))
+    missing = [key for key in required if key not in args and key not in meant]
     if len(missing) > _MAX_MISSING_LISTED:
         listed = ", ".join(repr(key) for key in missing[:10])
         found.append(Diagnostic("KS502", f"block {block_name} needs {len(missing)} parameters: {listed}"

@@ -28,6 +28,7 @@ import functools
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ from typing import Any
 from kerasspec import catalog
 from kerasspec.errors import ERROR, WARNING, Diagnostic, has_errors
 from kerasspec.graph import GraphBuilder, ModelGraph, Node, Ref, walk
+from kerasspec.graph.inline import use_note
 from kerasspec.loader import SourceMap
 from kerasspec.substitute import Budget, Unknown, has_expression, short
 from kerasspec.validate.blocks import BASE_ARGUMENTS, block_parameters, too_many_parameters
@@ -82,6 +84,7 @@ class Finding:
     severity: str
     message: str
     hint: str | None = None
+    code: str | None = None  # None: a shape finding (CODE)
 
 
 class ShapeMismatch(Exception):
@@ -950,6 +953,7 @@ class ShapeInference:
         self.block_defs = {k: v for k, v in (block_defs or {}).items() if isinstance(v, dict)}
         self.source_map = source_map
         self._block_graphs: dict[str, ModelGraph | None] = {}
+        self._block_arguments: dict[str, list[Diagnostic]] = {}  # "block|params" -> what its values break in the body
         self._block_results: dict[str, _Result] = {}
         self._block_stack: list[str] = []
         self.budget = Budget()  # what building block bodies with their parameters may expand to
@@ -1026,7 +1030,8 @@ class ShapeInference:
             return UNKNOWN
         except ShapeMismatch as mismatch:
             for finding in mismatch.findings:
-                found.append(Diagnostic(CODE, finding.message, path=node.path, severity=finding.severity, hint=finding.hint))
+                found.append(Diagnostic(finding.code or CODE, finding.message + use_note(node), path=node.path, severity=finding.severity,
+                                        hint=finding.hint))
             return mismatch.value
         except (TypeError, ValueError, IndexError, KeyError, AttributeError, ZeroDivisionError, RecursionError):
             if STRICT:
@@ -1125,7 +1130,8 @@ class ShapeInference:
         params, result = self._block_result(name, config, args)
         if result.findings:
             described = ", ".join(f"{k}={short(v)}" for k, v in params.items())
-            findings = [Finding(d.severity, f"{name}({described}): {d.message}", self._inner_hint(d)) for d in result.findings]
+            findings = [Finding(d.severity, f"{name}({described}): {d.message}", self._inner_hint(d), d.code if d.code != CODE else None)
+                        for d in result.findings]
             raise ShapeMismatch("", findings=findings, value=UNKNOWN if has_errors(result.findings) else result.output)
         return result.output
 
@@ -1154,9 +1160,14 @@ class ShapeInference:
             graph = GraphBuilder(problems, self.budget, blocks=self.block_defs).model(definition, f"blocks.{name}", dict(params),
                                                                                       kind="block")
             self._block_graphs[key] = None if has_errors(problems) else graph
+            if not has_errors(problems):
+                self._block_arguments[key] = _argument_findings(graph, definition, self.block_defs, self.budget)
         graph = self._block_graphs[key]
         if graph is None:
             raise _GiveUp("block body")
+        if self._block_arguments.get(key):  # the body's arguments, as this use's values make them, are wrong
+            result = self._block_results[result_key] = _Result(UNKNOWN, self._block_arguments[key], UNCOUNTED)
+            return params, result
         names = [i.name for i in graph.inputs]
         if len(names) > 1:
             if not isinstance(value, list) or len(value) != len(names):
@@ -1182,6 +1193,38 @@ class ShapeInference:
             if position is not None:
                 where += f", line {position.line}"
         return (diag.hint + "; " if diag.hint else "") + f"inside the block at {where}"
+
+
+def _argument_findings(graph: ModelGraph, definition: Mapping[str, Any], blocks: Mapping[str, Any], budget: Budget) -> list[Diagnostic]:
+    """The argument checks of a block body built with one use's values, kept where the body has a `${...}`.
+
+    The body was checked on its own with its parameters unknown (validate.blocks); what only
+    the values break (`units: "${units}"` given "32") is found here, once per parameters.
+    """
+    from kerasspec.validate.arguments import ArgumentChecker  # arguments -> blocks -> graph; no cycle at call time
+
+    found: list[Diagnostic] = []
+    ArgumentChecker(found, blocks=dict(blocks), budget=budget).graph(graph)
+    prefix = f"blocks.{graph.path.split('.', 1)[1]}" if graph.path.startswith("blocks.") else graph.path
+    return [d for d in found if d.severity == ERROR and _templated(definition, d.path, prefix)]
+
+
+def _templated(definition: Any, path: str, prefix: str) -> bool:
+    """Whether the block definition holds a `${...}` at ``path`` or on the way to it."""
+    if not path.startswith(prefix):
+        return False
+    value: Any = definition
+    for part in re.findall(r"\.?([^.\[\]]+)|\[(\d+)\]", path[len(prefix):]):
+        key = part[0] if part[0] else int(part[1])
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and isinstance(key, int) and key < len(value):
+            value = value[key]
+        else:
+            return False
+        if has_expression(value if isinstance(value, str) else None):
+            return True
+    return has_expression(value) if isinstance(value, str) else False
 
 
 def _input_value(shape: Any, batch_size: Any = None) -> Value:
