@@ -545,3 +545,15 @@ def test_loss_scale_optimizer_round_trips(keras_module) -> None:
             return config
 
         assert settings(rebuilt) == settings(model)
+
+
+def test_attention_layers_public_under_another_name_and_with_built_axes(keras_module) -> None:
+    """GroupQueryAttention's class is GroupedQueryAttention; MultiHeadAttention sets attention_axes in build."""
+    keras = keras_module
+    q = keras.Input((5, 8), name="q")
+    grouped = keras.layers.GroupQueryAttention(head_dim=4, num_query_heads=4, num_key_value_heads=2, name="gqa")(q, q)
+    multi = keras.layers.MultiHeadAttention(2, 4, name="mha")(grouped, grouped)
+    spec, _, rebuilt = round_trip(keras.Model(q, multi))
+    entries = {entry["name"]: entry for entry in spec["model"]["layers"]}
+    assert entries["gqa"]["type"] == "GroupQueryAttention" and "attention_axes" not in entries["mha"]
+    assert_identical(keras.Model(q, multi), rebuilt)

@@ -101,6 +101,9 @@ class ArgumentWriter(ExporterBase):
             module = catalog.private_layer_module(name)
             if module is not None and cls.__module__ == module:
                 return name
+        alias = next((a for a in sorted(catalog.kind_names(kind)) if registry.public_class(kind, a) is cls), None)
+        if alias is not None:  # public under another name than its class's (GroupedQueryAttention is GroupQueryAttention)
+            return alias
         registered = keras.saving.get_registered_name(cls)
         if ">" in registered and keras.saving.get_registered_object(registered) is cls:
             module = import_of(cls.__module__)

@@ -84,7 +84,14 @@ def _no_branch_fits(error: ValidationError) -> list[Diagnostic]:
         hint = did_you_mean(str(value), names) or f"allowed: {', '.join([*types, *names])}"
         return [Diagnostic("KS104", f"{short(value)} is not allowed here", path=path, hint=hint)]
     received = _describe(value) + (f" {short(value)}" if isinstance(value, (str, int, float)) else "")
-    return [Diagnostic("KS103", f"expected {' or '.join(types) or 'another form'}, got {received}", path=path)]
+    return [Diagnostic("KS103", f"expected {' or '.join(types) or 'another form'}, got {received}", path=path,
+                       hint=_one_item_hint(" ".join(types), value))]
+
+
+def _one_item_hint(expected: str, value: Any) -> str | None:
+    """`metrics: accuracy` where a list is expected: show the list of one."""
+    scalar = isinstance(value, (str, int, float)) and not isinstance(value, bool) and len(str(value)) <= 60
+    return f"a list of one is written [{value}]" if scalar and "list" in expected else None
 
 
 def _to_diagnostics(error: ValidationError) -> list[Diagnostic]:
@@ -126,7 +133,9 @@ def _to_diagnostics(error: ValidationError) -> list[Diagnostic]:
         missing = [key for key in error.validator_value if key not in error.instance]
         return [Diagnostic("KS102", f"missing required key {key!r}", path=path) for key in missing]
     if error.validator == "type":
-        return [Diagnostic("KS103", f"expected {_expected(error.schema)}, got {_describe(error.instance)} {short(error.instance)}", path=path)]
+        expected = _expected(error.schema)
+        return [Diagnostic("KS103", f"expected {expected}, got {_describe(error.instance)} {short(error.instance)}", path=path,
+                           hint=_one_item_hint(expected, error.instance))]
     if error.validator in ("enum", "const"):
         allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
         if path == "kerasspec":
