@@ -13,12 +13,13 @@ import json
 import os
 import re
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from kerasspec import report
-from kerasspec.errors import KerasspecError
+from kerasspec.errors import KerasspecError, one_line
 from kerasspec.loader import DEFAULT_MAX_BYTES
 from kerasspec.paths import output_problem
 from kerasspec.quiet import (
@@ -338,8 +339,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
         print(f"kerasspec diff: nothing compared: {', '.join(invalid)} {'is' if len(invalid) == 1 else 'are'} not valid; "
               "fix the errors above (kerasspec validate shows them too)", file=sys.stderr)
         return EXIT_USAGE
-    result = diff(sides[0], sides[1])
-    sys.stdout.write(RENDERERS[args.format](result))
+    try:
+        result = diff(sides[0], sides[1])
+        rendered = RENDERERS[args.format](result)
+    except Exception as exc:  # a bug must not read as "different" (exit 1) in a CI job: 2, with its traceback
+        traceback.print_exc()
+        print(f"kerasspec diff: could not compare {paths[0]} and {paths[1]}: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(rendered)
     return EXIT_OK if result.same else EXIT_FINDINGS
 
 

@@ -36,6 +36,8 @@ are in B's layer order (removed layers in A's).
 
 from __future__ import annotations
 
+import bisect
+import html
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +67,7 @@ _LEGACY_INPUT_KEYS = ("input_shape", "input_dim")
 _BLOCK_BASE_ARGUMENTS = {"name": None, "trainable": True, "dtype": None}
 _MAX_SHOWN = 120  # characters of one value in text and markdown (JSON has it whole)
 MARKDOWN_ROWS = 100  # rows of one markdown table or list; text and JSON list everything
+NEAR = 64  # candidates per layer where many layers read one source (diff stays linear)
 
 
 class _Unset:
@@ -417,8 +420,10 @@ class _Matcher:
         self.pairs: dict[str, str] = {}  # A name -> B name
         self.reverse: dict[str, str] = {}  # B name -> A name
         self.old_by_name = {layer.name: layer for layer in old}
+        self.new_by_name = {layer.name: layer for layer in new}
         self.new_names = {layer.name for layer in new}
         self.users_old, self.users_new = _users(old), _users(new)
+        self._users_by_position: dict[str, list[tuple[int, str]]] = {}
         self.by_content: dict[tuple[str, str], list[_Layer]] = {}
         for layer in old:
             self.by_content.setdefault((layer.type, _signature(layer)), []).append(layer)
@@ -460,14 +465,30 @@ class _Matcher:
         for reference in b.inputs:
             source = self.old_name_of(reference)
             if source is not None:
-                names |= self.users_old.get(source, set())
+                names.update(self.users_near(source, b.position))
         for user in self.users_new.get(b.name, set()):
             counterpart = self.reverse.get(user)
-            if counterpart is not None:
-                names |= {r.partition("[")[0] for r in self.old_by_name[counterpart].inputs}
+            if counterpart is not None:  # the inputs of its counterpart, NEAR of them around b's own place there
+                taken = [r.partition("[")[0] for r in self.new_by_name[user].inputs]
+                at = taken.index(b.name) if b.name in taken else 0
+                given = self.old_by_name[counterpart].inputs
+                names |= {r.partition("[")[0] for r in given[max(at - NEAR // 2, 0):at + NEAR // 2]}
         if not b.inputs:
             return self.alike(b)
         return sorted((self.old_by_name[n] for n in names if n in self.old_by_name), key=lambda layer: layer.position)
+
+    def users_near(self, source: str, position: int) -> list[str]:
+        """A's layers taking ``source``, at most NEAR of them around ``position``: a layer a thousand layers read
+        would make the matching quadratic, and a counterpart is found near its own place."""
+        ordered = self._users_by_position.get(source)
+        if ordered is None:
+            ordered = self._users_by_position[source] = sorted(
+                (self.old_by_name[n].position, n) for n in self.users_old.get(source, set()) if n in self.old_by_name)
+        if len(ordered) <= NEAR:
+            return [name for _, name in ordered]
+        at = bisect.bisect_left(ordered, (position, ""))
+        start = min(max(at - NEAR // 2, 0), len(ordered) - NEAR)
+        return [name for _, name in ordered[start:start + NEAR]]
 
     def alike(self, b: _Layer) -> list[_Layer]:
         bucket = self.by_content.get((b.type, _signature(b)), [])
@@ -846,14 +867,22 @@ def to_text(result: ModelDiff) -> str:
 
 
 def _cell(text: str) -> str:
-    """Text for a markdown table cell: pipes escaped, one line."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Markdown for a table cell: pipes escaped, one line."""
+    return text.replace("|", "&#124;").replace("\n", " ")
+
+
+def _markdown_text(text: str) -> str:
+    """A spec's text (a type, a shape, a summary) as markdown that renders as itself: a spec is a stranger's text."""
+    return html.escape(text.replace("\n", " "), quote=False).replace("|", "&#124;").replace("`", "&#96;") \
+        .replace("*", "&#42;").replace("[", "&#91;").replace("~", "&#126;").replace("_", "&#95;").replace("\\", "&#92;")
 
 
 def _code(text: str) -> str:
-    """Inline code that survives backticks in the text."""
-    fence = "``" if "`" in text else "`"
-    return f"{fence}{text}{fence}" if fence == "`" else f"{fence} {text} {fence}"
+    """Inline code whatever the text holds: `x` when it is plain, else an HTML <code> with everything escaped
+    (a backtick in the value would end a markdown code span early, and what follows would render)."""
+    if all(c.isalnum() or c in "_.-[]:, ()/>=+*'\"" for c in text) and "`" not in text:
+        return f"`{text}`"
+    return f"<code>{_markdown_text(text)}</code>"  # markdown still works inside raw HTML: escape it too
 
 
 def _capped(lines: list[str], more: Callable[[int], str]) -> list[str]:
@@ -875,17 +904,17 @@ def to_markdown(result: ModelDiff) -> str:
             name, kind = _layer_title(change, _code)
             params = _before_after(*change.params) if change.params else ""
             shape = f"{change.output_shape[0]} -> {change.output_shape[1]}" if change.output_shape else ""
-            rows.append(f"| {_cell(name)} | {_cell(kind)} | {'<br>'.join(_cell(_code(t)) for t in _change_lines(change))} "
-                        f"| {params} | {_cell(shape)} |")
+            rows.append(f"| {_cell(name)} | {_markdown_text(kind)} | {'<br>'.join(_cell(_code(t)) for t in _change_lines(change))} "
+                        f"| {params} | {_markdown_text(shape)} |")
         lines += ["| layer | type | change | params | output shape |", "| --- | --- | --- | --- | --- |",
                   *_capped(rows, more_rows), ""]
     for title, layers in (("Added", result.added), ("Removed", result.removed)):
         if layers:
-            items = [f"- {_code(layer.name)} ({layer.type})" + (f": {text}" if (text := _summary_text(layer)) else "")
+            items = [f"- {_code(layer.name)} ({_markdown_text(layer.type)})" + (f": {_markdown_text(text)}" if (text := _summary_text(layer)) else "")
                      for layer in layers]
             lines += [f"**{title}**", "", *_capped(items, more_items), ""]
     if result.renamed:
-        items = [f"- {_code(r.old)} -> {_code(r.new)} ({r.type})" for r in result.renamed]
+        items = [f"- {_code(r.old)} -> {_code(r.new)} ({_markdown_text(r.type)})" for r in result.renamed]
         lines += ["**Renamed**", "", *_capped(items, more_items), ""]
     for title, changes in (("Model", result.model), ("Settings", result.settings)):
         if changes:

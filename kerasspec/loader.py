@@ -356,7 +356,11 @@ def _short_text(text: str, limit: int = 60) -> str:
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, float], depth: int, max_depth: int) -> float:
-    """How many nodes the document has once aliases are expanded, without expanding them."""
+    """How many nodes the document has once aliases are expanded, without expanding them.
+
+    A scalar counts one node per ``_CHARS_PER_NODE`` characters too: a 1 MB string aliased 20,000
+    times is 20 GB of text for every pass that reads it, however few nodes it is.
+    """
     if id(node) in memo:
         return memo[id(node)]
     if depth > max_depth:
@@ -366,9 +370,12 @@ def _expanded_size(node: yaml.Node, memo: dict[int, float], depth: int, max_dept
     elif isinstance(node, yaml.MappingNode):
         size = 1 + sum(_expanded_size(v, memo, depth + 1, max_depth) for _, v in node.value)
     else:
-        size = 1
+        size = 1 + len(node.value) // _CHARS_PER_NODE if isinstance(node.value, str) else 1
     memo[id(node)] = size
     return size
+
+
+_CHARS_PER_NODE = 100
 
 
 def _tab_at_fault(text: str, mark: yaml.Mark | None) -> tuple[int, int, bool] | None:
@@ -434,7 +441,8 @@ def load_text(
         return LoadedSpec(None, builder.source_map), [diag]
     size = _expanded_size(node, {}, 0, max_depth)
     if size > max_nodes:
-        diag = Diagnostic("KS006", f"the document expands to more than {max_nodes} nodes (aliases count each time they are used)",
+        diag = Diagnostic("KS006", f"the document expands to more than {max_nodes} nodes (aliases count each time they are used, "
+                          f"a long string one node per {_CHARS_PER_NODE} characters)",
                           position=Position(file, node.start_mark.line + 1, node.start_mark.column + 1),
                           hint="split the spec, or use repeat groups and blocks instead of YAML aliases")
         return LoadedSpec(None, builder.source_map), [diag]

@@ -264,3 +264,16 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--regen"]:
         raise SystemExit("usage: python -m tests.test_diff --regen")
     _regenerate()
+
+
+def test_a_stranger_s_values_render_as_text_in_the_comment(tmp_path: Path) -> None:
+    """A backtick in a value ended the code span early, and the HTML after it rendered in the PR comment."""
+    spec = ("kerasspec: 1\nname: inj\nmodel:\n  input: {shape: [1], dtype: string}\n  layers:\n"
+            "    - {name: look, type: StringLookup, oov_token: %s}\n")
+    (tmp_path / "a.yaml").write_text(spec % '"[UNK]"')
+    (tmp_path / "b.yaml").write_text(spec % '"``</code><img src=https://evil.example/x.png> **APPROVED** | ok ``"')
+    out = io.StringIO()
+    with _in_folder(tmp_path), contextlib.redirect_stdout(out):
+        assert main(["diff", "a.yaml", "b.yaml", "--format", "markdown"]) == 1
+    row = next(line for line in out.getvalue().splitlines() if line.startswith("| <code>") or "look" in line and "oov" in line)
+    assert "<img" not in row and "**APPROVED**" not in row and "&lt;img" in row and row.count("|") == 6

@@ -184,3 +184,16 @@ def test_export_command_folds_unless_flat(tmp_path: Path, capsys, keras_module) 
     folded, written_flat = (kerasspec.load(tmp_path / name).data for name in ("folded.yaml", "flat.yaml"))
     assert written_flat == flat and "blocks" not in written_flat
     assert folded == fold(flat) and folded["blocks"]["Res"]["inline"] is True
+
+
+def test_a_block_validate_would_refuse_is_not_made() -> None:
+    """Two runs differing at 260 positions would make a block of 260 parameters (validate allows 256): they stay flat."""
+    layers: list[dict[str, Any]] = [{"type": "Dense", "name": "stem", "units": 4}]
+    for use, offset in (("u1", 1), ("u2", 2)):
+        layers += [{"type": "Dense", "name": f"{use}_d{k}", "units": k + offset} for k in range(260)]
+    spec = {"kerasspec": 1, "name": "many", "model": {"type": "functional", "inputs": {"x": [4]}, "layers": layers}}
+    assert fold(spec) is spec
+    one = copy.deepcopy(spec)  # the same runs differing at one position: one parameter, and they fold
+    for k, entry in enumerate(one["model"]["layers"][261:]):
+        entry["units"] = k + 1 + (k == 0)
+    assert "blocks" in fold(one)

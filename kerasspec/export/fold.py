@@ -47,6 +47,7 @@ from kerasspec.graph.rules import (
     valid_name,
     valid_tail_name,
 )
+from kerasspec.validate.blocks import MAX_BLOCK_PARAMS
 
 # A use passes these to the block itself or reads them as its entry's keys, so they cannot be parameter names
 # (graph.inline.USE_ARGUMENTS, `i`, graph.rules.ENTRY_KEYS).
@@ -54,6 +55,7 @@ _RESERVED_PARAMS = frozenset({"name", "trainable", "dtype", "i", *ENTRY_KEYS})
 _WORK_PER_ENTRY = 200  # the blocks weighed, in run entries, at most this many times the model's entries
 _EDGE_KEYS = ("inputs", "args", "call")
 _MAX_PREFIXES = 8  # per name: prefixes come from its underscores, the shortest first
+_MAX_NAME = 200  # longer names are never folded: no part of a real model is named so, and each cut costs its length
 _INNER = "\x01"  # marks, in a run's shape, a reference to a layer of the run (its inner name follows)
 _OUTER = "\x02"  # marks a reference to what the run takes from outside (the input's number follows)
 _MISSING = object()  # an argument a use leaves out (Keras's default)
@@ -244,7 +246,9 @@ def _map_references(value: Any, rename: Callable[[str], str]) -> Any:
 # -- runs and their shapes -----------------------------------------------------------------------
 def _prefixes(name: str) -> list[str]:
     """`conv2_block1_1_conv` -> `conv2_`, `conv2_block1_`, `conv2_block1_1_`: each is a use's name and `_`."""
-    found = []
+    found: list[str] = []
+    if len(name) > _MAX_NAME:
+        return found
     for match in re.finditer("_", name):
         cut = match.start()
         if 0 < cut < len(name) - 1 and valid_name(name[:cut]) and valid_tail_name(name[cut + 1:]):
@@ -444,7 +448,10 @@ def _make_block(shapes: list[_Shape], name: str, model: _Model) -> _Block | None
     input_names = ["input"] if count == 1 else [f"input_{k + 1}" for k in range(count)]
     if set(input_names) & set(first.tails):
         return None
-    params = _Parameters(shapes)
+    try:
+        params = _Parameters(shapes)
+    except _TooManyParameters:
+        return None
     layers = []
     for position, tail in enumerate(first.tails):
         entry: dict[str, Any] = {"type": first.types[position], "name": tail}
@@ -483,6 +490,10 @@ def _body_edges(edge: dict[str, Any], input_names: list[str], previous: str | No
     if chained_from is not None and written.get("inputs") == chained_from and not any(True for _ in _references(written.get("call"))):
         del written["inputs"]
     return written
+
+
+class _TooManyParameters(Exception):
+    pass
 
 
 class _Parameters:
@@ -531,6 +542,8 @@ class _Parameters:
         derived = self._derived(key, values, any_key=element)
         if derived is not None:
             return derived
+        if len(self.values) >= MAX_BLOCK_PARAMS:
+            raise _TooManyParameters  # validate would refuse the block (KS006); the runs stay flat
         param = _param_name(key, tail, self.taken)
         self.taken.add(param)
         self.values[param] = values

@@ -74,6 +74,7 @@ class GraphBuilder:
         self.expand_inline = True  # off while block bodies are checked as written
         self.inline_sizes: dict[str, int] = {}  # inline block -> the layers a use makes (graph.inline.inline_size)
         self.inline_bodies: dict[str, ModelGraph] = {}  # "block|params" -> its body, built once
+        self.inline_body_sizes: dict[str, int] = {}  # "block|params" -> the characters a copy holds
 
     def error(self, code: str, message: str, path: str, hint: str | None = None, severity: str = "error") -> None:
         self.diagnostics.append(Diagnostic(code, message, path=path, hint=hint, severity=severity))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from kerasspec.graph.ir import ModelGraph, Node
 from kerasspec.graph.rules import Ref
 from kerasspec.loader import join_path
-from kerasspec.substitute import MAX_LAYERS, short
+from kerasspec.substitute import MAX_LAYERS, ExpressionError, short
 
 if TYPE_CHECKING:
     from kerasspec.graph.builder import GraphBuilder
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # and no real model nests its named parts deeper than two or three.
 MAX_INLINE_DEPTH = 8
 MAX_CACHED_BODIES = 1024  # bodies remembered per spec, by block and parameters
+MAX_KEY_SIZE = 10_000  # parameters larger than this are not remembered by value (their repr would cost more than a build)
 # Keyword arguments a use takes besides the block's parameters; `trainable` and `dtype` go to each inner layer.
 USE_ARGUMENTS = ("name", "trainable", "dtype")
 
@@ -95,17 +96,25 @@ def _expand(builder: GraphBuilder, graph: ModelGraph, use: Node, block: dict[str
     if not builder.spend_layers(0, join_path(use.path, "type"), before=size, maker=f"this use of inline block {block_name}"):
         return None
     # One body per block and parameters: a use copies it, so uses of uses cost copies, not builds.
-    key = f"{block_name}|{params!r}"
-    body = builder.inline_bodies.get(key)
+    key = f"{block_name}|{params!r}" if sum(builder.budget.size(v) for v in params.values()) <= MAX_KEY_SIZE else None
+    body = builder.inline_bodies.get(key) if key is not None else None
     if body is None:
         builder.inline_stack.append(block_name)
         try:
             body = builder.model(block, join_path("blocks", block_name), {**defaults, **params}, kind="block")
         finally:
             builder.inline_stack.pop()
-        if len(builder.inline_bodies) < MAX_CACHED_BODIES:
+        if key is not None and len(builder.inline_bodies) < MAX_CACHED_BODIES:
             builder.inline_bodies[key] = body
     elif not builder.spend_layers(len(body.nodes), join_path(use.path, "type")):  # as a fresh expansion would
+        return None
+    # Each copy's output counts against the spec's budget, as a repeat group's copies do: its
+    # arguments, and its names with the use's prefix (a 1 MB name copied 16,384 times is 16 GB).
+    try:
+        builder.budget.charge(_body_size(builder, key, body) + len(body.nodes) * (len(use.name) + 1))
+    except ExpressionError as exc:
+        if exc.code:
+            builder.error(exc.code, exc.message, join_path(use.path, "type"), exc.hint)
         return None
     taken = _use_inputs(builder, graph, use, body)
     if taken is None:
@@ -127,6 +136,16 @@ def _expand(builder: GraphBuilder, graph: ModelGraph, use: Node, block: dict[str
             copy.chained = None  # a sequential model chains by itself
         inner.append(copy)
     return inner, _map_refs(body.outputs, sources, builder)
+
+
+def _body_size(builder: GraphBuilder, key: str | None, body: ModelGraph) -> int:
+    """About the characters a copy of ``body`` holds (remembered per body)."""
+    known = builder.inline_body_sizes.get(key) if key is not None else None
+    if known is None:
+        known = sum(builder.budget.size(n.config) + len(n.name) for n in body.nodes)
+        if key is not None:
+            builder.inline_body_sizes[key] = known
+    return known
 
 
 def inline_size(builder: GraphBuilder, block_name: str, depth: int = 0) -> int:

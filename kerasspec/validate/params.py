@@ -68,11 +68,17 @@ class Uncountable(Exception):
     """The rule cannot tell this layer's weights statically."""
 
 
+# No layer of a model that can be built has an axis or a count past this: a larger one is a hostile
+# spec, whose 600-digit sizes multiplied 20,000 times would take minutes (and pass Python's 4,300-digit limit).
+MAX_COUNTED = 10**15
+MAX_EINSUM_AXES = 64  # letters of an EinsumDense weight: real equations have a handful
+
+
 def _dim(value: Any) -> int:
     """A known size of an input axis."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNTED:
         return value
-    raise Uncountable("an unknown axis")
+    raise Uncountable("an unknown axis" if not isinstance(value, int) or value < 0 else "an axis too large to count")
 
 
 def _trainable(count: int) -> Weights:
@@ -118,7 +124,13 @@ def count_weights(call: LayerCall) -> Weights:
     rule = COUNTS.get(call.type)
     if rule is None or _quantized(call.config.get("dtype")) or call.config.get("lora_rank"):
         return UNCOUNTED  # quantized and LoRA layers create other weights than the float ones counted here
-    return rule(call)
+    try:
+        weights = rule(call)
+    except (ValueError, OverflowError):  # a count past Python's limits: none a model could have
+        return UNCOUNTED
+    if isinstance(weights, Weights) and max(weights.trainable or 0, weights.non_trainable or 0) > MAX_COUNTED:
+        return UNCOUNTED
+    return weights
 
 
 def _quantized(dtype: Any) -> bool:
@@ -154,7 +166,7 @@ def _einsum_dense(c: LayerCall) -> Weights:
     """The kernel's axes from the output (else the input), the bias's from the first bias axis on (Keras's _analyze_split_string)."""
     equation, partial, bias_axes = c.arg("equation"), c.arg("output_shape"), c.arg("bias_axes")
     x = c.tensor()
-    if not isinstance(equation, str) or not (bias_axes is None or isinstance(bias_axes, str)):
+    if not isinstance(equation, str) or not (bias_axes is None or isinstance(bias_axes, str)) or len(equation) > 3 * MAX_EINSUM_AXES:
         raise Uncountable("equation")
     matched = next(((m, left) for pattern, left in _EINSUM_FORMS if (m := pattern.match(equation.replace("...", "0")))), None)
     if matched is None:

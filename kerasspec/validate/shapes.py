@@ -50,6 +50,7 @@ CODE = "KS407"
 # them), a block use or nested model is UNKNOWN.
 MAX_VISITS = 200_000
 MAX_BLOCK_DEPTH = 32
+MAX_AXIS = 10**15  # no axis of a model that can be built is larger; rules give up past it (hostile sizes)
 MAX_PARAMS_SIZE = 2_000
 # Tests set this to True so that a bug in a rule raises instead of making a shape unknown.
 STRICT = False
@@ -506,6 +507,8 @@ def _flatten(c: LayerCall) -> Value:
     rest = x[1:]
     if not rest:
         return (x[0], 1)
+    if any(d is not None and d > MAX_AXIS for d in rest):
+        raise _GiveUp("an axis too large")  # 600-digit sizes multiplied 3,000 times take seconds, and no model has them
     return (x[0], None if None in rest else math.prod(rest))
 
 
@@ -516,7 +519,12 @@ def _reshape(c: LayerCall) -> Value:
     if not isinstance(target, (list, tuple)) or not all(_is_int(d) and d >= -1 for d in target) or list(target).count(-1) > 1:
         raise _GiveUp("target_shape")
     target = tuple(target)
+    if any(d > MAX_AXIS for d in target):
+        raise ShapeMismatch("Reshape's target_shape has an axis larger than 10**15, which no model can hold",
+                            "give target_shape the sizes of the tensor you mean")
     rest = x[1:]
+    if any(d is not None and d > MAX_AXIS for d in rest):
+        raise _GiveUp("an axis too large")
     if None in rest:
         return (x[0], *(None if d == -1 else d for d in target))
     size = math.prod(rest)
