@@ -611,7 +611,7 @@ class _Differ:
     def layer(self, old: _Layer, new: _Layer, old_key: str, key: str, matcher: _Matcher, added: set[str],
               removed: set[str]) -> None:
         change = LayerChange(key, old_key, new.type, old.type)
-        if old.name != new.name and not ("@" in old.name and "@" in new.name) and not _counter_names(old, new):
+        if old.name != new.name and not _counter_names(old, new):
             self.result.renamed.append(Rename(old_key, key, new.type))
         if old.type != new.type:
             change.arguments.append(Change("type", old.type, new.type))

@@ -331,6 +331,11 @@ def whole_file(file: object) -> Position:
 MAX_SUGGESTED_LENGTH = 200
 
 
+def suggested(hint: str | None, names: Iterable[str]) -> set[str]:
+    """The names a did-you-mean hint offers: a missing argument an unknown one was suggested for is one finding, not two."""
+    return {name for name in names if hint and f"{name!r}" in hint}
+
+
 def did_you_mean(received: str, candidates: Iterable[str], n: int = 1) -> str | None:
     """A 'did you mean' hint chosen among the candidates that fit the place, or None."""
     if len(received) > MAX_SUGGESTED_LENGTH:  # no name is that long; comparing would cost quadratic time

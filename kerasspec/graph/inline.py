@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from copy import copy as shallow_copy
 from typing import TYPE_CHECKING, Any
 
-from kerasspec.graph.ir import ModelGraph, Node
+from kerasspec.graph.ir import ModelGraph, Node, refs_in
 from kerasspec.graph.rules import Ref
 from kerasspec.loader import join_path
 from kerasspec.substitute import MAX_LAYERS, ExpressionError, short
@@ -229,16 +229,10 @@ def _is_chain(body: ModelGraph) -> bool:
     previous = body.inputs[0].name
     for node in body.nodes:
         if node.inputs is not None or node.args is not None or node.reuse or node.chained is None \
-                or node.chained.name != previous or any(True for _ in _call_refs(node)):
+                or node.chained.name != previous or any(True for _ in refs_in(node.call)):
             return False
         previous = node.name
     return isinstance(body.outputs, Ref) and body.outputs.name == previous and body.outputs.index is None
-
-
-def _call_refs(node: Node) -> Any:
-    from kerasspec.graph.ir import refs_in
-
-    return refs_in(node.call)
 
 
 def _map_node_refs(node: Node, replaced: Mapping[str, Replacement], builder: GraphBuilder) -> None:

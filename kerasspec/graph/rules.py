@@ -30,10 +30,11 @@ NAME = re.compile(NAME_PATTERN)
 NAME_HINT = default_hint("KS106")  # the catalogue's words
 # A reference's name may start with a digit: inside an inline block, names are tails (`1_conv`).
 _REFERENCE = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.-]*)(?:\[([^\[\]]+)\])?$")
-_TAIL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$(?![\s\S])")
+_TAIL_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]*$(?![\s\S])"
+_TAIL = re.compile("^" + _TAIL_PATTERN)
 # A layer entry's `name` for the editor schema: a name (or, in an inline block, a tail such as `1_conv`),
 # or a `${...}` template, checked once substituted.
-LAYER_NAME_PATTERN = r"^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*$(?![\s\S])|[\s\S]*\$\{)"
+LAYER_NAME_PATTERN = r"^(?:" + _TAIL_PATTERN + r"|[\s\S]*\$\{)"
 # The keys of a layer entry that are not constructor arguments (docs/spec-format.md#layers).
 ENTRY_KEYS = ("type", "name", "inputs", "args", "call", "reuse", "model", "adapt")
 REPEAT_KEYS = ("repeat", "layers")  # a repeat group's keys (docs/spec-format.md#repeat)

@@ -16,7 +16,7 @@ from typing import Any
 
 from kerasspec import catalog
 from kerasspec.dump import plain_ok
-from kerasspec.errors import Diagnostic, did_you_mean, keras2_argument
+from kerasspec.errors import Diagnostic, did_you_mean, keras2_argument, suggested
 from kerasspec.graph import ModelGraph, Node
 from kerasspec.graph.inline import use_note
 from kerasspec.loader import join_path
@@ -243,7 +243,7 @@ class ArgumentChecker:
             arg_path = join_path(path, key)
             if key not in params:
                 hint = self._keras2_hint(kind, owner, key, params, args) or self.suggest(key, params)
-                meant.update(name for name in params if hint and f"{name!r}" in hint)
+                meant |= suggested(hint, params)
                 self.error("KS202", f"{owner} has no argument {short(key)}", arg_path, hint or f"its arguments: {self.listing(params)}")
                 continue
             self.value(params[key], arg, arg_path, owner, key)

@@ -10,7 +10,7 @@ import functools
 from typing import Any
 
 from kerasspec import catalog
-from kerasspec.errors import WARNING, Diagnostic, did_you_mean
+from kerasspec.errors import WARNING, Diagnostic, did_you_mean, suggested
 from kerasspec.graph import NAME, NAME_HINT, GraphBuilder, ModelGraph
 from kerasspec.loader import join_path
 from kerasspec.substitute import RecordingEnv, Unknown, some, trail
@@ -108,7 +108,7 @@ def check_block_use(block_name: str, block: dict[str, Any], args: dict[str, Any]
     for key in args:
         if key not in known:
             hint = _suggest(key, known)
-            meant.update(name for name in required if hint and f"{name!r}" in hint)
+            meant |= suggested(hint, required)
             found.append(Diagnostic("KS501", f"block {block_name} has no parameter {key!r}", path=join_path(path, key),
                                     hint=hint or f"its parameters: {some([*required, *params]) or 'none'}"))
     missing = [key for key in required if key not in args and key not in meant]

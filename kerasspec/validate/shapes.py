@@ -39,6 +39,7 @@ from kerasspec.graph import GraphBuilder, ModelGraph, Node, Ref, walk
 from kerasspec.graph.inline import use_note
 from kerasspec.loader import SourceMap
 from kerasspec.substitute import Budget, Unknown, has_expression, short
+from kerasspec.validate.arguments import ArgumentChecker
 from kerasspec.validate.blocks import BASE_ARGUMENTS, block_parameters, too_many_parameters
 from kerasspec.validate.params import NO_WEIGHTS, UNCOUNTED, Uncountable, Weights, count_weights, model_layers, total
 
@@ -1209,8 +1210,6 @@ def _argument_findings(graph: ModelGraph, definition: Mapping[str, Any], blocks:
     The body was checked on its own with its parameters unknown (validate.blocks); what only
     the values break (`units: "${units}"` given "32") is found here, once per parameters.
     """
-    from kerasspec.validate.arguments import ArgumentChecker  # arguments -> blocks -> graph; no cycle at call time
-
     found: list[Diagnostic] = []
     ArgumentChecker(found, blocks=dict(blocks), budget=budget).graph(graph)
     prefix = f"blocks.{graph.path.split('.', 1)[1]}" if graph.path.startswith("blocks.") else graph.path
